@@ -1,0 +1,109 @@
+# unhosted - build. `make` builds the CLI, the library and the tools; `make test` runs the suite.
+#
+# Layout: src/<layer>/*.c -> build/libunhosted.a; src/main.c + src/cli -> build/unhosted;
+# tools/*.c -> build/<tool>; tests/test_*.c -> build/tests/<name> (and an ASan+UBSan copy in
+# build/asan/tests/); fuzz/fuzz_*.c -> build/fuzz/<name> (clang libFuzzer).
+
+CC      ?= cc
+FUZZCC  ?= clang
+WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla -Wformat=2
+CSTD    := -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L
+OPT     ?= -O2 -g
+CPPFLAGS := -Iinclude -Isrc
+CFLAGS  ?=
+ALLCFLAGS = $(CSTD) $(OPT) $(WARN) $(CPPFLAGS) $(CFLAGS) -pthread -MMD -MP
+LDLIBS  := -lm -lpthread
+CJSON_CFLAGS := $(shell pkg-config --cflags libcjson 2>/dev/null)
+CJSON_LIBS   := $(shell pkg-config --libs libcjson 2>/dev/null || echo -lcjson)
+SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+B := build
+LIB_SRC  := $(wildcard src/base/*.c src/engine/*.c src/text/*.c)
+CLI_SRC  := src/main.c $(wildcard src/cli/*.c)
+TOOL_SRC := $(wildcard tools/*.c)
+TEST_SRC := $(wildcard tests/test_*.c)
+FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
+BENCH_SRC := $(wildcard bench/*.c)
+
+LIB_OBJ  := $(LIB_SRC:%.c=$(B)/obj/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(B)/obj/%.o)
+ASAN_LIB_OBJ := $(LIB_SRC:%.c=$(B)/asan/obj/%.o)
+TOOLS    := $(TOOL_SRC:tools/%.c=$(B)/%)
+TESTS    := $(TEST_SRC:tests/%.c=$(B)/tests/%)
+ASAN_TESTS := $(TEST_SRC:tests/%.c=$(B)/asan/tests/%)
+FUZZERS  := $(FUZZ_SRC:fuzz/%.c=$(B)/fuzz/%)
+BENCHES  := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
+
+.PHONY: all test tests asan fuzz bench demo clean format
+all: $(B)/unhosted $(B)/libunhosted.a $(TOOLS)
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) -c $< -o $@
+
+$(B)/asan/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) $(SAN) -c $< -o $@
+
+$(B)/libunhosted.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/asan/libunhosted.a: $(ASAN_LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/unhosted: $(CLI_OBJ) $(B)/libunhosted.a
+	$(CC) $(ALLCFLAGS) -o $@ $(CLI_OBJ) $(B)/libunhosted.a $(LDLIBS)
+
+$(B)/%: $(B)/obj/tools/%.o $(B)/libunhosted.a
+	$(CC) $(ALLCFLAGS) -o $@ $< $(B)/libunhosted.a $(LDLIBS)
+
+$(B)/obj/tests/%.o: tests/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) $(CJSON_CFLAGS) -c $< -o $@
+
+$(B)/asan/obj/tests/%.o: tests/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) $(SAN) $(CJSON_CFLAGS) -c $< -o $@
+
+$(B)/tests/%: $(B)/obj/tests/%.o $(B)/libunhosted.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) -o $@ $< $(B)/libunhosted.a $(CJSON_LIBS) $(LDLIBS)
+
+$(B)/asan/tests/%: $(B)/asan/obj/tests/%.o $(B)/asan/libunhosted.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) $(SAN) -o $@ $< $(B)/asan/libunhosted.a $(CJSON_LIBS) $(LDLIBS)
+
+$(B)/fuzz/%: fuzz/%.c $(LIB_SRC)
+	@mkdir -p $(dir $@)
+	$(FUZZCC) $(CSTD) -O1 -g $(CPPFLAGS) -fsanitize=fuzzer,address,undefined \
+	    -fno-sanitize-recover=undefined -o $@ $< $(LIB_SRC) $(LDLIBS)
+
+$(B)/bench/%: bench/%.c $(B)/libunhosted.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) -o $@ $< $(B)/libunhosted.a $(LDLIBS)
+
+tests: all $(TESTS)
+asan: $(ASAN_TESTS) $(B)/asan/unhosted
+fuzz: $(FUZZERS)
+bench: $(BENCHES)
+
+$(B)/asan/unhosted: $(CLI_SRC:%.c=$(B)/asan/obj/%.o) $(B)/asan/libunhosted.a
+	$(CC) $(ALLCFLAGS) $(SAN) -o $@ $^ $(LDLIBS)
+
+# The whole suite: unit tests, the same tests under ASan+UBSan, CLI tests, bounded fuzzing.
+test: tests asan fuzz
+	@sh tests/run.sh
+
+# The main job on a built-in default: generate a small random model and generate text with it.
+demo: all
+	@sh scripts/demo
+
+clean:
+	rm -rf $(B)
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

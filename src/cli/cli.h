@@ -1,0 +1,11 @@
+/* cli.h - the unhosted subcommands. Each takes the arguments after its name (argv[0] is the
+ * subcommand) and returns the process exit status: 0 success, 1 runtime error, 2 usage error.
+ * Errors go to stderr as one line "unhosted <cmd>: <message>". */
+#ifndef UH_CLI_H
+#define UH_CLI_H
+
+int cmd_run(int argc, char **argv);
+int cmd_logits(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+
+#endif

@@ -1,0 +1,58 @@
+/* ctx.h - an evaluation context: KV cache, scratch buffers and outputs for one model.
+ *
+ * KV cache layout: for each layer, K and V are [n_seq_max][n_ctx][n_head_kv * head_dim] elements
+ * of kv_type (F32 or F16), so a sequence owns a fixed slot of n_ctx cells and positions index it
+ * directly. seq_len[s] is one past the highest position written; writing position p of a sequence
+ * makes p + 1 its new length (later positions are forgotten), so re-evaluating from an earlier
+ * position needs no separate call.
+ *
+ * Scratch buffers are sized at creation for n_batch_max tokens, so evaluation allocates nothing
+ * except when a batch asks for more output rows than ever before. */
+#ifndef UH_ENGINE_CTX_H
+#define UH_ENGINE_CTX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/model.h"
+#include "unhosted.h"
+
+struct uh_ctx {
+    const uh_model *model;
+    uh_ctx_params p; /* resolved: n_ctx, n_seq_max, n_batch_max > 0 */
+
+    size_t kv_row;   /* elements per cell: n_head_kv * head_dim */
+    size_t kv_esize; /* bytes per element: 4 (F32) or 2 (F16) */
+    void **k_cache;  /* [n_layer] -> [n_seq][n_ctx][kv_row] */
+    void **v_cache;
+    int *seq_len;    /* [n_seq_max] */
+
+    /* scratch, [n_batch_max][width] floats */
+    float *x;     /* residual stream, n_embd */
+    float *h;     /* normed input, max(n_embd, n_head * head_dim) */
+    float *q;     /* n_head * head_dim */
+    float *k;     /* kv_row */
+    float *v;     /* kv_row */
+    float *attn;  /* n_head * head_dim */
+    float *gate;  /* n_ff */
+    float *up;    /* n_ff */
+    float *rope;  /* [n_batch_max][n_rot / 2][2]: cos, sin */
+    float *scores;        /* [n_ctx] attention weights of one head */
+    void *act_q;          /* quantized activations, n_batch_max rows of the widest input */
+    size_t act_q_size;
+    float *wrow;          /* one dequantized weight row (exact mode), widest input */
+    int32_t *running_len; /* [n_seq_max] validation scratch */
+
+    /* outputs of the last eval */
+    float *out;      /* [n_out][out_width] */
+    size_t out_cap;  /* floats allocated */
+    int out_width;   /* n_vocab (logits) or n_embd (hidden) */
+    int *out_row;    /* [n_batch_max] batch index -> output row, -1 if none */
+    int out_is_logits;
+};
+
+/* Computes y[t][r] = dot(row r of w, x[t]) for n_tok input rows of w->ne[0] floats, writing
+ * n_tok rows of w->ne[1] floats. Uses the context's activation scratch. */
+void ctx_matmul(uh_ctx *c, const gguf_tensor *w, const float *x, int n_tok, float *y);
+
+#endif

@@ -1,0 +1,312 @@
+/* forward.c - the transformer forward pass over a batch, for any contiguous range of layers.
+ *
+ * Per layer, for every token t of the batch (x is the residual stream):
+ *   h = rmsnorm(x) * attn_norm
+ *   q, k, v = Wq h (+bq), Wk h (+bk), Wv h (+bv); RoPE on q and k at the token's position
+ *   K/V of the token go to its sequence's cache cell; then for each query head j (KV head
+ *   j / (n_head / n_head_kv)): attn = softmax(q k^T / sqrt(head_dim)) v over cells 0..pos
+ *   x += Wo attn (+bo)
+ *   h = rmsnorm(x) * ffn_norm;  x += Wdown (silu(Wgate h) * (Wup h))
+ * and after the last layer: logits = Woutput (rmsnorm(x) * output_norm).
+ * Every K/V of the batch is written before any attention reads the cache, so a prompt evaluated
+ * in one batch and the same prompt fed one token at a time compute the same numbers. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/err.h"
+#include "base/fp16.h"
+#include "engine/ctx.h"
+#include "engine/qtypes.h"
+
+/* ---- elementwise helpers ---- */
+
+static void rmsnorm(float *y, const float *x, const float *w, int n, float eps)
+{
+    double ss = 0;
+    for (int i = 0; i < n; i++) ss += (double)x[i] * x[i];
+    const float scale = (float)(1.0 / sqrt(ss / n + eps));
+    for (int i = 0; i < n; i++) y[i] = x[i] * scale * w[i];
+}
+
+static void add_bias(float *y, const gguf_tensor *b, int n_tok, int n)
+{
+    if (!b) return;
+    const float *bd = b->data;
+    for (int t = 0; t < n_tok; t++)
+        for (int i = 0; i < n; i++) y[(size_t)t * n + i] += bd[i];
+}
+
+/* cos/sin of every rotated pair for each token's position. */
+static void rope_table(uh_ctx *c, const uh_batch *b)
+{
+    const uh_model *m = c->model;
+    const int half = m->hp.n_rot / 2;
+    const float *ff = m->rope_freqs ? m->rope_freqs->data : NULL;
+    for (int t = 0; t < b->n_tokens; t++) {
+        const double p = (double)b->pos[t] * m->hp.rope_scale;
+        float *cs = c->rope + (size_t)t * half * 2;
+        for (int i = 0; i < half; i++) {
+            double theta = p * pow(m->hp.rope_base, -2.0 * i / m->hp.n_rot);
+            if (ff) theta /= ff[i];
+            cs[2 * i] = (float)cos(theta);
+            cs[2 * i + 1] = (float)sin(theta);
+        }
+    }
+}
+
+/* Rotates the first n_rot dims of each of n_heads heads of one token in place. */
+static void rope_apply(float *v, int n_heads, int head_dim, int n_rot, enum rope_style style,
+                       const float *cs)
+{
+    const int half = n_rot / 2;
+    for (int h = 0; h < n_heads; h++) {
+        float *x = v + (size_t)h * head_dim;
+        for (int i = 0; i < half; i++) {
+            const int i0 = style == ROPE_NEOX ? i : 2 * i;
+            const int i1 = style == ROPE_NEOX ? i + half : 2 * i + 1;
+            const float a = x[i0], b = x[i1], co = cs[2 * i], si = cs[2 * i + 1];
+            x[i0] = a * co - b * si;
+            x[i1] = a * si + b * co;
+        }
+    }
+}
+
+static void kv_store(void *dst, const float *src, size_t n, size_t esize)
+{
+    if (esize == 4) {
+        memcpy(dst, src, n * sizeof(float));
+    } else {
+        uint16_t *d = dst;
+        for (size_t i = 0; i < n; i++) d[i] = fp32_to_fp16(src[i]);
+    }
+}
+
+static float kv_dot(const void *cell, const float *q, int n, size_t esize)
+{
+    float s = 0;
+    if (esize == 4) {
+        const float *k = cell;
+        for (int i = 0; i < n; i++) s += q[i] * k[i];
+    } else {
+        const uint16_t *k = cell;
+        for (int i = 0; i < n; i++) s += q[i] * fp16_to_fp32(k[i]);
+    }
+    return s;
+}
+
+static void kv_axpy(float *y, float a, const void *cell, int n, size_t esize)
+{
+    if (esize == 4) {
+        const float *v = cell;
+        for (int i = 0; i < n; i++) y[i] += a * v[i];
+    } else {
+        const uint16_t *v = cell;
+        for (int i = 0; i < n; i++) y[i] += a * fp16_to_fp32(v[i]);
+    }
+}
+
+/* ---- one layer ---- */
+
+static void attention(uh_ctx *c, int il, const uh_batch *b)
+{
+    const hparams *hp = &c->model->hp;
+    const int hd = hp->head_dim, nh = hp->n_head, group = hp->n_head / hp->n_head_kv;
+    const size_t dq = (size_t)nh * hd;
+    const size_t seq_stride = (size_t)c->p.n_ctx * c->kv_row * c->kv_esize;
+    const size_t cell = c->kv_row * c->kv_esize;
+    const float scale = 1.0f / sqrtf((float)hd);
+    uint8_t *kc = c->k_cache[il], *vc = c->v_cache[il];
+
+    for (int t = 0; t < b->n_tokens; t++) {
+        const int s = b->seq_id ? b->seq_id[t] : 0;
+        const size_t off = (size_t)s * seq_stride + (size_t)b->pos[t] * cell;
+        kv_store(kc + off, c->k + (size_t)t * c->kv_row, c->kv_row, c->kv_esize);
+        kv_store(vc + off, c->v + (size_t)t * c->kv_row, c->kv_row, c->kv_esize);
+    }
+    for (int t = 0; t < b->n_tokens; t++) {
+        const int s = b->seq_id ? b->seq_id[t] : 0;
+        const int n_kv = b->pos[t] + 1;
+        const uint8_t *ks = kc + (size_t)s * seq_stride, *vs = vc + (size_t)s * seq_stride;
+        for (int h = 0; h < nh; h++) {
+            const float *q = c->q + (size_t)t * dq + (size_t)h * hd;
+            const size_t kv_off = (size_t)(h / group) * hd * c->kv_esize;
+            float mx = -INFINITY;
+            for (int j = 0; j < n_kv; j++) {
+                float sc = kv_dot(ks + (size_t)j * cell + kv_off, q, hd, c->kv_esize) * scale;
+                c->scores[j] = sc;
+                if (sc > mx) mx = sc;
+            }
+            double sum = 0;
+            for (int j = 0; j < n_kv; j++) {
+                c->scores[j] = expf(c->scores[j] - mx);
+                sum += c->scores[j];
+            }
+            float *o = c->attn + (size_t)t * dq + (size_t)h * hd;
+            memset(o, 0, (size_t)hd * sizeof(float));
+            const float inv = (float)(1.0 / sum);
+            for (int j = 0; j < n_kv; j++)
+                kv_axpy(o, c->scores[j] * inv, vs + (size_t)j * cell + kv_off, hd, c->kv_esize);
+        }
+    }
+}
+
+static void layer_forward(uh_ctx *c, int il, const uh_batch *b)
+{
+    const uh_model *m = c->model;
+    const hparams *hp = &m->hp;
+    const layer_weights *l = &m->layers[il];
+    const int n = b->n_tokens, d = hp->n_embd, ff = hp->n_ff;
+    const int dq = hp->n_head * hp->head_dim, dkv = (int)c->kv_row;
+
+    for (int t = 0; t < n; t++)
+        rmsnorm(c->h + (size_t)t * d, c->x + (size_t)t * d, l->attn_norm->data, d, hp->norm_eps);
+    ctx_matmul(c, l->wq, c->h, n, c->q);
+    ctx_matmul(c, l->wk, c->h, n, c->k);
+    ctx_matmul(c, l->wv, c->h, n, c->v);
+    add_bias(c->q, l->bq, n, dq);
+    add_bias(c->k, l->bk, n, dkv);
+    add_bias(c->v, l->bv, n, dkv);
+    for (int t = 0; t < n; t++) {
+        const float *cs = c->rope + (size_t)t * hp->n_rot;
+        rope_apply(c->q + (size_t)t * dq, hp->n_head, hp->head_dim, hp->n_rot, m->arch->rope, cs);
+        rope_apply(c->k + (size_t)t * dkv, hp->n_head_kv, hp->head_dim, hp->n_rot, m->arch->rope,
+                   cs);
+    }
+    attention(c, il, b);
+    ctx_matmul(c, l->wo, c->attn, n, c->h);
+    add_bias(c->h, l->bo, n, d);
+    for (size_t i = 0; i < (size_t)n * d; i++) c->x[i] += c->h[i];
+
+    for (int t = 0; t < n; t++)
+        rmsnorm(c->h + (size_t)t * d, c->x + (size_t)t * d, l->ffn_norm->data, d, hp->norm_eps);
+    ctx_matmul(c, l->w_gate, c->h, n, c->gate);
+    ctx_matmul(c, l->w_up, c->h, n, c->up);
+    for (size_t i = 0; i < (size_t)n * ff; i++) {
+        const float g = c->gate[i];
+        c->gate[i] = g / (1.0f + expf(-g)) * c->up[i];
+    }
+    ctx_matmul(c, l->w_down, c->gate, n, c->h);
+    for (size_t i = 0; i < (size_t)n * d; i++) c->x[i] += c->h[i];
+}
+
+/* ---- evaluation ---- */
+
+/* Checks the whole batch before anything is written, so a bad batch changes nothing. */
+static int validate_batch(uh_ctx *c, const uh_batch *b, int embed, uh_err *err)
+{
+    const uh_model *m = c->model;
+    if (!b || b->n_tokens <= 0) return err_setf(err, UH_EINVAL, "eval: empty batch");
+    if (b->n_tokens > c->p.n_batch_max)
+        return err_setf(err, UH_ELIMIT, "eval: batch of %d tokens exceeds n_batch_max %d",
+                        b->n_tokens, c->p.n_batch_max);
+    if (!b->pos) return err_setf(err, UH_EINVAL, "eval: batch has no positions");
+    if (embed ? !b->tokens : !b->embd)
+        return err_setf(err, UH_EINVAL, "eval: batch needs %s", embed ? "tokens" : "embd");
+    memcpy(c->running_len, c->seq_len, (size_t)c->p.n_seq_max * sizeof(int32_t));
+    for (int t = 0; t < b->n_tokens; t++) {
+        const int s = b->seq_id ? b->seq_id[t] : 0;
+        if (s < 0 || s >= c->p.n_seq_max)
+            return err_setf(err, UH_EINVAL, "eval: token %d has sequence id %d (n_seq_max %d)", t,
+                            s, c->p.n_seq_max);
+        if (embed && (b->tokens[t] < 0 || b->tokens[t] >= m->hp.n_vocab))
+            return err_setf(err, UH_EINVAL, "eval: token id %d at batch index %d out of range [0, %d)",
+                            b->tokens[t], t, m->hp.n_vocab);
+        const int p = b->pos[t];
+        if (p >= c->p.n_ctx)
+            return err_setf(err, UH_ECTXFULL,
+                            "context full: position %d of sequence %d does not fit n_ctx %d", p, s,
+                            c->p.n_ctx);
+        if (p < 0 || p > c->running_len[s])
+            return err_setf(err, UH_EINVAL,
+                            "eval: position %d of sequence %d leaves a gap (it holds %d positions)",
+                            p, s, c->running_len[s]);
+        c->running_len[s] = p + 1;
+    }
+    return UH_OK;
+}
+
+static int reserve_outputs(uh_ctx *c, int n_out, int width, uh_err *err)
+{
+    const size_t need = (size_t)n_out * (size_t)width;
+    if (need > c->out_cap) {
+        float *o = realloc(c->out, need * sizeof(float));
+        if (!o) return err_setf(err, UH_ENOMEM, "eval: out of memory for %d output rows", n_out);
+        c->out = o;
+        c->out_cap = need;
+    }
+    c->out_width = width;
+    return UH_OK;
+}
+
+int uh_eval_layers(uh_ctx *c, const uh_batch *b, int layer_begin, int layer_end, uh_err *err)
+{
+    const uh_model *m = c->model;
+    const hparams *hp = &m->hp;
+    const int d = hp->n_embd;
+    if (layer_begin < 0 || layer_end > hp->n_layer || layer_begin > layer_end)
+        return err_setf(err, UH_EINVAL, "eval: layer range [%d, %d) outside [0, %d)", layer_begin,
+                        layer_end, hp->n_layer);
+    const int embed = layer_begin == 0 && b && b->tokens;
+    const int head = layer_end == hp->n_layer;
+    int rc = validate_batch(c, b, embed, err);
+    if (rc) return rc;
+    const int n = b->n_tokens;
+
+    /* which tokens produce output: logits only where asked; hidden states for all tokens, since
+     * the next range needs every token to fill its own KV cache */
+    int n_out = 0;
+    for (int t = 0; t < n; t++) {
+        int want = !head || (b->want_output ? b->want_output[t] != 0 : t == n - 1);
+        c->out_row[t] = want ? n_out++ : -1;
+    }
+    for (int t = n; t < c->p.n_batch_max; t++) c->out_row[t] = -1;
+    if ((rc = reserve_outputs(c, n_out, head ? hp->n_vocab : d, err))) return rc;
+    c->out_is_logits = head;
+
+    if (embed) {
+        const gguf_tensor *e = m->tok_embd;
+        const size_t row = qtype_row_size((enum qtype)e->type, d);
+        for (int t = 0; t < n; t++)
+            qtype_traits[e->type].to_float((const uint8_t *)e->data + (size_t)b->tokens[t] * row,
+                                           c->x + (size_t)t * d, d);
+    } else {
+        memcpy(c->x, b->embd, (size_t)n * d * sizeof(float));
+    }
+    rope_table(c, b);
+    for (int il = layer_begin; il < layer_end; il++) layer_forward(c, il, b);
+    for (int t = 0; t < n; t++) {
+        const int s = b->seq_id ? b->seq_id[t] : 0;
+        c->seq_len[s] = b->pos[t] + 1;
+    }
+
+    if (!head) {
+        memcpy(c->out, c->x, (size_t)n * d * sizeof(float));
+        return UH_OK;
+    }
+    /* gather the output tokens, normalise, project to the vocabulary */
+    for (int t = 0; t < n; t++) {
+        if (c->out_row[t] < 0) continue;
+        rmsnorm(c->h + (size_t)c->out_row[t] * d, c->x + (size_t)t * d, m->output_norm->data, d,
+                hp->norm_eps);
+    }
+    if (n_out > 0) ctx_matmul(c, m->output, c->h, n_out, c->out);
+    return UH_OK;
+}
+
+int uh_eval(uh_ctx *c, const uh_batch *b, uh_err *err)
+{
+    return uh_eval_layers(c, b, 0, c->model->hp.n_layer, err);
+}
+
+const float *uh_get_logits(const uh_ctx *c, int i)
+{
+    if (!c->out_is_logits || i < 0 || i >= c->p.n_batch_max || c->out_row[i] < 0) return NULL;
+    return c->out + (size_t)c->out_row[i] * c->out_width;
+}
+
+const float *uh_get_hidden(const uh_ctx *c, int i)
+{
+    if (c->out_is_logits || i < 0 || i >= c->p.n_batch_max || c->out_row[i] < 0) return NULL;
+    return c->out + (size_t)c->out_row[i] * c->out_width;
+}

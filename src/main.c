@@ -1,0 +1,64 @@
+/* main.c - the unhosted command line: global options, then dispatch to a subcommand. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/paths.h"
+#include "cli/cli.h"
+#include "engine/qtypes.h"
+
+static const struct {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *help;
+} commands[] = {
+    {"run", cmd_run, "generate text from a prompt"},
+    {"logits", cmd_logits, "write the raw logits of a token sequence to a file"},
+    {"inspect", cmd_inspect, "show a GGUF file's metadata and tensors"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: unhosted [--home DIR] <command> [args]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
+    fprintf(f, "\nState lives under --home, else $UNHOSTED_HOME, else the XDG directories.\n"
+               "Run 'unhosted <command> --help' for a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+    int i = 1;
+    while (i < argc && argv[i][0] == '-') {
+        if (strcmp(argv[i], "--home") == 0 && i + 1 < argc) {
+            if (paths_set_home(argv[i + 1]) != 0) {
+                fprintf(stderr, "unhosted: --home %s: cannot use that directory\n", argv[i + 1]);
+                return 2;
+            }
+            i += 2;
+        } else if (strncmp(argv[i], "--home=", 7) == 0) {
+            if (paths_set_home(argv[i] + 7) != 0) {
+                fprintf(stderr, "unhosted: %s: cannot use that directory\n", argv[i]);
+                return 2;
+            }
+            i++;
+        } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            usage(stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "unhosted: unknown option %s\n", argv[i]);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (i >= argc) {
+        usage(stderr);
+        return 2;
+    }
+    qtypes_init();
+    for (size_t c = 0; c < sizeof commands / sizeof commands[0]; c++)
+        if (strcmp(argv[i], commands[c].name) == 0) return commands[c].fn(argc - i, argv + i);
+    fprintf(stderr, "unhosted: unknown command '%s'\n", argv[i]);
+    usage(stderr);
+    return 2;
+}

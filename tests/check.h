@@ -1,0 +1,76 @@
+/* check.h - the unit-test protocol shared by every tests/test_*.c.
+ *
+ * A test binary runs its cases with T_RUN(fn); each case prints "PASS name" or "FAIL name" (with
+ * the failed checks above it). tests/run.sh counts those lines over all binaries. Checks do not
+ * stop the case, so one run shows every broken expectation. */
+#ifndef UH_TESTS_CHECK_H
+#define UH_TESTS_CHECK_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int t_case_failed;
+static int t_n_failed;
+
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            printf("  %s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);                      \
+            t_case_failed = 1;                                                                     \
+        }                                                                                          \
+    } while (0)
+
+#define CHECKF(cond, ...)                                                                          \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            printf("  %s:%d: check failed: %s: ", __FILE__, __LINE__, #cond);                      \
+            printf(__VA_ARGS__);                                                                   \
+            printf("\n");                                                                          \
+            t_case_failed = 1;                                                                     \
+        }                                                                                          \
+    } while (0)
+
+static inline void t_run(const char *name, void (*fn)(void))
+{
+    t_case_failed = 0;
+    fn();
+    printf("%s %s\n", t_case_failed ? "FAIL" : "PASS", name);
+    fflush(stdout);
+    if (t_case_failed) t_n_failed++;
+}
+
+#define T_RUN(fn) t_run(#fn, fn)
+
+/* Exit status of a test binary: non-zero if any case failed. */
+static inline int t_exit(void) { return t_n_failed ? 1 : 0; }
+
+/* Directory of the shared fixtures: $UNHOSTED_TESTDATA, else ../shared/testdata from the repo. */
+static inline const char *t_testdata(void)
+{
+    const char *d = getenv("UNHOSTED_TESTDATA");
+    return d && *d ? d : "../shared/testdata";
+}
+
+/* Reads a whole file; returns a malloc'd buffer (NUL-terminated) or NULL. */
+static inline char *t_read_file(const char *path, size_t *len_out)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    if (buf) {
+        buf[n] = 0;
+        if (len_out) *len_out = (size_t)n;
+    }
+    return buf;
+}
+
+#endif
