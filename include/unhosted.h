@@ -113,7 +113,6 @@ typedef struct {
     int n_seq_max;   /* independent sequences (each has n_ctx KV cells) */
     int n_batch_max; /* largest batch uh_eval accepts */
     int kv_type;     /* enum uh_kv_type */
-    int n_threads;   /* 0 = all cores */
     int exact;       /* 1: float32 activations against dequantized weights (slow; for checks) */
 } uh_ctx_params;
 

@@ -30,15 +30,24 @@ void uh_detok_init(uh_detok *d, const uh_model *m)
     d->at_start = 1;
 }
 
-/* Length of the UTF-8 sequence a lead byte starts (1 for a stray continuation or invalid byte,
- * which is passed through as is). */
+/* Length of the UTF-8 sequence a lead byte starts; 0 for a byte that cannot start one. */
 static int utf8_len(unsigned char c)
 {
-    if (c < 0xc0) return 1;
+    if (c < 0x80) return 1;
+    if (c < 0xc2) return 0; /* continuation byte, or an overlong 2-byte lead */
     if (c < 0xe0) return 2;
     if (c < 0xf0) return 3;
-    if (c < 0xf8) return 4;
-    return 1;
+    if (c < 0xf5) return 4;
+    return 0;
+}
+
+static const char replacement[3] = {'\xef', '\xbf', '\xbd'}; /* U+FFFD */
+
+static void put(char *buf, size_t cap, size_t *w, const void *src, size_t n)
+{
+    if (*w + n + 1 > cap) return; /* the caller's buffer is full: drop, never overflow */
+    memcpy(buf + *w, src, n);
+    *w += n;
 }
 
 int uh_detok_push(uh_detok *d, uh_token t, char *buf, size_t cap)
@@ -60,22 +69,26 @@ int uh_detok_push(uh_detok *d, uh_token t, char *buf, size_t cap)
             n--;
         }
     }
+    /* Output is always valid UTF-8: a character split across tokens waits in pending; a broken
+     * sequence becomes U+FFFD. */
     for (int i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)p[i];
-        if (d->n_pending > 0 && (ch & 0xc0) != 0x80) {
-            /* an incomplete character interrupted: flush its bytes as they are */
-            for (int j = 0; j < d->n_pending && w + 1 < cap; j++) buf[w++] = (char)d->pending[j];
+        if (d->n_pending > 0) {
+            if ((ch & 0xc0) == 0x80) {
+                d->pending[d->n_pending++] = ch;
+                if (d->n_pending == utf8_len(d->pending[0])) {
+                    put(buf, cap, &w, d->pending, (size_t)d->n_pending);
+                    d->n_pending = 0;
+                }
+                continue;
+            }
+            put(buf, cap, &w, replacement, 3); /* interrupted: the partial character is lost */
             d->n_pending = 0;
         }
-        if (d->n_pending == 0 && utf8_len(ch) == 1) {
-            if (w + 1 < cap) buf[w++] = (char)ch;
-            continue;
-        }
-        if (d->n_pending < (int)sizeof d->pending) d->pending[d->n_pending++] = ch;
-        if (d->n_pending == utf8_len(d->pending[0])) {
-            for (int j = 0; j < d->n_pending && w + 1 < cap; j++) buf[w++] = (char)d->pending[j];
-            d->n_pending = 0;
-        }
+        int len = utf8_len(ch);
+        if (len == 1) put(buf, cap, &w, &ch, 1);
+        else if (len == 0) put(buf, cap, &w, replacement, 3);
+        else d->pending[d->n_pending++] = ch;
     }
     buf[w] = 0;
     return (int)w;

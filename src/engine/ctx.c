@@ -14,7 +14,6 @@ uh_ctx_params uh_ctx_default_params(void)
     p.n_seq_max = 1;
     p.n_batch_max = 512;
     p.kv_type = UH_KV_F32;
-    p.n_threads = 0;
     p.exact = 0;
     return p;
 }
@@ -28,7 +27,7 @@ int uh_ctx_new(const uh_model *m, const uh_ctx_params *params, uh_ctx **out, uh_
     *out = NULL;
     const hparams *hp = &m->hp;
     uh_ctx_params p = params ? *params : uh_ctx_default_params();
-    if (p.n_ctx < 0 || p.n_seq_max < 0 || p.n_batch_max < 0 || p.n_threads < 0)
+    if (p.n_ctx < 0 || p.n_seq_max < 0 || p.n_batch_max < 0)
         return err_setf(err, UH_EINVAL, "context: negative size parameter");
     if (p.kv_type != UH_KV_F32 && p.kv_type != UH_KV_F16)
         return err_setf(err, UH_EINVAL, "context: unknown kv_type %d", p.kv_type);

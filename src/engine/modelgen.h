@@ -1,0 +1,29 @@
+/* modelgen.h - writes random-weight GGUF models of a supported architecture in any tensor type,
+ * reproducibly from a seed, with the engine's own quantizers. Tests and benchmarks make the
+ * models they need with it (tools/unhosted-gen is its command line). */
+#ifndef UH_ENGINE_MODELGEN_H
+#define UH_ENGINE_MODELGEN_H
+
+#include <stdint.h>
+
+#include "unhosted.h"
+
+#define MODELGEN_MIN_VOCAB 300 /* specials + 256 byte tokens + a few pieces */
+
+typedef struct {
+    const char *arch; /* "llama" or "qwen2" (q/k/v biases, NEOX rope) */
+    int n_embd, n_layer, n_head, n_head_kv, n_ff, n_vocab, n_ctx;
+    float rope_base, norm_eps;
+    int tied;               /* no output.weight: the embedding doubles as the head */
+    const char *type;       /* a tensor type name for every 2-D weight, or the mix "Q4_K_M" */
+    uint64_t seed;
+    const char *vocab_from; /* copy tokenizer.* from this GGUF instead of the synthetic vocab */
+    const char *out;        /* path to write */
+} modelgen_opts;
+
+modelgen_opts modelgen_default_opts(void); /* 4 layers, n_embd 256, Q8_0, synthetic vocab */
+int modelgen_check(const modelgen_opts *o, uh_err *err);
+/* Validates o, generates and writes o->out (atomically: a failed write leaves nothing). */
+int modelgen_write(const modelgen_opts *o, uh_err *err);
+
+#endif

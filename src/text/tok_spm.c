@@ -1,0 +1,245 @@
+/* tok_spm.c - SentencePiece tokenization of plain text (tokenizer.ggml.model "llama").
+ *
+ * The text is normalised the way SentencePiece's LLaMA models expect (every ' ' becomes U+2581
+ * "▁", and one more "▁" goes in front when the vocab adds a space prefix), then split into UTF-8
+ * characters, each a symbol. Adjacent symbols are merged greedily: of all adjacent pairs whose
+ * concatenation is a vocab token, the one whose token has the highest score merges first (ties:
+ * the leftmost pair), and merging repeats until no pair forms a token. Each remaining symbol is
+ * emitted as its token; a character that is no token goes out as one byte token per byte
+ * (<0xXX>), or as the unknown token when the vocab has no byte tokens.
+ *
+ * Cost: symbols live in a doubly linked list and candidate pairs in a binary max-heap, so n
+ * characters take O(n log n): each merge pushes at most two new pairs, and pairs made stale by
+ * an earlier merge are recognised (their recorded length no longer matches) and dropped when
+ * they reach the top. Pair texts are never copied: the two symbols are adjacent in the
+ * normalised buffer, so their concatenation is a range of it. When the vocab allows it
+ * (spm_word_split), each word is merged on its own, which gives the same result with a heap
+ * that stays small. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/err.h"
+#include "text/vocab_impl.h"
+
+typedef struct {
+    int32_t prev, next; /* neighbours in the live list; -1 at either end */
+    uint32_t off;       /* byte offset of the symbol's text in the normalised buffer */
+    uint32_t len;       /* bytes; 0 once merged into its left neighbour */
+} spm_sym;
+
+typedef struct {
+    float score;  /* score of the token the pair forms */
+    int32_t left; /* left symbol; the right one was its neighbour when queued */
+    int32_t right;
+    uint32_t len; /* left.len + right.len when queued, to recognise stale pairs */
+} spm_pair;
+
+typedef struct {
+    spm_pair *a;
+    size_t n, cap;
+} pair_heap;
+
+/* A 4-ary heap: half the depth of a binary one, and the children of a node share a cache
+ * line, which matters once the heap outgrows the caches (long inputs). */
+#define HEAP_ARITY 4
+
+/* Heap order: higher score first; equal scores, the leftmost pair first. */
+static int pair_before(const spm_pair *x, const spm_pair *y)
+{
+    if (x->score != y->score) return x->score > y->score;
+    return x->left < y->left;
+}
+
+static int heap_push(pair_heap *h, spm_pair p)
+{
+    if (h->n == h->cap) {
+        size_t cap = h->cap ? h->cap * 2 : 64;
+        spm_pair *a = realloc(h->a, cap * sizeof *a);
+        if (!a) return UH_ENOMEM;
+        h->a = a;
+        h->cap = cap;
+    }
+    size_t i = h->n++;
+    while (i > 0) {
+        size_t parent = (i - 1) / HEAP_ARITY;
+        if (!pair_before(&p, &h->a[parent])) break;
+        h->a[i] = h->a[parent];
+        i = parent;
+    }
+    h->a[i] = p;
+    return 0;
+}
+
+/* Removes and returns the top; h->n must be > 0. */
+static spm_pair heap_pop(pair_heap *h)
+{
+    spm_pair top = h->a[0];
+    spm_pair last = h->a[--h->n];
+    size_t i = 0;
+    for (;;) {
+        size_t first = HEAP_ARITY * i + 1, c = first;
+        if (first >= h->n) break;
+        size_t end = first + HEAP_ARITY < h->n ? first + HEAP_ARITY : h->n;
+        for (size_t k = first + 1; k < end; k++)
+            if (pair_before(&h->a[k], &h->a[c])) c = k;
+        if (!pair_before(&h->a[c], &last)) break;
+        h->a[i] = h->a[c];
+        i = c;
+    }
+    if (h->n > 0) h->a[i] = last;
+    return top;
+}
+
+/* The token a piece of normalised text can become, or -1. Control, unknown, byte and unused
+ * tokens are never produced from plain text: typing "<s>" or "<0x41>" must not yield those
+ * tokens (SentencePiece excludes them from encoding for the same reason). */
+static uh_token piece_token(const vocab *v, const char *s, size_t len)
+{
+    if (len > v->max_token_len) return -1;
+    uh_token id = vocab_find(v, s, len);
+    if (id < 0) return -1;
+    switch (v->type[id]) {
+    case VOCAB_T_CONTROL:
+    case VOCAB_T_UNKNOWN:
+    case VOCAB_T_BYTE:
+    case VOCAB_T_UNUSED:
+        return -1;
+    default:
+        return id;
+    }
+}
+
+/* Queues the pair (l, r) if their concatenation is a token. */
+static int try_pair(const vocab *v, const char *buf, const spm_sym *sym, pair_heap *h, int32_t l,
+                    int32_t r)
+{
+    if (l < 0 || r < 0) return 0;
+    uint32_t len = sym[l].len + sym[r].len;
+    uh_token id = piece_token(v, buf + sym[l].off, len);
+    if (id < 0) return 0;
+    spm_pair p = {v->scores ? v->scores[id] : 0.0f, l, r, len};
+    return heap_push(h, p);
+}
+
+/* Emits one final symbol: its token, else its bytes as byte tokens, else one unknown token. */
+static int emit_symbol(const vocab *v, const unsigned char *s, size_t len, tok_sink *out,
+                       uh_err *err)
+{
+    uh_token id = piece_token(v, (const char *)s, len);
+    if (id >= 0) {
+        tok_sink_push(out, id);
+        return 0;
+    }
+    size_t i = 0;
+    while (i < len && v->byte_tok[s[i]] >= 0) i++;
+    if (i == len) {
+        for (i = 0; i < len; i++) tok_sink_push(out, v->byte_tok[s[i]]);
+        return 0;
+    }
+    if (v->unk < 0)
+        return err_setf(err, UH_EFORMAT,
+                        "tokenizer: no token for byte 0x%02x and the vocab has no unknown token",
+                        s[i]);
+    tok_sink_push(out, v->unk);
+    return 0;
+}
+
+static const char space_mark[3] = {'\xe2', '\x96', '\x81'}; /* U+2581 in UTF-8 */
+
+static int is_mark(const char *buf, const spm_sym *s)
+{
+    return s->len == 3 && memcmp(buf + s->off, space_mark, 3) == 0;
+}
+
+/* Merges symbols [begin, end) among themselves, then emits them. */
+static int merge_run(const vocab *v, const char *buf, spm_sym *sym, int32_t begin, int32_t end,
+                     pair_heap *heap, tok_sink *out, uh_err *err)
+{
+    int rc;
+    sym[begin].prev = -1;
+    sym[end - 1].next = -1;
+    heap->n = 0;
+    for (int32_t i = begin + 1; i < end; i++)
+        if ((rc = try_pair(v, buf, sym, heap, i - 1, i))) return rc;
+
+    while (heap->n > 0) {
+        spm_pair p = heap_pop(heap);
+        spm_sym *l = &sym[p.left], *r = &sym[p.right];
+        if (l->len == 0 || r->len == 0 || l->len + r->len != p.len) continue; /* stale */
+        l->len += r->len;
+        r->len = 0;
+        l->next = r->next;
+        if (r->next >= 0) sym[r->next].prev = p.left;
+        if ((rc = try_pair(v, buf, sym, heap, l->prev, p.left)) ||
+            (rc = try_pair(v, buf, sym, heap, p.left, l->next)))
+            return rc;
+    }
+
+    for (int32_t i = begin; i >= 0; i = sym[i].next)
+        if ((rc = emit_symbol(v, (const unsigned char *)buf + sym[i].off, sym[i].len, out, err)))
+            return rc;
+    return 0;
+}
+
+int spm_tokenize(const vocab *v, const char *text, size_t len, int space_prefix, tok_sink *out,
+                 uh_err *err)
+{
+    int rc = 0;
+    char *buf = NULL;
+    spm_sym *sym = NULL;
+    pair_heap heap = {0};
+
+    /* Normalise: at most 3 bytes per input byte plus the prefix; len <= VOCAB_MAX_TEXT keeps
+     * every offset within uint32_t and every symbol index within int32_t. */
+    if (len == 0 || len > VOCAB_MAX_TEXT)
+        return err_setf(err, UH_EINVAL, "tokenizer: bad text length %zu", len);
+    buf = malloc(len * 3 + 3);
+    if (!buf) goto nomem;
+    size_t m = 0;
+    if (space_prefix) {
+        memcpy(buf, space_mark, 3);
+        m = 3;
+    }
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] == ' ') {
+            memcpy(buf + m, space_mark, 3);
+            m += 3;
+        } else {
+            buf[m++] = text[i];
+        }
+    }
+
+    /* One symbol per character. */
+    sym = malloc((len + 1) * sizeof *sym);
+    if (!sym) goto nomem;
+    int32_t n_sym = 0;
+    for (size_t i = 0; i < m;) {
+        size_t cl = vocab_utf8_len((const unsigned char *)buf + i, m - i);
+        sym[n_sym] = (spm_sym){n_sym - 1, n_sym + 1, (uint32_t)i, (uint32_t)cl};
+        n_sym++;
+        i += cl;
+    }
+
+    /* Merge word by word where the vocab allows it (see vocab_impl.h, spm_word_split): a word
+     * starts at a U+2581 that follows other text, and no token can span that point, so the
+     * words merge independently and the heap stays small enough to live in the caches. */
+    for (int32_t begin = 0, end; begin < n_sym; begin = end) {
+        end = begin + 1;
+        if (v->spm_word_split)
+            while (end < n_sym && !(is_mark(buf, &sym[end]) && !is_mark(buf, &sym[end - 1]))) end++;
+        else
+            end = n_sym;
+        if ((rc = merge_run(v, buf, sym, begin, end, &heap, out, err))) goto done;
+    }
+    rc = 0;
+    goto done;
+
+nomem:
+    rc = err_setf(err, UH_ENOMEM, "tokenizer: out of memory for %zu bytes of text", len);
+done:
+    free(heap.a);
+    free(sym);
+    free(buf);
+    return rc;
+}

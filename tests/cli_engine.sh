@@ -1,0 +1,131 @@
+#!/bin/sh
+# CLI tests of the engine commands: run, logits, inspect, and bad input through the ASan build.
+# Prints one "PASS name" / "FAIL name" line per case. Run from the repository root.
+set -u
+UH=${UH:-build/unhosted}
+ASAN_UH=${ASAN_UH:-build/asan/unhosted}
+GEN=${GEN:-build/unhosted-gen}
+TD=${UNHOSTED_TESTDATA:-../shared/testdata}
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+export UNHOSTED_HOME="$T/home"
+
+pass() { echo "PASS $1"; }
+fail() {
+    echo "FAIL $1"
+    shift
+    for line in "$@"; do echo "  $line"; done
+}
+check() { # name, condition command...
+    name=$1
+    shift
+    if "$@"; then pass "$name"; else fail "$name" "command: $*"; fi
+}
+
+STORIES=$TD/models/stories260K.gguf
+REF=", there was a little girl named Lily. She loved to play outside in the park. One day, she saw a big, red ball. She wanted to play with it, but it was too high.
+Lily's mom said"
+
+# ---- run ----
+out=$($UH run "$STORIES" -p "Once upon a time" -n 64 --temp 0 2>"$T/err")
+if [ "$out" = "$REF" ]; then pass run_stories_greedy_text; else fail run_stories_greedy_text "got: $out"; fi
+check run_prints_speed grep -q "load .* ms | prompt 5 tokens, .* tok/s | generated 64 tokens" "$T/err"
+
+a=$($UH run "$STORIES" -p "Once" -n 40 --temp 1 --seed 7 2>/dev/null)
+b=$($UH run "$STORIES" -p "Once" -n 40 --temp 1 --seed 7 2>/dev/null)
+c=$($UH run "$STORIES" -p "Once" -n 40 --temp 1 --seed 8 2>/dev/null)
+if [ "$a" = "$b" ] && [ "$a" != "$c" ] && [ -n "$a" ]; then pass run_seed_repeats; else
+    fail run_seed_repeats "seed 7: $a" "seed 7 again: $b" "seed 8: $c"; fi
+
+$UH run "$STORIES" -p "Once upon a time" -n 100 --temp 0 -c 16 >/dev/null 2>"$T/err"
+rc=$?
+if [ $rc -eq 0 ] && grep -q "stop: context full" "$T/err"; then pass run_context_full_stops; else
+    fail run_context_full_stops "exit $rc" "$(cat "$T/err")"; fi
+
+printf 'Once upon a time' >"$T/prompt.txt"
+out=$($UH run "$STORIES" -f "$T/prompt.txt" -n 64 --temp 0 2>/dev/null)
+if [ "$out" = "$REF" ]; then pass run_prompt_file; else fail run_prompt_file "got: $out"; fi
+
+# ---- logits ----
+$UH logits "$STORIES" --tokens 1,403,407,261,378 -o "$T/a.f32" &&
+    $UH logits "$STORIES" --tokens 1,403,407,261,378 --decode -o "$T/b.f32" &&
+    $UH logits "$STORIES" -p "Once upon a time" -o "$T/c.f32" && $UH logits "$STORIES" \
+    --tokens 1,403,407,261,378 --kv f16 --decode -o "$T/d.f32"
+rc=$?
+size=$(wc -c <"$T/a.f32" 2>/dev/null || echo 0)
+if [ $rc -eq 0 ] && [ "$size" -eq $((5 * 512 * 4)) ] && cmp -s "$T/a.f32" "$T/c.f32"; then
+    pass logits_file_layout; else fail logits_file_layout "exit $rc, size $size"; fi
+# batch and decode: same numbers (the forward pass writes the cache before attending)
+if cmp -s "$T/a.f32" "$T/b.f32"; then pass logits_batch_equals_decode; else
+    fail logits_batch_equals_decode; fi
+
+$UH logits "$STORIES" --tokens 1,999 -o "$T/e.f32" 2>"$T/err"
+rc=$?
+if [ $rc -eq 1 ] && grep -q "token id 999" "$T/err" && [ ! -e "$T/e.f32" ]; then
+    pass logits_bad_token_refused; else fail logits_bad_token_refused "exit $rc" "$(cat "$T/err")"; fi
+$UH logits "$STORIES" --tokens 1,x -o "$T/e.f32" 2>/dev/null
+check logits_usage_error [ $? -eq 2 ]
+
+# ---- usage ----
+$UH run "$STORIES" >/dev/null 2>&1
+check run_without_prompt_is_usage_error [ $? -eq 2 ]
+$UH frobnicate >/dev/null 2>&1
+check unknown_command_is_usage_error [ $? -eq 2 ]
+$UH --help | grep -q "usage: unhosted"
+check help_lists_commands [ $? -eq 0 ]
+
+# ---- home directory ----
+$UH --home "$T/h2" inspect "$STORIES" >/dev/null 2>&1
+check home_option_creates_dir [ -d "$T/h2" ]
+
+# ---- generated models ----
+if $GEN --type Q4_K_M --seed 5 -o "$T/gen.gguf" && $GEN --type Q4_K_M --seed 5 -o "$T/gen2.gguf" &&
+    cmp -s "$T/gen.gguf" "$T/gen2.gguf"; then pass gen_is_reproducible; else fail gen_is_reproducible; fi
+out=$($UH run "$T/gen.gguf" -p "the cat" -n 16 --seed 1 2>"$T/err")
+check gen_model_runs grep -q "generated 16 tokens" "$T/err"
+$GEN --type Q9_9 -o "$T/x.gguf" 2>"$T/err"
+rc=$?
+if [ $rc -eq 2 ] && grep -q "unknown weight type Q9_9" "$T/err"; then pass gen_rejects_bad_type; else
+    fail gen_rejects_bad_type "exit $rc"; fi
+
+# ---- bad files, through the sanitizer build: clear message, exit 1, no crash ----
+if [ -x "$ASAN_UH" ]; then
+    SMALL=$T/small.gguf
+    $GEN --preset tiny --n-layer 1 --n-vocab 300 --type Q4_0 -o "$SMALL"
+    total=$(wc -c <"$SMALL")
+    bad=0
+    for cut in 0 3 4 8 16 24 40 100 500 1000 3000 6000 12000 20000 $((total / 2)) $((total - 1)); do
+        head -c "$cut" "$SMALL" >"$T/cut.gguf"
+        for cmd in inspect run logits; do
+            case $cmd in
+            run) args="-p hi -n 2" ;;
+            logits) args="--tokens 1,2 -o $T/o.f32" ;;
+            *) args="" ;;
+            esac
+            $ASAN_UH $cmd "$T/cut.gguf" $args >/dev/null 2>"$T/err"
+            rc=$?
+            if [ $rc -ne 1 ] || ! grep -q "^unhosted $cmd: " "$T/err" ||
+                grep -q -e "AddressSanitizer" -e "runtime error" "$T/err"; then
+                bad=1
+                echo "  $cmd on a file cut at $cut bytes: exit $rc: $(head -c 300 "$T/err")"
+            fi
+        done
+    done
+    check truncated_files_refused_cleanly [ $bad -eq 0 ]
+
+    printf 'GGUF\003\000\000\000' >"$T/hdr.gguf"
+    printf 'XXXX\003\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000' >"$T/magic.gguf"
+    $ASAN_UH inspect "$T/magic.gguf" >/dev/null 2>"$T/err"
+    rc=$?
+    if [ $rc -eq 1 ] && grep -qi "magic" "$T/err"; then pass bad_magic_refused; else
+        fail bad_magic_refused "exit $rc: $(cat "$T/err")"; fi
+
+    LC_ALL=C sed 's/llama/gemma/g' "$SMALL" >"$T/arch.gguf"
+    $ASAN_UH run "$T/arch.gguf" -p hi >/dev/null 2>"$T/err"
+    rc=$?
+    if [ $rc -eq 1 ] && grep -q "architecture gemma is not supported yet" "$T/err"; then
+        pass unsupported_architecture_says_so; else
+        fail unsupported_architecture_says_so "exit $rc: $(cat "$T/err")"; fi
+else
+    fail asan_cli_present "missing $ASAN_UH (make asan)"
+fi
