@@ -35,6 +35,7 @@ FUZZERS  := $(FUZZ_SRC:fuzz/%.c=$(B)/fuzz/%)
 BENCHES  := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 
 .PHONY: all test tests asan fuzz bench demo clean format
+.SECONDARY:
 all: $(B)/unhosted $(B)/libunhosted.a $(TOOLS)
 
 $(B)/obj/%.o: %.c

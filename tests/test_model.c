@@ -120,6 +120,9 @@ typedef struct {
     const char *drop_key;      /* leave this metadata key out */
     const char *reshape;       /* give this tensor a wrong shape (halve ne[1]) */
     const char *norm_as_f16;   /* store this 1-D tensor as F16 */
+    float rope_freqs;          /* add rope_freqs.weight filled with this value */
+    float linear_factor;       /* add llama.rope.scaling.type = linear with this factor */
+    const char *scaling_type;  /* add llama.rope.scaling.type with this value */
 } mutation;
 
 static int write_mutated(const char *src, const char *dst, const mutation *mu)
@@ -137,6 +140,21 @@ static int write_mutated(const char *src, const char *dst, const mutation *mu)
             continue;
         }
         rc = gguf_writer_copy_kv(w, kv);
+    }
+    if (rc == 0 && mu->linear_factor > 0) {
+        rc = gguf_writer_set_str(w, "llama.rope.scaling.type", "linear");
+        if (rc == 0) rc = gguf_writer_set_f32(w, "llama.rope.scaling.factor", mu->linear_factor);
+    }
+    if (rc == 0 && mu->scaling_type) rc = gguf_writer_set_str(w, "llama.rope.scaling.type", mu->scaling_type);
+    if (rc == 0 && mu->rope_freqs > 0) {
+        float ff[128];
+        for (int j = 0; j < 128; j++) ff[j] = mu->rope_freqs;
+        const gguf_tensor *e = gguf_find_tensor(f, "blk.0.attn_q.weight");
+        uint32_t n_head = 0;
+        gguf_get_u32(f, "llama.attention.head_count", &n_head, NULL);
+        const int64_t ne[1] = {e && n_head ? e->ne[0] / n_head / 2 : 0};
+        rc = gguf_writer_add_tensor(w, "rope_freqs.weight", QT_F32, 1, ne, ff,
+                                    (uint64_t)ne[0] * sizeof(float));
     }
     for (uint64_t i = 0; rc == 0 && i < gguf_n_tensors(f); i++) {
         const gguf_tensor *t = gguf_tensor_at(f, i);
@@ -230,6 +248,33 @@ static void test_tied_output(void)
     CHECK(rel_diff(a, b, 8, 320) < 1e-4);
 }
 
+/* Llama 3.1's rope_freqs divide each pair's frequency; all 2.0 is the same as linear scaling by a
+ * factor of 2, and all 1.0 is the same as none. Unknown scaling types are refused. */
+static void test_rope_frequency_scaling(void)
+{
+    uh_err err = {0};
+    static float base[8 * 320], ones[8 * 320], twos[8 * 320], lin[8 * 320];
+    modelgen_opts o = small_opts("F32", tmp_path("rope.gguf"));
+    CHECKF(modelgen_write(&o, &err) == 0, "%s", err.msg);
+    char src[512];
+    snprintf(src, sizeof src, "%s", o.out);
+    const char *p1 = tmp_path("rope1.gguf");
+    CHECK(write_mutated(src, p1, &(mutation){.rope_freqs = 1.0f}) == 0);
+    const char *p2 = tmp_path("rope2.gguf");
+    CHECK(write_mutated(src, p2, &(mutation){.rope_freqs = 2.0f}) == 0);
+    const char *p3 = tmp_path("lin2.gguf");
+    CHECK(write_mutated(src, p3, &(mutation){.linear_factor = 2.0f}) == 0);
+    CHECK(run_logits(src, 1, base, 320, &err) == 0);
+    CHECK(run_logits(p1, 1, ones, 320, &err) == 0);
+    CHECK(run_logits(p2, 1, twos, 320, &err) == 0);
+    CHECK(run_logits(p3, 1, lin, 320, &err) == 0);
+    CHECK(rel_diff(base, ones, 8, 320) < 1e-6);
+    CHECK(rel_diff(twos, lin, 8, 320) < 1e-5);
+    CHECK(rel_diff(base, twos, 8, 320) > 1e-3); /* and the scaling did something */
+    expect_refused(src, &(mutation){.scaling_type = "yarn"}, UH_EUNSUPPORTED,
+                   "rope scaling 'yarn' is not supported yet");
+}
+
 int main(void)
 {
     qtypes_init();
@@ -241,6 +286,7 @@ int main(void)
     T_RUN(test_every_type_generates_and_runs);
     T_RUN(test_broken_models_are_refused);
     T_RUN(test_tied_output);
+    T_RUN(test_rope_frequency_scaling);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
     if (system(cmd) != 0) printf("  (could not remove %s)\n", g_dir);

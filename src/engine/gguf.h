@@ -33,6 +33,10 @@
 #define GGUF_MAX_NAME         256        /* tensor name bytes */
 #define GGUF_MAX_KEY          65535      /* metadata key bytes */
 #define GGUF_MAX_ARRAY_DEPTH  8          /* nesting of arrays inside arrays */
+/* Tensor data must start at a file offset that is a multiple of this (kernels read block
+ * structs and floats in place), whatever general.alignment says; buffers given to
+ * gguf_open_mem must be aligned to it too. */
+#define GGUF_DATA_MIN_ALIGN   8
 
 enum gguf_vtype {
     GGUF_T_U8 = 0,
@@ -96,14 +100,16 @@ typedef struct gguf_file gguf_file;
 
 /* Opens and maps path read-only, parses and validates everything. */
 int gguf_open(const char *path, gguf_file **out, uh_err *err);
-/* Same, over a caller-owned buffer that must outlive the gguf_file (used by fuzzers/tests). */
+/* Same, over a caller-owned buffer that must outlive the gguf_file (used by fuzzers/tests) and
+ * be GGUF_DATA_MIN_ALIGN-aligned (malloc'd memory is). */
 int gguf_open_mem(const void *data, size_t size, gguf_file **out, uh_err *err);
 void gguf_close(gguf_file *f);
 
 uint32_t gguf_version(const gguf_file *f);
 uint32_t gguf_alignment(const gguf_file *f);
 size_t gguf_file_size(const gguf_file *f);
-uint64_t gguf_data_offset(const gguf_file *f); /* file offset of the tensor data section */
+/* File offset of the tensor data section; a file without tensors may end before it. */
+uint64_t gguf_data_offset(const gguf_file *f);
 
 uint64_t gguf_n_kv(const gguf_file *f);
 const gguf_kv *gguf_kv_at(const gguf_file *f, uint64_t i);
@@ -164,7 +170,9 @@ int gguf_writer_add_tensor(gguf_writer *w, const char *name, uint32_t type, uint
 const char *gguf_writer_error(const gguf_writer *w);
 
 /* Writes to path (via a temporary file renamed into place, so a failed write leaves nothing).
- * alignment 0 = GGUF_DEFAULT_ALIGNMENT; a non-default one is also stored as general.alignment. */
+ * alignment 0 = GGUF_DEFAULT_ALIGNMENT; else a power of two >= GGUF_DATA_MIN_ALIGN; a non-default
+ * one is also stored as general.alignment (an existing general.alignment key is rewritten to
+ * match it). */
 int gguf_writer_write(gguf_writer *w, const char *path, uint32_t alignment, uh_err *err);
 
 #endif

@@ -3,6 +3,7 @@
 #include "engine/model.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,6 +158,12 @@ static int bind(const gguf_file *f, const char *name, int64_t ne0, int64_t ne1, 
         return err_setf(err, UH_EFORMAT, "model: tensor %s has shape %s, expected [%lld]", name,
                         have, (long long)ne0);
     }
+    /* kernels read floats and fp16 scales in place: a file with a tiny alignment could put
+     * them at odd addresses */
+    if ((uintptr_t)t->data % 4 != 0)
+        return err_setf(err, UH_EUNSUPPORTED,
+                        "model: tensor %s data is not 4-byte aligned (file alignment %u)", name,
+                        gguf_alignment(f));
     if (ne1 == 0 && t->type != QT_F32)
         return err_setf(err, UH_EUNSUPPORTED, "model: 1-D tensor %s has type %s; expected F32", name,
                         qtype_name((int)t->type));
