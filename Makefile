@@ -12,9 +12,14 @@ OPT     ?= -O2 -g
 CPPFLAGS := -Iinclude -Isrc
 CFLAGS  ?=
 ALLCFLAGS = $(CSTD) $(OPT) $(WARN) $(CPPFLAGS) $(CFLAGS) -pthread -MMD -MP
-LDLIBS  := -lm -lpthread
-CJSON_CFLAGS := $(shell pkg-config --cflags libcjson 2>/dev/null)
-CJSON_LIBS   := $(shell pkg-config --libs libcjson 2>/dev/null || echo -lcjson)
+# Library dependencies (Debian -dev packages, installed by scripts/install-deps).
+DEP_PKGS := libcjson libpcre2-8 libedit
+DEP_CFLAGS := $(shell pkg-config --cflags $(DEP_PKGS) 2>/dev/null)
+DEP_LIBS   := $(shell pkg-config --libs $(DEP_PKGS) 2>/dev/null || echo -lcjson -lpcre2-8 -ledit)
+CPPFLAGS += $(DEP_CFLAGS)
+LDLIBS  := $(DEP_LIBS) -lm -lpthread
+CJSON_CFLAGS :=
+CJSON_LIBS   :=
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 B := build
