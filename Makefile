@@ -2,7 +2,8 @@
 #
 # Layout: src/<layer>/*.c -> build/libunhosted.a; src/main.c + src/cli -> build/unhosted;
 # tools/*.c -> build/<tool>; tests/test_*.c -> build/tests/<name> (and an ASan+UBSan copy in
-# build/asan/tests/); fuzz/fuzz_*.c -> build/fuzz/<name> (clang libFuzzer).
+# build/asan/tests/, the threaded ones under TSan in build/tsan/tests/); fuzz/fuzz_*.c ->
+# build/fuzz/<name> (clang libFuzzer).
 
 CC      ?= cc
 FUZZCC  ?= clang
@@ -21,6 +22,7 @@ LDLIBS  := $(DEP_LIBS) -lm -lpthread
 CJSON_CFLAGS :=
 CJSON_LIBS   :=
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+TSAN    := -fsanitize=thread -fno-omit-frame-pointer
 
 B := build
 LIB_SRC  := $(wildcard src/base/*.c src/engine/*.c src/text/*.c)
@@ -36,10 +38,13 @@ ASAN_LIB_OBJ := $(LIB_SRC:%.c=$(B)/asan/obj/%.o)
 TOOLS    := $(TOOL_SRC:tools/%.c=$(B)/%)
 TESTS    := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 ASAN_TESTS := $(TEST_SRC:tests/%.c=$(B)/asan/tests/%)
+# the tests that exercise threads, again under ThreadSanitizer
+TSAN_LIB_OBJ := $(LIB_SRC:%.c=$(B)/tsan/obj/%.o)
+TSAN_TESTS := $(B)/tsan/tests/test_threadpool $(B)/tsan/tests/test_parallel
 FUZZERS  := $(FUZZ_SRC:fuzz/%.c=$(B)/fuzz/%)
 BENCHES  := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 
-.PHONY: all test tests asan fuzz bench demo clean format
+.PHONY: all test tests asan tsan fuzz bench demo clean format
 .SECONDARY:
 all: $(B)/unhosted $(B)/libunhosted.a $(TOOLS)
 
@@ -92,14 +97,41 @@ $(B)/bench/%: bench/%.c $(B)/libunhosted.a
 
 tests: all $(TESTS)
 asan: $(ASAN_TESTS) $(B)/asan/unhosted
+tsan: $(TSAN_TESTS)
+
+$(B)/tsan/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) $(TSAN) -c $< -o $@
+
+$(B)/tsan/libunhosted.a: $(TSAN_LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/tsan/tests/%: $(B)/tsan/obj/tests/%.o $(B)/tsan/libunhosted.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) $(TSAN) -o $@ $< $(B)/tsan/libunhosted.a $(CJSON_LIBS) $(LDLIBS)
 fuzz: $(FUZZERS)
 bench: $(BENCHES)
+
+# AArch64 kernel tests: test_simd with only the type table and kernels (no target libraries),
+# cross-built static so tests/run.sh can run it under qemu-aarch64 (with and without dotprod).
+A64CC   ?= aarch64-linux-gnu-gcc
+A64_SRC := src/engine/qtypes.c $(wildcard src/engine/quant_*.c src/engine/simd_*.c) src/base/log.c
+.PHONY: aarch64-tests
+aarch64-tests: $(B)/aarch64/tests/test_simd
+$(B)/aarch64/tests/test_simd: tests/test_simd.c $(A64_SRC) $(wildcard src/engine/*.h)
+	@mkdir -p $(dir $@)
+	$(A64CC) $(CSTD) $(OPT) $(WARN) -Iinclude -Isrc -static -pthread -o $@ tests/test_simd.c \
+	    $(A64_SRC) -lm
+ifneq ($(shell command -v $(A64CC) 2>/dev/null),)
+test: aarch64-tests
+endif
 
 $(B)/asan/unhosted: $(CLI_SRC:%.c=$(B)/asan/obj/%.o) $(B)/asan/libunhosted.a
 	$(CC) $(ALLCFLAGS) $(SAN) -o $@ $^ $(LDLIBS)
 
 # The whole suite: unit tests, the same tests under ASan+UBSan, CLI tests, bounded fuzzing.
-test: tests asan fuzz
+test: tests asan tsan fuzz
 	@sh tests/run.sh
 
 # The main job on a built-in default: generate a small random model and generate text with it.

@@ -75,13 +75,14 @@ void uh_model_get_info(const uh_model *m, uh_model_info *info);
 uh_token uh_token_bos(const uh_model *m); /* -1 if none */
 uh_token uh_token_eos(const uh_model *m);
 int uh_token_is_eog(const uh_model *m, uh_token t); /* end of generation (eos, eot, ...) */
-int uh_add_bos(const uh_model *m);                 /* the model wants BOS prepended */
+int uh_add_bos(const uh_model *m);                 /* the model wants BOS in front of a text */
 
 /* Tokenizes len bytes of text into out[0..n_max). *n_out receives the token count; if it is
  * larger than n_max the call returns UH_ELIMIT and the caller retries with a bigger buffer.
- * add_bos: prepend BOS if the model has one. parse_special: match control-token text such as
- * "<s>" as those tokens (otherwise it is plain text). */
-int uh_tokenize(const uh_model *m, const char *text, size_t len, int add_bos, int parse_special,
+ * add_special: add the special tokens the model's metadata asks for around a text (BOS; EOS when
+ * add_eos_token is set; [CLS] ... [SEP] for BERT). parse_special: match control-token text such
+ * as "<s>" as those tokens (otherwise it is plain text). */
+int uh_tokenize(const uh_model *m, const char *text, size_t len, int add_special, int parse_special,
                 uh_token *out, int n_max, int *n_out, uh_err *err);
 
 /* Raw bytes of one token (SentencePiece's U+2581 turned into a space, byte tokens into their
@@ -114,6 +115,8 @@ typedef struct {
     int n_batch_max; /* largest batch uh_eval accepts */
     int kv_type;     /* enum uh_kv_type */
     int exact;       /* 1: float32 activations against dequantized weights (slow; for checks) */
+    int n_threads;   /* threads that evaluate, the caller included; 0 = all online CPUs. The
+                      * results do not depend on it: every number is computed the same way. */
 } uh_ctx_params;
 
 uh_ctx_params uh_ctx_default_params(void);

@@ -13,8 +13,12 @@ static const struct {
     const char *help;
 } commands[] = {
     {"run", cmd_run, "generate text from a prompt"},
+    {"chat", cmd_chat, "talk with a model in the terminal"},
     {"logits", cmd_logits, "write the raw logits of a token sequence to a file"},
     {"inspect", cmd_inspect, "show a GGUF file's metadata and tensors"},
+    {"tokenize", cmd_tokenize, "print the token ids of a text under a model's tokenizer"},
+    {"template", cmd_template, "render a chat template (file, model's, or built-in)"},
+    {"bench", cmd_bench, "measure prompt and generation speed against memory bandwidth"},
 };
 
 static void usage(FILE *f)

@@ -3,7 +3,7 @@
 #
 # Every test binary and script prints one "PASS name" / "FAIL name" line per case. A binary that
 # dies without reporting (crash, sanitizer abort) counts as one failure of its own.
-# Run from the repository root after `make tests asan fuzz` (what `make test` does).
+# Run from the repository root after `make tests asan tsan fuzz` (what `make test` does).
 set -u
 export UNHOSTED_TESTDATA="${UNHOSTED_TESTDATA:-$(cd "$(dirname "$0")/../.." && pwd)/shared/testdata}"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
@@ -45,6 +45,23 @@ done
 for t in build/asan/tests/test_*; do
     [ -x "$t" ] && run "asan/$(basename "$t")" "$t"
 done
+for t in build/tsan/tests/test_*; do
+    [ -x "$t" ] && run "tsan/$(basename "$t")" "$t"
+done
+# The numerics once per kernel set the CPU has (the runs above use the best one), named by set;
+# the AArch64 kernels under qemu, with SDOT (qemu's default CPU) and without (cortex-a57).
+sets="scalar"
+grep -qw avx2 /proc/cpuinfo 2>/dev/null && sets="$sets avx2"
+grep -qw avx512_vnni /proc/cpuinfo 2>/dev/null && sets="$sets avx512"
+[ "$(uname -m)" = aarch64 ] && sets="$sets neon"
+for k in $sets; do
+    t=build/tests/test_numerics
+    [ -x $t ] && run "test_numerics[$k]" env UNHOSTED_KERNELS=$k $t
+done
+if [ -x build/aarch64/tests/test_simd ] && command -v qemu-aarch64 >/dev/null; then
+    run "aarch64/test_simd[neon-dotprod]" qemu-aarch64 build/aarch64/tests/test_simd
+    run "aarch64/test_simd[neon]" qemu-aarch64 -cpu cortex-a57 build/aarch64/tests/test_simd
+fi
 for t in tests/cli_*.sh; do
     [ -f "$t" ] && run "$(basename "$t")" sh "$t"
 done

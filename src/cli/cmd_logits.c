@@ -136,7 +136,7 @@ int cmd_logits(int argc, char **argv)
         int cap = (int)(len + 8);
         toks = malloc((size_t)cap * sizeof *toks);
         if (!toks) goto oom;
-        if (uh_tokenize(m, prompt, len, uh_add_bos(m), 0, toks, cap, &n, &err)) goto fail;
+        if (uh_tokenize(m, prompt, len, 1, 0, toks, cap, &n, &err)) goto fail;
         if (n == 0) {
             cli_error(cmd, "the prompt gives no tokens");
             goto out;

@@ -12,10 +12,10 @@ uh_token uh_token_eos(const uh_model *m) { return vocab_eos(m->vocab); }
 int uh_token_is_eog(const uh_model *m, uh_token t) { return vocab_is_eog(m->vocab, t); }
 int uh_add_bos(const uh_model *m) { return vocab_add_bos(m->vocab); }
 
-int uh_tokenize(const uh_model *m, const char *text, size_t len, int add_bos, int parse_special,
+int uh_tokenize(const uh_model *m, const char *text, size_t len, int add_special, int parse_special,
                 uh_token *out, int n_max, int *n_out, uh_err *err)
 {
-    return vocab_tokenize(m->vocab, text, len, add_bos, parse_special, out, n_max, n_out, err);
+    return vocab_tokenize(m->vocab, text, len, add_special, parse_special, out, n_max, n_out, err);
 }
 
 int uh_token_to_piece(const uh_model *m, uh_token t, char *buf, size_t cap)

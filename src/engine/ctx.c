@@ -1,6 +1,13 @@
-/* ctx.c - context creation, KV cache bookkeeping and the matrix-vector products (see ctx.h). */
+/* ctx.c - context creation, KV cache bookkeeping and the matrix products (see ctx.h).
+ *
+ * Matrix products split the weight's output rows into chunks that threads claim from an atomic
+ * counter, so each thread streams contiguous runs of weight rows and a thread slowed down by a
+ * noisy neighbour simply claims fewer chunks. Within a chunk, rows are taken MM_TILE_R at a time
+ * and multiplied with every token before moving on, so each weight row is read from memory once
+ * per product (the activations, much smaller, are re-read from cache). */
 #include "engine/ctx.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +22,7 @@ uh_ctx_params uh_ctx_default_params(void)
     p.n_batch_max = 512;
     p.kv_type = UH_KV_F32;
     p.exact = 0;
+    p.n_threads = 0;
     return p;
 }
 
@@ -27,16 +35,19 @@ int uh_ctx_new(const uh_model *m, const uh_ctx_params *params, uh_ctx **out, uh_
     *out = NULL;
     const hparams *hp = &m->hp;
     uh_ctx_params p = params ? *params : uh_ctx_default_params();
-    if (p.n_ctx < 0 || p.n_seq_max < 0 || p.n_batch_max < 0)
+    if (p.n_ctx < 0 || p.n_seq_max < 0 || p.n_batch_max < 0 || p.n_threads < 0)
         return err_setf(err, UH_EINVAL, "context: negative size parameter");
     if (p.kv_type != UH_KV_F32 && p.kv_type != UH_KV_F16)
         return err_setf(err, UH_EINVAL, "context: unknown kv_type %d", p.kv_type);
     if (p.n_ctx == 0) p.n_ctx = hp->n_ctx_train < DEFAULT_MAX_CTX ? hp->n_ctx_train : DEFAULT_MAX_CTX;
     if (p.n_seq_max == 0) p.n_seq_max = 1;
     if (p.n_batch_max == 0) p.n_batch_max = 512;
-    if (p.n_ctx > (1 << 22) || p.n_seq_max > 4096 || p.n_batch_max > (1 << 16))
-        return err_setf(err, UH_EINVAL, "context: n_ctx %d / n_seq_max %d / n_batch_max %d too large",
-                        p.n_ctx, p.n_seq_max, p.n_batch_max);
+    if (p.n_threads == 0) p.n_threads = tp_default_threads();
+    if (p.n_ctx > (1 << 22) || p.n_seq_max > 4096 || p.n_batch_max > (1 << 16) ||
+        p.n_threads > 1024)
+        return err_setf(err, UH_EINVAL,
+                        "context: n_ctx %d / n_seq_max %d / n_batch_max %d / n_threads %d "
+                        "too large", p.n_ctx, p.n_seq_max, p.n_batch_max, p.n_threads);
 
     uh_ctx *c = calloc(1, sizeof *c);
     if (!c) return err_setf(err, UH_ENOMEM, "context: out of memory");
@@ -69,9 +80,13 @@ int uh_ctx_new(const uh_model *m, const uh_ctx_params *params, uh_ctx **out, uh_
     c->gate = malloc(nb * (size_t)hp->n_ff * sizeof(float));
     c->up = malloc(nb * (size_t)hp->n_ff * sizeof(float));
     c->rope = malloc(nb * (size_t)hp->n_rot * sizeof(float));
-    c->scores = malloc((size_t)p.n_ctx * sizeof(float));
+    const size_t nth = (size_t)p.n_threads;
+    const size_t group = (size_t)(hp->n_head / hp->n_head_kv);
+    c->scores_len = group * (size_t)p.n_ctx + 2 * group;
+    c->scores = malloc(nth * c->scores_len * sizeof(float));
     c->act_q = malloc(c->act_q_size);
-    c->wrow = malloc(widest * sizeof(float));
+    c->wrow_len = widest;
+    c->wrow = malloc(nth * widest * sizeof(float));
     c->out_row = malloc(nb * sizeof(int));
     int ok = c->k_cache && c->v_cache && c->seq_len && c->running_len && c->x && c->h && c->q &&
              c->k && c->v && c->attn && c->gate && c->up && c->rope && c->scores && c->act_q &&
@@ -87,6 +102,10 @@ int uh_ctx_new(const uh_model *m, const uh_ctx_params *params, uh_ctx **out, uh_
         return err_setf(err, UH_ENOMEM, "context: out of memory for a KV cache of %zu MiB",
                         2 * (size_t)hp->n_layer * layer_bytes >> 20);
     }
+    if (!(c->pool = tp_new(p.n_threads))) {
+        uh_ctx_free(c);
+        return err_setf(err, UH_ENOMEM, "context: cannot start %d threads", p.n_threads);
+    }
     *out = c;
     return UH_OK;
 }
@@ -94,6 +113,7 @@ int uh_ctx_new(const uh_model *m, const uh_ctx_params *params, uh_ctx **out, uh_
 void uh_ctx_free(uh_ctx *c)
 {
     if (!c) return;
+    tp_free(c->pool);
     for (int il = 0; il < c->model->hp.n_layer; il++) {
         if (c->k_cache) free(c->k_cache[il]);
         if (c->v_cache) free(c->v_cache[il]);
@@ -134,6 +154,25 @@ int uh_kv_seq_len(const uh_ctx *c, int seq)
 
 /* ---- matrix products ---- */
 
+#define MM_TILE_R 4 /* weight rows per tile */
+#define MM_TILE_T 8 /* tokens per tile */
+#define MM_CHUNKS_PER_THREAD 16
+
+typedef struct {
+    uh_ctx *c;
+    const qtype_traits_t *tr;
+    const uint8_t *wd; /* weight rows, w_row bytes apart */
+    size_t w_row;
+    int k, m;          /* input width, output rows */
+    const float *x;    /* [n_tok][k] float input (quantization, exact mode) */
+    const uint8_t *xq; /* [n_tok] activation rows in vec_dot_type, x_row bytes apart */
+    size_t x_row;
+    int n_tok;
+    float *y;          /* [n_tok][m] */
+    int chunk;         /* rows per claimed chunk, a multiple of MM_TILE_R */
+    atomic_int next;   /* first unclaimed row */
+} mm_job;
+
 static float dot_f32(const float *a, const float *b, int n)
 {
     double s = 0;
@@ -141,39 +180,92 @@ static float dot_f32(const float *a, const float *b, int n)
     return (float)s;
 }
 
+/* y[t][r] for nr rows starting at r0 and nt tokens starting at t0. Every element is one
+ * vec_dot call with the same arguments whatever the tiling, which keeps results independent of
+ * the thread count; a per-type tile kernel that reuses loaded blocks in registers must keep
+ * that property. */
+static void mm_tile(const mm_job *j, int r0, int nr, int t0, int nt)
+{
+    for (int t = t0; t < t0 + nt; t++) {
+        const uint8_t *xr = j->xq + (size_t)t * j->x_row;
+        float *yt = j->y + (size_t)t * j->m;
+        for (int r = r0; r < r0 + nr; r++)
+            j->tr->vec_dot(j->k, &yt[r], j->wd + (size_t)r * j->w_row, xr);
+    }
+}
+
+static void mm_rows(const mm_job *j, int r0, int r1)
+{
+    for (int r = r0; r < r1; r += MM_TILE_R) {
+        const int nr = r1 - r < MM_TILE_R ? r1 - r : MM_TILE_R;
+        for (int t = 0; t < j->n_tok; t += MM_TILE_T)
+            mm_tile(j, r, nr, t, j->n_tok - t < MM_TILE_T ? j->n_tok - t : MM_TILE_T);
+    }
+}
+
+/* Reference path: float32 activations against each dequantized row. */
+static void mm_rows_exact(const mm_job *j, int r0, int r1, float *wrow)
+{
+    for (int r = r0; r < r1; r++) {
+        j->tr->to_float(j->wd + (size_t)r * j->w_row, wrow, j->k);
+        for (int t = 0; t < j->n_tok; t++)
+            j->y[(size_t)t * j->m + r] = dot_f32(wrow, j->x + (size_t)t * j->k, j->k);
+    }
+}
+
+static void mm_worker(void *arg, int ith, int nth)
+{
+    (void)nth;
+    mm_job *j = arg;
+    float *wrow = j->c->wrow + (size_t)ith * j->c->wrow_len;
+    for (;;) {
+        const int r0 = atomic_fetch_add_explicit(&j->next, j->chunk, memory_order_relaxed);
+        if (r0 >= j->m) break;
+        const int r1 = r0 + j->chunk < j->m ? r0 + j->chunk : j->m;
+        if (j->c->p.exact) mm_rows_exact(j, r0, r1, wrow);
+        else mm_rows(j, r0, r1);
+    }
+}
+
+/* Converts the activations into the weight's dot-product format, tokens split over threads. */
+static void mm_quantize_worker(void *arg, int ith, int nth)
+{
+    mm_job *j = arg;
+    const qt_from_float_fn quant = qtype_traits[j->tr->vec_dot_type].from_float;
+    int t0, t1;
+    tp_split(j->n_tok, ith, nth, &t0, &t1);
+    for (int t = t0; t < t1; t++)
+        quant(j->x + (size_t)t * j->k, (uint8_t *)j->xq + (size_t)t * j->x_row, j->k);
+}
+
 void ctx_matmul(uh_ctx *c, const gguf_tensor *w, const float *x, int n_tok, float *y)
 {
-    const int k = (int)w->ne[0];
-    const int m = (int)w->ne[1];
-    const qtype_traits_t *tr = &qtype_traits[w->type];
-    const size_t w_row = qtype_row_size((enum qtype)w->type, k);
-    const uint8_t *wd = w->data;
+    mm_job j = {
+        .c = c,
+        .tr = &qtype_traits[w->type],
+        .wd = w->data,
+        .k = (int)w->ne[0],
+        .m = (int)w->ne[1],
+        .x = x,
+        .xq = (const uint8_t *)x,
+        .x_row = (size_t)w->ne[0] * sizeof(float),
+        .n_tok = n_tok,
+        .y = y,
+    };
+    j.w_row = qtype_row_size((enum qtype)w->type, j.k);
+    const int nth = tp_n_threads(c->pool);
+    int chunk = j.m / (nth * MM_CHUNKS_PER_THREAD);
+    chunk = (chunk + MM_TILE_R - 1) / MM_TILE_R * MM_TILE_R;
+    j.chunk = chunk < MM_TILE_R ? MM_TILE_R : chunk;
+    atomic_init(&j.next, 0);
 
-    if (c->p.exact) {
-        /* Reference path: float32 activations against each dequantized row. */
-        for (int r = 0; r < m; r++) {
-            tr->to_float(wd + (size_t)r * w_row, c->wrow, k);
-            for (int t = 0; t < n_tok; t++)
-                y[(size_t)t * m + r] = dot_f32(c->wrow, x + (size_t)t * k, k);
-        }
-        return;
+    const enum qtype vt = j.tr->vec_dot_type;
+    if (!c->p.exact && vt != QT_F32) {
+        j.x_row = qtype_row_size(vt, j.k);
+        j.xq = c->act_q;
+        /* a single row is quicker to convert here than to hand out */
+        if (n_tok == 1) mm_quantize_worker(&j, 0, 1);
+        else tp_run(c->pool, mm_quantize_worker, &j);
     }
-
-    /* Convert the activations once into the weight's dot-product format, then stream each
-     * weight row once and reuse it for every token of the batch. */
-    const enum qtype vt = tr->vec_dot_type;
-    const void *xq = x;
-    size_t x_row = (size_t)k * sizeof(float);
-    if (vt != QT_F32) {
-        x_row = qtype_row_size(vt, k);
-        const qt_from_float_fn quant = qtype_traits[vt].from_float;
-        for (int t = 0; t < n_tok; t++)
-            quant(x + (size_t)t * k, (uint8_t *)c->act_q + (size_t)t * x_row, k);
-        xq = c->act_q;
-    }
-    for (int r = 0; r < m; r++) {
-        const void *wr = wd + (size_t)r * w_row;
-        for (int t = 0; t < n_tok; t++)
-            tr->vec_dot(k, &y[(size_t)t * m + r], wr, (const uint8_t *)xq + (size_t)t * x_row);
-    }
+    tp_run(c->pool, mm_worker, &j);
 }

@@ -6,20 +6,27 @@
  * makes p + 1 its new length (later positions are forgotten), so re-evaluating from an earlier
  * position needs no separate call.
  *
- * Scratch buffers are sized at creation for n_batch_max tokens, so evaluation allocates nothing
- * except when a batch asks for more output rows than ever before. */
+ * Scratch buffers are sized at creation for n_batch_max tokens (and per-thread buffers for
+ * n_threads threads), so evaluation allocates nothing except when a batch asks for more output
+ * rows than ever before.
+ *
+ * Threads: the context owns a pool of n_threads (caller included). Every parallel step splits
+ * its output elements between threads, and each element is computed by exactly one thread with
+ * the same code whatever the split, so results are bit-identical for any thread count. */
 #ifndef UH_ENGINE_CTX_H
 #define UH_ENGINE_CTX_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/threadpool.h"
 #include "engine/model.h"
 #include "unhosted.h"
 
 struct uh_ctx {
     const uh_model *model;
-    uh_ctx_params p; /* resolved: n_ctx, n_seq_max, n_batch_max > 0 */
+    uh_ctx_params p; /* resolved: n_ctx, n_seq_max, n_batch_max, n_threads > 0 */
+    tp_pool *pool;   /* p.n_threads threads */
 
     size_t kv_row;   /* elements per cell: n_head_kv * head_dim */
     size_t kv_esize; /* bytes per element: 4 (F32) or 2 (F16) */
@@ -37,10 +44,13 @@ struct uh_ctx {
     float *gate;  /* n_ff */
     float *up;    /* n_ff */
     float *rope;  /* [n_batch_max][n_rot / 2][2]: cos, sin */
-    float *scores;        /* [n_ctx] attention weights of one head */
+    float *scores;        /* [n_threads][scores_len]: attention weights of a group of query
+                           * heads sharing a KV head ([group][n_ctx]), then [2][group] floats */
+    size_t scores_len;
     void *act_q;          /* quantized activations, n_batch_max rows of the widest input */
     size_t act_q_size;
-    float *wrow;          /* one dequantized weight row (exact mode), widest input */
+    float *wrow;          /* [n_threads][widest input]: a dequantized weight row (exact mode) */
+    size_t wrow_len;      /* floats per thread in wrow */
     int32_t *running_len; /* [n_seq_max] validation scratch */
 
     /* outputs of the last eval */
@@ -52,7 +62,7 @@ struct uh_ctx {
 };
 
 /* Computes y[t][r] = dot(row r of w, x[t]) for n_tok input rows of w->ne[0] floats, writing
- * n_tok rows of w->ne[1] floats. Uses the context's activation scratch. */
+ * n_tok rows of w->ne[1] floats, on the context's threads. Uses the activation scratch. */
 void ctx_matmul(uh_ctx *c, const gguf_tensor *w, const float *x, int n_tok, float *y);
 
 #endif

@@ -9,7 +9,10 @@
  *   h = rmsnorm(x) * ffn_norm;  x += Wdown (silu(Wgate h) * (Wup h))
  * and after the last layer: logits = Woutput (rmsnorm(x) * output_norm).
  * Every K/V of the batch is written before any attention reads the cache, so a prompt evaluated
- * in one batch and the same prompt fed one token at a time compute the same numbers. */
+ * in one batch and the same prompt fed one token at a time compute the same numbers.
+ * Matrix products, attention (over (token, head) pairs) and the elementwise steps run on the
+ * context's threads; each output number is computed by one thread with the same code whatever
+ * the thread count, so results do not depend on it. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,74 +85,172 @@ static void kv_store(void *dst, const float *src, size_t n, size_t esize)
     }
 }
 
+/* Dot product of a query head with one cached key. KV_LANES independent partial sums (added up
+ * in a fixed order) let the compiler use vector registers without -ffast-math, and the result
+ * is the same wherever the function is called from: prefill, decode, any thread. */
+#define KV_LANES 8
+
 static float kv_dot(const void *cell, const float *q, int n, size_t esize)
 {
-    float s = 0;
+    float acc[KV_LANES] = {0};
+    int i = 0;
     if (esize == 4) {
         const float *k = cell;
-        for (int i = 0; i < n; i++) s += q[i] * k[i];
+        for (; i + KV_LANES <= n; i += KV_LANES)
+            for (int l = 0; l < KV_LANES; l++) acc[l] += q[i + l] * k[i + l];
+        for (; i < n; i++) acc[0] += q[i] * k[i];
     } else {
         const uint16_t *k = cell;
-        for (int i = 0; i < n; i++) s += q[i] * fp16_to_fp32(k[i]);
+        for (; i + KV_LANES <= n; i += KV_LANES)
+            for (int l = 0; l < KV_LANES; l++) acc[l] += q[i + l] * fp16_to_fp32(k[i + l]);
+        for (; i < n; i++) acc[0] += q[i] * fp16_to_fp32(k[i]);
     }
-    return s;
+    return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
 }
 
-static void kv_axpy(float *y, float a, const void *cell, int n, size_t esize)
+/* y += a * (one cached value row), in blocks of KV_LANES so that it vectorizes at -O2. */
+static void kv_axpy(float *restrict y, float a, const void *restrict cell, int n, size_t esize)
 {
+    int i = 0;
     if (esize == 4) {
         const float *v = cell;
-        for (int i = 0; i < n; i++) y[i] += a * v[i];
+        for (; i + KV_LANES <= n; i += KV_LANES)
+            for (int l = 0; l < KV_LANES; l++) y[i + l] += a * v[i + l];
+        for (; i < n; i++) y[i] += a * v[i];
     } else {
         const uint16_t *v = cell;
-        for (int i = 0; i < n; i++) y[i] += a * fp16_to_fp32(v[i]);
+        for (; i + KV_LANES <= n; i += KV_LANES)
+            for (int l = 0; l < KV_LANES; l++) y[i + l] += a * fp16_to_fp32(v[i + l]);
+        for (; i < n; i++) y[i] += a * fp16_to_fp32(v[i]);
     }
 }
 
-/* ---- one layer ---- */
+/* ---- parallel steps ---- */
+
+typedef struct {
+    uh_ctx *c;
+    const uh_batch *b;
+    int il;
+} attn_job;
+
+/* Attention of (token, query head) pairs, split contiguously between threads. A thread takes
+ * its consecutive heads that share a KV head (GQA) as one block and streams that KV head's cells
+ * once for the whole block: K and V are read once per token instead of once per query head. */
+static void attention_worker(void *arg, int ith, int nth)
+{
+    const attn_job *aj = arg;
+    uh_ctx *c = aj->c;
+    const uh_batch *b = aj->b;
+    const hparams *hp = &c->model->hp;
+    const int hd = hp->head_dim, nh = hp->n_head, group = hp->n_head / hp->n_head_kv;
+    const size_t dq = (size_t)nh * hd, n_ctx = (size_t)c->p.n_ctx;
+    const size_t seq_stride = n_ctx * c->kv_row * c->kv_esize;
+    const size_t cell = c->kv_row * c->kv_esize, es = c->kv_esize;
+    const float scale = 1.0f / sqrtf((float)hd);
+    const uint8_t *kc = c->k_cache[aj->il], *vc = c->v_cache[aj->il];
+    float *scores = c->scores + (size_t)ith * c->scores_len; /* [group][n_ctx] */
+    float *mx = scores + (size_t)group * n_ctx, *inv = mx + group; /* [group] each */
+    int i0, i1;
+    tp_split(b->n_tokens * nh, ith, nth, &i0, &i1);
+
+    for (int i = i0; i < i1;) {
+        const int t = i / nh, h0 = i % nh, kvh = h0 / group;
+        const int nb = (kvh + 1) * group - h0 < i1 - i ? (kvh + 1) * group - h0 : i1 - i;
+        const int s = b->seq_id ? b->seq_id[t] : 0;
+        const int n_kv = b->pos[t] + 1;
+        const uint8_t *ks = kc + (size_t)s * seq_stride + (size_t)kvh * hd * es;
+        const uint8_t *vs = vc + (size_t)s * seq_stride + (size_t)kvh * hd * es;
+        const float *q = c->q + (size_t)t * dq + (size_t)h0 * hd;
+        for (int g = 0; g < nb; g++) mx[g] = -INFINITY;
+        for (int j = 0; j < n_kv; j++) {
+            const uint8_t *kj = ks + (size_t)j * cell;
+            for (int g = 0; g < nb; g++) {
+                const float sc = kv_dot(kj, q + (size_t)g * hd, hd, es) * scale;
+                scores[(size_t)g * n_ctx + j] = sc;
+                if (sc > mx[g]) mx[g] = sc;
+            }
+        }
+        for (int g = 0; g < nb; g++) {
+            float *sg = scores + (size_t)g * n_ctx;
+            double sum = 0;
+            for (int j = 0; j < n_kv; j++) {
+                sg[j] = expf(sg[j] - mx[g]);
+                sum += sg[j];
+            }
+            inv[g] = (float)(1.0 / sum);
+        }
+        float *o = c->attn + (size_t)t * dq + (size_t)h0 * hd;
+        memset(o, 0, (size_t)nb * hd * sizeof(float));
+        for (int j = 0; j < n_kv; j++) {
+            const uint8_t *vj = vs + (size_t)j * cell;
+            for (int g = 0; g < nb; g++)
+                kv_axpy(o + (size_t)g * hd, scores[(size_t)g * n_ctx + j] * inv[g], vj, hd, es);
+        }
+        i += nb;
+    }
+}
 
 static void attention(uh_ctx *c, int il, const uh_batch *b)
 {
-    const hparams *hp = &c->model->hp;
-    const int hd = hp->head_dim, nh = hp->n_head, group = hp->n_head / hp->n_head_kv;
-    const size_t dq = (size_t)nh * hd;
     const size_t seq_stride = (size_t)c->p.n_ctx * c->kv_row * c->kv_esize;
     const size_t cell = c->kv_row * c->kv_esize;
-    const float scale = 1.0f / sqrtf((float)hd);
     uint8_t *kc = c->k_cache[il], *vc = c->v_cache[il];
-
     for (int t = 0; t < b->n_tokens; t++) {
         const int s = b->seq_id ? b->seq_id[t] : 0;
         const size_t off = (size_t)s * seq_stride + (size_t)b->pos[t] * cell;
         kv_store(kc + off, c->k + (size_t)t * c->kv_row, c->kv_row, c->kv_esize);
         kv_store(vc + off, c->v + (size_t)t * c->kv_row, c->kv_row, c->kv_esize);
     }
-    for (int t = 0; t < b->n_tokens; t++) {
-        const int s = b->seq_id ? b->seq_id[t] : 0;
-        const int n_kv = b->pos[t] + 1;
-        const uint8_t *ks = kc + (size_t)s * seq_stride, *vs = vc + (size_t)s * seq_stride;
-        for (int h = 0; h < nh; h++) {
-            const float *q = c->q + (size_t)t * dq + (size_t)h * hd;
-            const size_t kv_off = (size_t)(h / group) * hd * c->kv_esize;
-            float mx = -INFINITY;
-            for (int j = 0; j < n_kv; j++) {
-                float sc = kv_dot(ks + (size_t)j * cell + kv_off, q, hd, c->kv_esize) * scale;
-                c->scores[j] = sc;
-                if (sc > mx) mx = sc;
-            }
-            double sum = 0;
-            for (int j = 0; j < n_kv; j++) {
-                c->scores[j] = expf(c->scores[j] - mx);
-                sum += c->scores[j];
-            }
-            float *o = c->attn + (size_t)t * dq + (size_t)h * hd;
-            memset(o, 0, (size_t)hd * sizeof(float));
-            const float inv = (float)(1.0 / sum);
-            for (int j = 0; j < n_kv; j++)
-                kv_axpy(o, c->scores[j] * inv, vs + (size_t)j * cell + kv_off, hd, c->kv_esize);
+    attn_job aj = {c, b, il};
+    tp_run(c->pool, attention_worker, &aj);
+}
+
+/* Elementwise steps over n rows of width floats. Norms split by rows, the rest by elements. */
+enum ew_op { EW_RMSNORM, EW_SILU_MUL, EW_ADD };
+
+typedef struct {
+    enum ew_op op;
+    int n, width;
+    float *y;         /* RMSNORM: output; SILU_MUL: gate (in/out); ADD: accumulator */
+    const float *x;   /* RMSNORM: input; SILU_MUL: up; ADD: addend */
+    const float *w;   /* RMSNORM: weight */
+    float eps;
+} ew_job;
+
+static void ew_worker(void *arg, int ith, int nth)
+{
+    const ew_job *e = arg;
+    int i0, i1;
+    if (e->op == EW_RMSNORM) {
+        tp_split(e->n, ith, nth, &i0, &i1);
+        for (int t = i0; t < i1; t++)
+            rmsnorm(e->y + (size_t)t * e->width, e->x + (size_t)t * e->width, e->w, e->width,
+                    e->eps);
+        return;
+    }
+    /* element ranges; n * width fits an int for any batch the context accepts */
+    tp_split(e->n * e->width, ith, nth, &i0, &i1);
+    if (e->op == EW_SILU_MUL) {
+        for (int i = i0; i < i1; i++) {
+            const float g = e->y[i];
+            e->y[i] = g / (1.0f + expf(-g)) * e->x[i];
         }
+    } else {
+        for (int i = i0; i < i1; i++) e->y[i] += e->x[i];
     }
 }
+
+static void ew_run(uh_ctx *c, enum ew_op op, int n, int width, float *y, const float *x,
+                   const float *w)
+{
+    ew_job e = {op, n, width, y, x, w, c->model->hp.norm_eps};
+    /* a norm of one row, or a short sum, is cheaper than a dispatch */
+    if ((op == EW_RMSNORM && n == 1) || (op == EW_ADD && (size_t)n * width < 32768))
+        ew_worker(&e, 0, 1);
+    else tp_run(c->pool, ew_worker, &e);
+}
+
+/* ---- one layer ---- */
 
 static void layer_forward(uh_ctx *c, int il, const uh_batch *b)
 {
@@ -159,8 +260,7 @@ static void layer_forward(uh_ctx *c, int il, const uh_batch *b)
     const int n = b->n_tokens, d = hp->n_embd, ff = hp->n_ff;
     const int dq = hp->n_head * hp->head_dim, dkv = (int)c->kv_row;
 
-    for (int t = 0; t < n; t++)
-        rmsnorm(c->h + (size_t)t * d, c->x + (size_t)t * d, l->attn_norm->data, d, hp->norm_eps);
+    ew_run(c, EW_RMSNORM, n, d, c->h, c->x, l->attn_norm->data);
     ctx_matmul(c, l->wq, c->h, n, c->q);
     ctx_matmul(c, l->wk, c->h, n, c->k);
     ctx_matmul(c, l->wv, c->h, n, c->v);
@@ -176,18 +276,14 @@ static void layer_forward(uh_ctx *c, int il, const uh_batch *b)
     attention(c, il, b);
     ctx_matmul(c, l->wo, c->attn, n, c->h);
     add_bias(c->h, l->bo, n, d);
-    for (size_t i = 0; i < (size_t)n * d; i++) c->x[i] += c->h[i];
+    ew_run(c, EW_ADD, n, d, c->x, c->h, NULL);
 
-    for (int t = 0; t < n; t++)
-        rmsnorm(c->h + (size_t)t * d, c->x + (size_t)t * d, l->ffn_norm->data, d, hp->norm_eps);
+    ew_run(c, EW_RMSNORM, n, d, c->h, c->x, l->ffn_norm->data);
     ctx_matmul(c, l->w_gate, c->h, n, c->gate);
     ctx_matmul(c, l->w_up, c->h, n, c->up);
-    for (size_t i = 0; i < (size_t)n * ff; i++) {
-        const float g = c->gate[i];
-        c->gate[i] = g / (1.0f + expf(-g)) * c->up[i];
-    }
+    ew_run(c, EW_SILU_MUL, n, ff, c->gate, c->up, NULL);
     ctx_matmul(c, l->w_down, c->gate, n, c->h);
-    for (size_t i = 0; i < (size_t)n * d; i++) c->x[i] += c->h[i];
+    ew_run(c, EW_ADD, n, d, c->x, c->h, NULL);
 }
 
 /* ---- evaluation ---- */

@@ -6,8 +6,9 @@
  *
  * Dot products: weights of type T are multiplied against activations converted to
  * qtype_traits[T].vec_dot_type (Q8_0, Q8_1 or Q8_K blocks, the way fast engines do it), by
- * qtype_traits[T].vec_dot. The table holds scalar reference kernels; the SIMD paths replace
- * entries of the table at start-up (qtypes_init) and are tested against the reference. */
+ * qtype_traits[T].vec_dot. The table holds scalar reference kernels; the SIMD kernel sets
+ * (simd_*.c) replace entries of the table at start-up (qtypes_init) and are tested against the
+ * reference (tests/test_simd.c). */
 #ifndef UH_ENGINE_QTYPES_H
 #define UH_ENGINE_QTYPES_H
 
@@ -178,9 +179,30 @@ typedef struct {
  * qtypes_init (kernel selection), read-only afterwards. */
 extern qtype_traits_t qtype_traits[QT_COUNT];
 
-/* Selects the fastest kernels this CPU supports. Idempotent, thread-safe to call once before
- * any threads use the table. */
+/* Selects the fastest kernels this CPU supports, or the set named by the environment variable
+ * UNHOSTED_KERNELS (scalar|avx2|avx512|neon; one the CPU cannot run is refused with a warning and
+ * the best supported set is used). The choice is made once per process; later calls do nothing.
+ * Call it before threads read the table. */
 void qtypes_init(void);
+
+/* Kernel sets, slowest first. Each set is the scalar table with some entries replaced. */
+enum qt_kernels {
+    QT_KERNELS_SCALAR,
+    QT_KERNELS_AVX2,   /* x86-64 AVX2 + FMA + F16C */
+    QT_KERNELS_AVX512, /* x86-64 AVX-512 F/BW/VL + VNNI (types it lacks use the AVX2 kernels) */
+    QT_KERNELS_NEON,   /* AArch64 AdvSIMD, with SDOT where the CPU has dotprod */
+    QT_KERNELS_COUNT
+};
+
+const char *qt_kernels_name(int set); /* "scalar", "avx2", ...; NULL when out of range */
+int qt_kernels_supported(int set);    /* whether the running CPU can run the set */
+/* Fills table (QT_COUNT entries, owned by the caller) with the set's kernels over the scalar ones,
+ * leaving qtype_traits alone, so tests and benchmarks can compare sets side by side. Returns 0,
+ * or -1 if the CPU cannot run the set (table then holds the scalar kernels). */
+int qt_kernels_fill(int set, qtype_traits_t table[QT_COUNT]);
+/* The set qtypes_init chose, with its variant: "scalar", "avx2", "avx512-vnni", "neon",
+ * "neon-dotprod". "scalar" before qtypes_init. */
+const char *qtypes_kernel_name(void);
 
 const char *qtype_name(int type);       /* "?" for unknown */
 int qtype_from_name(const char *name);  /* -1 for unknown; case-insensitive */

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "text/merge_queue.h"
 #include "text/vocab_impl.h"
 
 typedef struct {
@@ -182,6 +183,116 @@ static int merge_run(const vocab *v, const char *buf, spm_sym *sym, int32_t begi
     return 0;
 }
 
+/* ---- long runs: the bucket queue ---- */
+
+/* Runs of this many symbols and more merge with the bucket queue (merge_queue.h); shorter ones
+ * with the heap, which is faster while it fits in the caches. */
+#define SPM_QUEUE_MIN 512
+
+/* What a long run needs besides the heap path's state: the queue, and each token's class -
+ * the rank of its score among the distinct scores, highest first, so that a smaller class
+ * means "merges earlier" and equal scores share a class (their ties go by position). */
+typedef struct {
+    merge_queue q;
+    uint32_t *cls; /* [n_tokens] */
+    int ready;
+} spm_queue;
+
+typedef struct {
+    float score;
+    uint32_t id;
+} scored_id;
+
+static int by_score_desc(const void *a, const void *b)
+{
+    float x = ((const scored_id *)a)->score, y = ((const scored_id *)b)->score;
+    return (x < y) - (x > y);
+}
+
+static int spm_queue_prepare(const vocab *v, spm_queue *sq)
+{
+    if (sq->ready) return 0;
+    uint32_t n_tok = (uint32_t)v->n_tokens, n_cls = 1;
+    sq->cls = calloc(n_tok ? n_tok : 1, sizeof *sq->cls);
+    if (!sq->cls) return UH_ENOMEM;
+    if (v->scores && n_tok > 0) {
+        scored_id *ids = malloc(n_tok * sizeof *ids);
+        if (!ids) return UH_ENOMEM;
+        for (uint32_t i = 0; i < n_tok; i++) ids[i] = (scored_id){v->scores[i], i};
+        qsort(ids, n_tok, sizeof *ids, by_score_desc);
+        n_cls = 0;
+        for (uint32_t i = 0; i < n_tok; i++) {
+            if (i > 0 && ids[i].score != ids[i - 1].score) n_cls++;
+            sq->cls[ids[i].id] = n_cls;
+        }
+        n_cls++;
+        free(ids);
+    }
+    if (merge_queue_init(&sq->q, n_cls)) return UH_ENOMEM;
+    sq->ready = 1;
+    return 0;
+}
+
+static void spm_queue_fini(spm_queue *sq)
+{
+    if (sq->ready) merge_queue_fini(&sq->q);
+    free(sq->cls);
+}
+
+/* Queues (l, r) by the class of the token they form, if any. */
+static int queue_pair(const vocab *v, const char *buf, const spm_sym *sym, spm_queue *sq,
+                      int32_t l, int32_t r)
+{
+    if (l < 0 || r < 0) return 0;
+    uh_token id = piece_token(v, buf + sym[l].off, sym[l].len + sym[r].len);
+    if (id < 0) return 0;
+    return merge_queue_push(&sq->q, sq->cls[id], (uint32_t)l);
+}
+
+/* merge_run with the bucket queue, same result. An entry (class, left) is checked when it comes
+ * out: it applies when the left symbol and its current right neighbour form a token of that
+ * class. That pair may not be the one queued, but it was queued too under the same key when it
+ * formed, and entries with equal keys may come out in any order. */
+static int merge_run_queued(const vocab *v, const char *buf, spm_sym *sym, int32_t begin,
+                            int32_t end, spm_queue *sq, tok_sink *out, uh_err *err)
+{
+    int rc;
+    if ((rc = spm_queue_prepare(v, sq))) goto nomem;
+    sym[begin].prev = -1;
+    sym[end - 1].next = -1;
+    merge_queue_reset(&sq->q);
+    for (int32_t i = begin + 1; i < end; i++)
+        if ((rc = queue_pair(v, buf, sym, sq, i - 1, i))) goto nomem;
+
+    uint32_t cls, pos;
+    while ((rc = merge_queue_pop(&sq->q, &cls, &pos)) > 0) {
+        /* positions of a run are scattered: fetch symbols and their text a few merges ahead */
+        uint32_t far = merge_queue_upcoming(&sq->q, 16), near = merge_queue_upcoming(&sq->q, 8);
+        if (far != UINT32_MAX) __builtin_prefetch(&sym[far]);
+        if (near != UINT32_MAX) __builtin_prefetch(buf + sym[near].off);
+        spm_sym *l = &sym[pos];
+        if (l->len == 0 || l->next < 0) continue;
+        spm_sym *r = &sym[l->next];
+        uh_token id = piece_token(v, buf + l->off, l->len + r->len);
+        if (id < 0 || sq->cls[id] != cls) continue;
+        l->len += r->len;
+        r->len = 0;
+        l->next = r->next;
+        if (r->next >= 0) sym[r->next].prev = (int32_t)pos;
+        if ((rc = queue_pair(v, buf, sym, sq, l->prev, (int32_t)pos)) ||
+            (rc = queue_pair(v, buf, sym, sq, (int32_t)pos, l->next)))
+            goto nomem;
+    }
+    if (rc < 0) goto nomem;
+
+    for (int32_t i = begin; i >= 0; i = sym[i].next)
+        if ((rc = emit_symbol(v, (const unsigned char *)buf + sym[i].off, sym[i].len, out, err)))
+            return rc;
+    return 0;
+nomem:
+    return err_setf(err, UH_ENOMEM, "tokenizer: out of memory");
+}
+
 int spm_tokenize(const vocab *v, const char *text, size_t len, int space_prefix, tok_sink *out,
                  uh_err *err)
 {
@@ -189,6 +300,7 @@ int spm_tokenize(const vocab *v, const char *text, size_t len, int space_prefix,
     char *buf = NULL;
     spm_sym *sym = NULL;
     pair_heap heap = {0};
+    spm_queue sq = {0};
 
     /* Normalise: at most 3 bytes per input byte plus the prefix; len <= VOCAB_MAX_TEXT keeps
      * every offset within uint32_t and every symbol index within int32_t. */
@@ -230,7 +342,11 @@ int spm_tokenize(const vocab *v, const char *text, size_t len, int space_prefix,
             while (end < n_sym && !(is_mark(buf, &sym[end]) && !is_mark(buf, &sym[end - 1]))) end++;
         else
             end = n_sym;
-        if ((rc = merge_run(v, buf, sym, begin, end, &heap, out, err))) goto done;
+        if (end - begin >= SPM_QUEUE_MIN && !tok_force_heap)
+            rc = merge_run_queued(v, buf, sym, begin, end, &sq, out, err);
+        else
+            rc = merge_run(v, buf, sym, begin, end, &heap, out, err);
+        if (rc) goto done;
     }
     rc = 0;
     goto done;
@@ -238,6 +354,7 @@ int spm_tokenize(const vocab *v, const char *text, size_t len, int space_prefix,
 nomem:
     rc = err_setf(err, UH_ENOMEM, "tokenizer: out of memory for %zu bytes of text", len);
 done:
+    spm_queue_fini(&sq);
     free(heap.a);
     free(sym);
     free(buf);

@@ -1,6 +1,7 @@
 /* vocab.c - loading the vocabulary from GGUF metadata, token lookup, splitting text around
  * special tokens, and turning tokens back into text. The metadata keys are listed in vocab.h;
- * the SentencePiece algorithm itself is in tok_spm.c. */
+ * the tokenizers themselves are in tok_spm.c (SentencePiece), tok_bpe.c (byte-level BPE) and
+ * tok_wpm.c (WordPiece). */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -220,6 +221,7 @@ static int load_arrays(const gguf_file *f, vocab *v, uh_err *err)
     if (rc == 0) {
         v->merges = merges->v.arr.strs;
         v->n_merges = merges->v.arr.n;
+        v->has_merges = 1;
     } else if (rc != UH_ENOTFOUND) {
         return rc;
     }
@@ -237,24 +239,33 @@ static int load_specials(const gguf_file *f, vocab *v, uh_err *err)
         {"tokenizer.ggml.unknown_token_id", offsetof(vocab, unk)},
         {"tokenizer.ggml.padding_token_id", offsetof(vocab, pad)},
         {"tokenizer.ggml.seperator_token_id", offsetof(vocab, sep)},
+        {"tokenizer.ggml.cls_token_id", offsetof(vocab, cls)},
         {"tokenizer.ggml.eot_token_id", offsetof(vocab, eot)},
         {"tokenizer.ggml.eom_token_id", offsetof(vocab, eom)},
     };
-    v->bos = v->eos = v->unk = v->pad = v->sep = v->eot = v->eom = -1;
+    v->bos = v->eos = v->unk = v->pad = v->sep = v->cls = v->eot = v->eom = -1;
     if (v->family == VOCAB_SPM && v->n_tokens > 2) {
         /* SentencePiece's LLaMA convention when the file does not say */
         v->unk = 0;
         v->bos = 1;
         v->eos = 2;
     }
-    v->add_bos = v->family == VOCAB_SPM || v->family == VOCAB_WPM;
+    /* Llama 3's BPE vocab wants BOS without saying so; other BPE vocabs say it when they do.
+     * WordPiece text starts with a word mark, which the detokenizer drops like a space prefix. */
+    v->add_bos = v->family == VOCAB_SPM || v->family == VOCAB_WPM ||
+                 (v->family == VOCAB_BPE && v->pre && pretok_ignores_merges(v->pre));
     v->add_eos = v->family == VOCAB_WPM || v->family == VOCAB_UGM;
-    v->add_space_prefix = v->family == VOCAB_SPM || v->family == VOCAB_UGM;
+    v->add_space_prefix =
+        v->family == VOCAB_SPM || v->family == VOCAB_UGM || v->family == VOCAB_WPM;
 
     int rc;
     for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
         uh_token *dst = (uh_token *)((char *)v + ids[i].field);
         if ((rc = load_token_id(f, v, ids[i].key, dst, err))) return rc;
+    }
+    if (v->family == VOCAB_WPM) { /* BERT: [CLS] text [SEP] */
+        if (v->bos < 0) v->bos = v->cls;
+        if (v->eos < 0) v->eos = v->sep;
     }
     if ((rc = load_bool(f, "tokenizer.ggml.add_bos_token", &v->add_bos, err)) ||
         (rc = load_bool(f, "tokenizer.ggml.add_eos_token", &v->add_eos, err)) ||
@@ -272,6 +283,10 @@ static int load_specials(const gguf_file *f, vocab *v, uh_err *err)
         v->flags[t] |= VOCAB_F_EOG;
         v->type[t] = VOCAB_T_CONTROL;
     }
+    /* "</s>" is ordinary text in some vocabs; it ends generation only where it is a control
+     * token (SentencePiece's usual EOS) */
+    uh_token t = vocab_find(v, "</s>", 4);
+    if (t >= 0 && v->type[t] == VOCAB_T_CONTROL) v->flags[t] |= VOCAB_F_EOG;
     return 0;
 }
 
@@ -282,6 +297,41 @@ static int mark_after_text(const gguf_str *t)
     while (t->len - i >= 3 && memcmp(t->ptr + i, "\xe2\x96\x81", 3) == 0) i += 3;
     for (; t->len - i >= 3; i++)
         if (memcmp(t->ptr + i, "\xe2\x96\x81", 3) == 0) return 1;
+    return 0;
+}
+
+/* Mixes a prefix hash into a bit index of the special-prefix filter. */
+static uint32_t prefix_bit(const vocab *v, uint32_t h)
+{
+    return (h * 0x9e3779b1u) >> (32 - v->prefix_bits_log2);
+}
+
+/* Sets a filter bit for every prefix of every special token, so matching can stop as soon as
+ * the text read so far starts no special token (a vocab with user-defined runs of spaces would
+ * otherwise try every length at every space). */
+static int build_prefix_filter(vocab *v, uh_err *err)
+{
+    size_t n_prefixes = 0;
+    for (int id = 0; id < v->n_tokens; id++)
+        if (v->type[id] == VOCAB_T_CONTROL || v->type[id] == VOCAB_T_UNKNOWN ||
+            v->type[id] == VOCAB_T_USER_DEFINED)
+            n_prefixes += v->tokens[id].len;
+    v->prefix_bits_log2 = 12;
+    while (((size_t)1 << v->prefix_bits_log2) < 16 * n_prefixes && v->prefix_bits_log2 < 30)
+        v->prefix_bits_log2++;
+    v->prefix_bits = calloc(((size_t)1 << v->prefix_bits_log2) / 8, 1);
+    if (!v->prefix_bits) return err_setf(err, UH_ENOMEM, "vocab: out of memory");
+    for (int id = 0; id < v->n_tokens; id++) {
+        if (v->type[id] != VOCAB_T_CONTROL && v->type[id] != VOCAB_T_UNKNOWN &&
+            v->type[id] != VOCAB_T_USER_DEFINED)
+            continue;
+        uint32_t h = VOCAB_HASH_INIT;
+        for (size_t i = 0; i < v->tokens[id].len; i++) {
+            h = vocab_hash_step(h, (unsigned char)v->tokens[id].ptr[i]);
+            uint32_t bit = prefix_bit(v, h);
+            v->prefix_bits[bit >> 3] |= (uint8_t)(1u << (bit & 7));
+        }
+    }
     return 0;
 }
 
@@ -337,10 +387,12 @@ int vocab_load(const gguf_file *f, vocab **out, uh_err *err)
             memcmp(model.ptr, families[i].name, model.len) == 0)
             v->family = families[i].family;
 
-    if ((rc = load_arrays(f, v, err)) || (rc = build_map(v, err)) ||
-        (rc = load_specials(f, v, err)))
-        goto fail;
+    if ((rc = load_arrays(f, v, err)) || (rc = build_map(v, err))) goto fail;
+    if (v->family == VOCAB_BPE && (rc = bpe_load(f, v, err))) goto fail;
+    if (v->family == VOCAB_WPM) wpm_load(v);
+    if ((rc = load_specials(f, v, err))) goto fail;
     index_tokens(v);
+    if ((rc = build_prefix_filter(v, err))) goto fail;
     *out = v;
     return 0;
 
@@ -352,10 +404,13 @@ fail:
 void vocab_free(vocab *v)
 {
     if (!v) return;
+    bpe_unload(v);
     free(v->map);
     free(v->scores);
     free(v->type);
     free(v->flags);
+    free(v->prefix_bits);
+    free(v->wpm_prefix_bits);
     free(v);
 }
 
@@ -455,6 +510,8 @@ static uh_token match_special(const vocab *v, const char *text, size_t n, int pa
     uint32_t h = VOCAB_HASH_INIT;
     for (size_t len = 1; len <= max; len++) {
         h = vocab_hash_step(h, (unsigned char)text[len - 1]);
+        uint32_t bit = prefix_bit(v, h);
+        if (!(v->prefix_bits[bit >> 3] & (1u << (bit & 7)))) break; /* no special starts so */
         uh_token t = vocab_find_hashed(v, text, len, h);
         if (t < 0) continue;
         int type = v->type[t];
@@ -467,25 +524,44 @@ static uh_token match_special(const vocab *v, const char *text, size_t n, int pa
     return best;
 }
 
+/* Tokenizes one run of plain text (no special tokens in it) with the vocab's family. */
+static int tokenize_run(const vocab *v, bpe_session *bpe, const char *text, size_t len,
+                        int at_start, tok_sink *sink, uh_err *err)
+{
+    switch (v->family) {
+    case VOCAB_SPM:
+        return spm_tokenize(v, text, len, v->add_space_prefix && at_start, sink, err);
+    case VOCAB_BPE:
+        return bpe_tokenize(bpe, text, len, sink, err);
+    case VOCAB_WPM:
+        return wpm_tokenize(v, text, len, sink, err);
+    default:
+        return err_setf(err, UH_EUNSUPPORTED, "tokenizer '%s' is not supported yet",
+                        v->model_name);
+    }
+}
+
 int vocab_tokenize(const vocab *v, const char *text, size_t len, int add_bos, int parse_special,
                    uh_token *out, int n_max, int *n_out, uh_err *err)
 {
     if (n_out) *n_out = 0;
     if (!n_out || n_max < 0 || (n_max > 0 && !out) || (len > 0 && !text))
         return err_setf(err, UH_EINVAL, "tokenize: bad arguments");
-    if (v->family != VOCAB_SPM)
+    if (v->family != VOCAB_SPM && v->family != VOCAB_BPE && v->family != VOCAB_WPM)
         return err_setf(err, UH_EUNSUPPORTED, "tokenizer '%s' is not supported yet", v->model_name);
     if (len > VOCAB_MAX_TEXT)
         return err_setf(err, UH_ELIMIT, "tokenize: text of %zu bytes is over the %zu byte limit",
                         len, VOCAB_MAX_TEXT);
+    int rc = 0;
+    bpe_session *bpe = NULL;
+    if (v->family == VOCAB_BPE && (rc = bpe_begin(v, &bpe, err))) return rc;
 
     tok_sink sink = {out, n_max, 0};
-    if (add_bos && v->bos >= 0) tok_sink_push(&sink, v->bos);
+    if (add_bos && vocab_add_bos(v)) tok_sink_push(&sink, v->bos);
 
     /* Special tokens split the text into runs of plain text. As in the reference tokenizer, a
-     * run gets the space prefix when it starts the text or follows a special token. */
-    int rc = 0;
-    int after_special = 1;
+     * SentencePiece run gets the space prefix when it starts the text or follows a special
+     * token. */
     size_t start = 0;
     for (size_t i = 0; v->n_special > 0 && i < len;) {
         size_t match_len = 0;
@@ -496,27 +572,23 @@ int vocab_tokenize(const vocab *v, const char *text, size_t len, int add_bos, in
             i++;
             continue;
         }
-        if (i > start) {
-            rc = spm_tokenize(v, text + start, i - start, v->add_space_prefix && after_special,
-                              &sink, err);
-            if (rc) return rc;
-        }
+        if (i > start && (rc = tokenize_run(v, bpe, text + start, i - start, 1, &sink, err)))
+            goto done;
         tok_sink_push(&sink, t);
-        after_special = 1;
         i += match_len;
         start = i;
     }
-    if (start < len) {
-        rc = spm_tokenize(v, text + start, len - start, v->add_space_prefix && after_special, &sink,
-                          err);
-        if (rc) return rc;
-    }
+    if (start < len && (rc = tokenize_run(v, bpe, text + start, len - start, 1, &sink, err)))
+        goto done;
+    if (add_bos && vocab_add_eos(v)) tok_sink_push(&sink, v->eos);
 
     *n_out = sink.n;
     if (sink.n > n_max)
-        return err_setf(err, UH_ELIMIT, "tokenize: %d tokens do not fit in a buffer of %d", sink.n,
-                        n_max);
-    return 0;
+        rc = err_setf(err, UH_ELIMIT, "tokenize: %d tokens do not fit in a buffer of %d", sink.n,
+                      n_max);
+done:
+    bpe_end(bpe);
+    return rc;
 }
 
 /* ---- detokenize ---- */
@@ -609,6 +681,11 @@ int vocab_token_to_piece(const vocab *v, uh_token t, char *buf, size_t cap)
     case VOCAB_SPM:
     case VOCAB_UGM:
         return unescape_spm(s, len, buf, cap);
+    case VOCAB_WPM:
+        if (!v->wpm_hash_prefix) return unescape_spm(s, len, buf, cap);
+        if (len >= 2 && s[0] == '#' && s[1] == '#') return put(buf, cap, 0, s + 2, len - 2);
+        put(buf, cap, 0, " ", 1); /* a word start: the space that separated it */
+        return 1 + put(buf, cap, 1, s, len);
     case VOCAB_BPE:
         return unmap_bytes(s, len, buf, cap);
     default:

@@ -3,20 +3,24 @@
  *
  * GGUF keys read (all under "tokenizer.ggml."):
  *   model             string, required: "llama" (SentencePiece), "gpt2" (byte-level BPE),
- *                     "bert" (WordPiece), "t5" (Unigram), ... Any value loads; tokenizing text
- *                     works only for the families implemented so far (SentencePiece).
- *   pre               string, optional: pre-tokenizer name of BPE vocabularies
+ *                     "bert" (WordPiece), "t5" (Unigram), ... Any value loads; text can be
+ *                     tokenized with "llama", "gpt2" and "bert" vocabs.
+ *   pre               string, optional: pre-tokenizer name of BPE vocabularies (pretok.h);
+ *                     an unknown name falls back to GPT-2's with a warning
  *   tokens            string array, required: the token texts, indexed by id
  *   scores            f32 array, optional, one per token (SentencePiece merge priority)
  *   token_type        i32 array, optional, one per token (enum vocab_ttype; absent = all normal)
- *   merges            string array, optional (BPE merge rules, kept for the BPE tokenizer)
+ *   merges            string array ("left right", rank = index): required to tokenize with a
+ *                     "gpt2" vocab (checked when text is tokenized); a rule without a space
+ *                     fails the load
  *   bos_token_id, eos_token_id, unknown_token_id, padding_token_id, seperator_token_id,
- *   eot_token_id, eom_token_id
+ *   cls_token_id, eot_token_id, eom_token_id
  *                     integers, optional; -1 or 0xFFFFFFFF mean "none", any other value must be
  *                     a valid id
  *   add_bos_token, add_eos_token, add_space_prefix
  *                     bools, optional; defaults depend on the family (SentencePiece: BOS yes,
- *                     EOS no, space prefix yes)
+ *                     EOS no, space prefix yes; BPE: no BOS except Llama 3's pre-tokenizer;
+ *                     WordPiece: [CLS] as BOS and [SEP] as EOS, both added)
  *
  * Ownership: a vocab borrows every token string from the gguf_file it was loaded from, which
  * must outlive it. A vocab is immutable after loading and may be used from any thread. */
@@ -85,11 +89,13 @@ uh_token vocab_find(const vocab *v, const char *text, size_t len);
 
 /* Same contract as uh_tokenize (include/unhosted.h): len bytes of text into out[0..n_max);
  * *n_out receives the full count and UH_ELIMIT is returned when it exceeds n_max (out may be
- * NULL when n_max is 0, to ask for the count). add_bos prepends BOS when the vocab has one.
+ * NULL when n_max is 0, to ask for the count). add_bos adds the tokens the model puts around a
+ * prompt: BOS in front when vocab_add_bos, EOS after when vocab_add_eos (BERT: [CLS] ... [SEP]).
  * parse_special matches the text of control and unknown tokens (e.g. "<s>") as those tokens;
- * user-defined tokens are always matched. Invalid UTF-8 never fails: a bad byte becomes a
- * one-byte symbol and goes out as a byte token. Families without a tokenizer yet give
- * UH_EUNSUPPORTED; text longer than VOCAB_MAX_TEXT bytes gives UH_ELIMIT. */
+ * user-defined tokens are always matched. Invalid UTF-8 never fails: SentencePiece and BPE keep
+ * bad bytes as byte tokens, WordPiece keeps them in their word (which then usually becomes
+ * [UNK]). Families without a tokenizer give UH_EUNSUPPORTED, a gpt2 vocab without merges
+ * UH_EFORMAT; text longer than VOCAB_MAX_TEXT bytes gives UH_ELIMIT. */
 #define VOCAB_MAX_TEXT ((size_t)1 << 30)
 int vocab_tokenize(const vocab *v, const char *text, size_t len, int add_bos, int parse_special,
                    uh_token *out, int n_max, int *n_out, uh_err *err);
@@ -98,7 +104,9 @@ int vocab_tokenize(const vocab *v, const char *text, size_t len, int add_bos, in
  * most cap bytes to buf and returns the full length (which may exceed cap), or UH_EINVAL for an
  * id out of range. SentencePiece: U+2581 becomes ' ', <0xXX> byte tokens become that byte,
  * control (and unused) tokens render as nothing, unknown and user-defined tokens as their text.
- * Byte-level BPE: the GPT-2 byte-to-character mapping is undone. */
+ * Byte-level BPE: the GPT-2 byte-to-character mapping is undone. WordPiece: a word-start token
+ * gets its separating space in front ("\u2581hello" or "hello" -> " hello"), a continuation
+ * ("hrer" or "##hrer") joins the previous piece. */
 int vocab_token_to_piece(const vocab *v, uh_token t, char *buf, size_t cap);
 
 #endif

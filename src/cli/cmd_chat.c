@@ -1,0 +1,391 @@
+/* cmd_chat.c - `unhosted chat MODEL.gguf`: a multi-turn conversation in the terminal.
+ *
+ * Each turn renders the whole conversation through the chat template and feeds it to a session,
+ * which re-uses the KV cache of everything the previous turns already evaluated, so a follow-up
+ * costs only its new tokens. Line editing and history come from libedit when stdin is a
+ * terminal; otherwise lines are read plainly (scripts, tests). Ctrl-C during an answer stops
+ * that answer, not the program. */
+#include <cjson/cJSON.h>
+#include <editline/readline.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/paths.h"
+#include "cli/cli.h"
+#include "cli/cli_util.h"
+#include "cli/gen_loop.h"
+#include "engine/chat.h"
+#include "engine/session.h"
+#include "text/stopstr.h"
+#include "unhosted.h"
+
+#define CHAT_MAX_LINE     (1u << 20) /* bytes of one message typed or pasted */
+#define CHAT_MAX_HISTORY  1000
+#define CHAT_MAX_SAVEFILE (64u << 20)
+
+static volatile sig_atomic_t g_interrupt;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    g_interrupt = 1;
+}
+
+static void chat_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: unhosted chat MODEL.gguf [options]\n"
+            "  --system TEXT         system message\n"
+            "  --chat-template FILE  use this Jinja template instead of the model's\n"
+            "  -n N                  most tokens per answer (default -1: until the model stops)\n"
+            "  --stop STR            also stop an answer at STR (repeatable)\n"
+            "  --verbose             print token counts and speed after each answer\n"
+            "%s",
+            cli_gen_options_help);
+}
+
+static void chat_help(void)
+{
+    printf("commands:\n"
+           "  /system TEXT   set the system message\n"
+           "  /reset         forget the conversation (the system message stays)\n"
+           "  /save FILE     save the conversation as JSON\n"
+           "  /load FILE     load a conversation saved with /save\n"
+           "  /help          this text\n"
+           "  /exit          leave (Ctrl-D too)\n"
+           "  \"\"\"           start or end a message of several lines\n"
+           "Ctrl-C stops the answer being written.\n");
+}
+
+typedef struct {
+    const uh_model *model;
+    session *sess;
+    cJSON *messages; /* [{role, content}], the system message (if any) first */
+    char *tmpl;
+    size_t tmpl_len;
+    stopstr stop_proto;
+    long n_predict;
+    int verbose;
+    int tty;
+} chat_state;
+
+static void set_system(chat_state *st, const char *text)
+{
+    cJSON *first = cJSON_GetArrayItem(st->messages, 0);
+    cJSON *role = first ? cJSON_GetObjectItem(first, "role") : NULL;
+    if (role && cJSON_IsString(role) && !strcmp(role->valuestring, "system"))
+        cJSON_DeleteItemFromArray(st->messages, 0);
+    if (!text || !*text) return;
+    cJSON *sys = cJSON_CreateObject();
+    cJSON_AddStringToObject(sys, "role", "system");
+    cJSON_AddStringToObject(sys, "content", text);
+    cJSON_InsertItemInArray(st->messages, 0, sys);
+}
+
+static void add_message(chat_state *st, const char *role, const char *content)
+{
+    cJSON *msg = cJSON_CreateObject();
+    cJSON_AddStringToObject(msg, "role", role);
+    cJSON_AddStringToObject(msg, "content", content);
+    cJSON_AddItemToArray(st->messages, msg);
+}
+
+static void reset(chat_state *st)
+{
+    cJSON *first = cJSON_GetArrayItem(st->messages, 0);
+    cJSON *role = first ? cJSON_GetObjectItem(first, "role") : NULL;
+    char *sys = NULL;
+    if (role && cJSON_IsString(role) && !strcmp(role->valuestring, "system"))
+        sys = strdup(cJSON_GetObjectItem(first, "content")->valuestring);
+    cJSON_Delete(st->messages);
+    st->messages = cJSON_CreateArray();
+    set_system(st, sys);
+    free(sys);
+    session_reset(st->sess);
+}
+
+static int save(const chat_state *st, const char *path)
+{
+    cJSON *doc = cJSON_CreateObject();
+    cJSON_AddItemToObject(doc, "messages", cJSON_Duplicate(st->messages, 1));
+    char *text = cJSON_Print(doc);
+    cJSON_Delete(doc);
+    if (!text) return -1;
+    FILE *f = fopen(path, "wb");
+    int ok = f && fputs(text, f) >= 0 && fputc('\n', f) != EOF;
+    if (f && fclose(f) != 0) ok = 0;
+    free(text);
+    return ok ? 0 : -1;
+}
+
+/* Replaces the conversation with the one in path; checks every message has string role and
+ * content. */
+static int load(chat_state *st, const char *path, char *why, size_t why_len)
+{
+    size_t len;
+    char *text = cli_read_file(path, CHAT_MAX_SAVEFILE, &len);
+    if (!text) {
+        snprintf(why, why_len, "cannot read %s", path);
+        return -1;
+    }
+    cJSON *doc = cJSON_ParseWithLength(text, len);
+    free(text);
+    cJSON *msgs = doc ? cJSON_GetObjectItem(doc, "messages") : NULL;
+    int ok = cJSON_IsArray(msgs);
+    for (cJSON *m = ok ? msgs->child : NULL; m; m = m->next) {
+        cJSON *r = cJSON_GetObjectItem(m, "role"), *c = cJSON_GetObjectItem(m, "content");
+        ok &= cJSON_IsString(r) && cJSON_IsString(c);
+    }
+    if (!ok) {
+        snprintf(why, why_len, "%s is not a saved conversation ({\"messages\": [{role, content}]})",
+                 path);
+        cJSON_Delete(doc);
+        return -1;
+    }
+    cJSON_Delete(st->messages);
+    st->messages = cJSON_DetachItemFromObject(doc, "messages");
+    cJSON_Delete(doc);
+    return 0;
+}
+
+/* One turn: the user's message in, the answer streamed out and kept. */
+static void turn(chat_state *st, const char *user)
+{
+    uh_err err = {0};
+    char *rendered = NULL;
+    uh_token *toks = NULL;
+    int n = 0, reused = 0;
+    add_message(st, "user", user);
+    int rc = chat_render(st->model, st->tmpl, st->tmpl_len, st->messages, 1, NULL, &rendered, &err);
+    if (rc == 0) rc = chat_tokenize(st->model, rendered, &toks, &n, &err);
+    if (rc == 0) rc = session_feed(st->sess, toks, n, &reused, &err);
+    if (rc) {
+        if (rc == UH_ECTXFULL)
+            fprintf(stderr, "the conversation no longer fits the context (%d tokens, n_ctx %d): "
+                            "/reset, or start with a larger -c\n",
+                    n, session_n_ctx(st->sess));
+        else
+            fprintf(stderr, "error: %s\n", err.msg);
+        cJSON_DeleteItemFromArray(st->messages, cJSON_GetArraySize(st->messages) - 1);
+        goto out;
+    }
+    stopstr stop = st->stop_proto;
+    gen_result res;
+    struct sigaction sa = {0}, old;
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    g_interrupt = 0;
+    sigaction(SIGINT, &sa, &old);
+    rc = gen_loop(st->sess, st->model, st->n_predict, 0, &stop, &g_interrupt, stdout, &res, &err);
+    sigaction(SIGINT, &old, NULL);
+    printf("\n");
+    fflush(stdout);
+    if (rc) fprintf(stderr, "error: %s\n", err.msg);
+    add_message(st, "assistant", res.text ? res.text : "");
+    if (st->verbose)
+        fprintf(stderr, "[prompt %d tokens (%d from cache), answer %d tokens, %.1f tok/s, %s]\n", n,
+                reused, res.n_gen, res.seconds > 0 ? res.n_gen / res.seconds : 0.0, res.stop);
+    else if (!strcmp(res.stop, "interrupted") || !strcmp(res.stop, "context full"))
+        fprintf(stderr, "[%s]\n", res.stop);
+    free(res.text);
+out:
+    free(rendered);
+    free(toks);
+}
+
+/* Next line of input without its newline, malloc'd; NULL at end of input. */
+static char *read_line(const chat_state *st, const char *prompt)
+{
+    if (st->tty) return readline(prompt);
+    size_t cap = 256, n = 0;
+    char *buf = malloc(cap);
+    int c;
+    while (buf && (c = getchar()) != EOF && c != '\n') {
+        if (n + 2 > cap) {
+            if (cap >= CHAT_MAX_LINE) continue; /* over-long line: the rest is dropped */
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) break;
+            buf = nb;
+            cap *= 2;
+        }
+        buf[n++] = (char)c;
+    }
+    if (buf && n == 0 && c == EOF) {
+        free(buf);
+        return NULL;
+    }
+    if (buf) buf[n] = 0;
+    return buf;
+}
+
+/* Reads a user message: one line, or several between lines of three double quotes. */
+static char *read_message(const chat_state *st)
+{
+    char *line = read_line(st, ">>> ");
+    if (!line || strcmp(line, "\"\"\"") != 0) return line;
+    free(line);
+    size_t cap = 256, n = 0;
+    char *msg = calloc(1, cap);
+    while (msg && (line = read_line(st, "... ")) != NULL) {
+        if (!strcmp(line, "\"\"\"")) {
+            free(line);
+            return msg;
+        }
+        size_t l = strlen(line);
+        if (n + l + 2 > CHAT_MAX_LINE) {
+            free(line);
+            continue;
+        }
+        while (n + l + 2 > cap) cap *= 2;
+        char *nm = realloc(msg, cap);
+        if (!nm) {
+            free(line);
+            break;
+        }
+        msg = nm;
+        if (n) msg[n++] = '\n';
+        memcpy(msg + n, line, l + 1);
+        n += l;
+        free(line);
+    }
+    return msg; /* end of input inside a block: what was typed */
+}
+
+int cmd_chat(int argc, char **argv)
+{
+    const char *cmd = "chat";
+    const char *model_path = NULL, *system = NULL, *template_file = NULL;
+    const char *stops[STOPSTR_MAX];
+    int n_stops = 0, seed_given = 0;
+    chat_state st = {0};
+    st.n_predict = -1;
+    uh_sampler_params sp = uh_sampler_default_params();
+    uh_ctx_params cp = uh_ctx_default_params();
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int rc;
+        long l;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            chat_usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--system") || !strcmp(a, "--chat-template") || !strcmp(a, "-n") ||
+                   !strcmp(a, "--stop")) {
+            const char *v = cli_value(cmd, argc, argv, &i);
+            if (!v) return 2;
+            if (!strcmp(a, "--system")) system = v;
+            else if (!strcmp(a, "--chat-template")) template_file = v;
+            else if (!strcmp(a, "-n")) {
+                if (cli_parse_long(v, -1, 1L << 30, &l)) {
+                    cli_error(cmd, "invalid value '%s' for -n", v);
+                    return 2;
+                }
+                st.n_predict = l;
+            } else {
+                if (n_stops == STOPSTR_MAX) {
+                    cli_error(cmd, "at most %d --stop strings", STOPSTR_MAX);
+                    return 2;
+                }
+                stops[n_stops++] = v;
+            }
+        } else if (!strcmp(a, "--verbose")) {
+            st.verbose = 1;
+        } else if ((rc = cli_gen_option(cmd, argc, argv, &i, &sp, &cp)) != 0) {
+            if (rc < 0) return 2;
+            seed_given |= !strcmp(a, "--seed");
+        } else if (a[0] == '-' && a[1]) {
+            cli_error(cmd, "unknown option %s (see --help)", a);
+            return 2;
+        } else if (!model_path) {
+            model_path = a;
+        } else {
+            cli_error(cmd, "unexpected argument '%s'", a);
+            return 2;
+        }
+    }
+    if (!model_path) {
+        chat_usage(stderr);
+        return 2;
+    }
+    if (!seed_given) sp.seed = (uint64_t)time(NULL);
+
+    uh_err err = {0};
+    uh_model *m = NULL;
+    int status = 1;
+    char hist_path[4096] = "";
+    if (stopstr_init(&st.stop_proto, stops, n_stops, &err)) goto fail;
+    if (template_file) {
+        st.tmpl = cli_read_file(template_file, CLI_MAX_TEMPLATE, &st.tmpl_len);
+        if (!st.tmpl) {
+            cli_error(cmd, "cannot read chat template %s", template_file);
+            return 1;
+        }
+    }
+    if (uh_model_load(model_path, &m, &err)) goto fail;
+    st.model = m;
+    if (session_new(m, &cp, &sp, &st.sess, &err)) goto fail;
+    st.messages = cJSON_CreateArray();
+    set_system(&st, system);
+    st.tty = isatty(STDIN_FILENO);
+    if (st.tty) {
+        if (paths_ensure_dir(PATHS_DATA, hist_path, sizeof hist_path - 16) == 0) {
+            strcat(hist_path, "/chat_history");
+            read_history(hist_path);
+        } else {
+            hist_path[0] = 0;
+        }
+        fprintf(stderr, "Type a message, /help for commands, Ctrl-D to leave.\n");
+    }
+
+    char *line;
+    while ((line = read_message(&st)) != NULL) {
+        char *p = line;
+        while (*p == ' ' || *p == '\t') p++;
+        if (*p && st.tty) add_history(line);
+        if (!*p) {
+            /* empty line: nothing to say */
+        } else if (!strcmp(p, "/exit") || !strcmp(p, "/bye") || !strcmp(p, "/quit")) {
+            free(line);
+            break;
+        } else if (!strcmp(p, "/help") || !strcmp(p, "/?")) {
+            chat_help();
+        } else if (!strcmp(p, "/reset") || !strcmp(p, "/clear")) {
+            reset(&st);
+            printf("(conversation cleared)\n");
+        } else if (!strncmp(p, "/system", 7) && (p[7] == ' ' || p[7] == 0)) {
+            set_system(&st, p[7] ? p + 8 : "");
+            printf("(system message set)\n");
+        } else if (!strncmp(p, "/save ", 6) && p[6]) {
+            if (save(&st, p + 6) == 0) printf("(saved to %s)\n", p + 6);
+            else fprintf(stderr, "cannot write %s\n", p + 6);
+        } else if (!strncmp(p, "/load ", 6) && p[6]) {
+            char why[512];
+            if (load(&st, p + 6, why, sizeof why) == 0)
+                printf("(loaded %d messages)\n", cJSON_GetArraySize(st.messages));
+            else fprintf(stderr, "%s\n", why);
+        } else if (p[0] == '/') {
+            fprintf(stderr, "unknown command %s (/help lists them)\n", p);
+        } else {
+            turn(&st, line);
+        }
+        fflush(stdout);
+        free(line);
+    }
+    if (st.tty && hist_path[0]) {
+        stifle_history(CHAT_MAX_HISTORY);
+        write_history(hist_path);
+    }
+    status = 0;
+    goto out;
+fail:
+    cli_error(cmd, "%s", err.msg[0] ? err.msg : uh_strerror(err.code));
+out:
+    cJSON_Delete(st.messages);
+    session_free(st.sess);
+    uh_model_free(m);
+    free(st.tmpl);
+    return status;
+}
