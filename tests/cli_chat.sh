@@ -71,3 +71,27 @@ if [ $rc -eq 0 ] && grep -q "is not a saved conversation" "$T/err"; then pass ch
 
 $UH chat >/dev/null 2>&1
 if [ $? -eq 2 ]; then pass chat_usage_error; else fail chat_usage_error; fi
+
+# ---- Ctrl-C stops the answer, not the program ----
+GEN=${GEN:-build/unhosted-gen}
+if $GEN --n-layer 8 --n-embd 1024 --n-head 8 --n-head-kv 4 --n-ff 2048 --type Q8_0 --seed 2 \
+    -o "$T/slow.gguf" 2>/dev/null; then
+    mkfifo "$T/in"
+    $UH chat "$T/slow.gguf" -n -1 --temp 0 -c 8192 <"$T/in" >"$T/out" 2>"$T/err" &
+    pid=$!
+    exec 3>"$T/in"
+    echo "hello there" >&3
+    sleep 1
+    kill -INT $pid 2>/dev/null
+    sleep 1
+    echo "/save $T/after.json" >&3
+    echo "/exit" >&3
+    exec 3>&-
+    wait $pid
+    rc=$?
+    if [ $rc -eq 0 ] && grep -q "\[interrupted\]" "$T/err" && [ -s "$T/after.json" ] &&
+        grep -q '"assistant"' "$T/after.json"; then pass chat_ctrl_c_stops_answer; else
+        fail chat_ctrl_c_stops_answer "exit $rc" "$(cat "$T/err")"; fi
+else
+    fail chat_ctrl_c_stops_answer "cannot generate the model"
+fi

@@ -76,6 +76,7 @@ const char cli_gen_options_help[] =
     "  --frequency-penalty F --presence-penalty F (default 0)\n"
     "  -c, --ctx N           context length (default: the model's, at most 4096)\n"
     "  --kv f32|f16          KV cache type (default f32)\n"
+    "  -t, --threads N       threads (default: all cores)\n"
     "  --exact               float32 activations against dequantized weights (slow)\n";
 
 int cli_gen_option(const char *cmd, int argc, char **argv, int *i, uh_sampler_params *sp,
@@ -99,7 +100,9 @@ int cli_gen_option(const char *cmd, int argc, char **argv, int *i, uh_sampler_pa
                                              "--presence-penalty",
                                              "-c",
                                              "--ctx",
-                                             "--kv"};
+                                             "--kv",
+                                             "-t",
+                                             "--threads"};
     int known = 0;
     for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++) known |= !strcmp(a, with_value[k]);
     if (!known) return 0;
@@ -126,6 +129,9 @@ int cli_gen_option(const char *cmd, int argc, char **argv, int *i, uh_sampler_pa
     } else if (!strcmp(a, "-c") || !strcmp(a, "--ctx")) {
         bad = cli_parse_long(v, 1, 1L << 22, &l);
         if (!bad) cp->n_ctx = (int)l;
+    } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
+        bad = cli_parse_long(v, 1, 1024, &l);
+        if (!bad) cp->n_threads = (int)l;
     } else if (!strcmp(a, "--kv")) {
         if (!strcmp(v, "f32")) cp->kv_type = UH_KV_F32;
         else if (!strcmp(v, "f16")) cp->kv_type = UH_KV_F16;

@@ -29,7 +29,7 @@ char *cli_read_file(const char *path, size_t max, size_t *len);
 
 /* The sampling and context options shared by run, chat and bench:
  *   --temp --seed --top-k --top-p --min-p --repeat-penalty --repeat-last-n
- *   --frequency-penalty --presence-penalty -c/--ctx --kv f32|f16 --exact
+ *   --frequency-penalty --presence-penalty -c/--ctx --kv f32|f16 -t/--threads --exact
  * If argv[*i] is one of them, parses it (advancing *i past its value) and returns 1; returns 0
  * if it is not one of them, -1 (error printed) for a bad or missing value. */
 int cli_gen_option(const char *cmd, int argc, char **argv, int *i, uh_sampler_params *sp,
