@@ -6,7 +6,9 @@
  * the best, repeat) on inputs of a few thousand characters, and the tokenizers' own heap path
  * (tok_force_heap) on inputs of a few hundred KB. Alphabets are small ("ab"), plain letters,
  * and mixes with multi-byte characters, digits, punctuation, rare spaces and an invalid byte,
- * so merges go deep, ties are frequent and byte fallback happens. */
+ * so merges go deep, ties are frequent and byte fallback happens. The fixture vocabs all make
+ * pairs in rank order, so the queue's side heap and its sorting of buckets are proven apart,
+ * by random pushes and pops against a plain minimum search. */
 #include <dirent.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -14,6 +16,7 @@
 
 #include "check.h"
 #include "engine/gguf.h"
+#include "text/merge_queue.h"
 #include "text/pretok.h"
 #include "text/vocab_impl.h"
 
@@ -55,8 +58,7 @@ static uh_token spm_token(const vocab *v, const char *s, size_t len)
     uh_token id = vocab_find(v, s, len);
     if (id < 0) return -1;
     int t = vocab_token_type(v, id);
-    return t == VOCAB_T_CONTROL || t == VOCAB_T_UNKNOWN || t == VOCAB_T_BYTE ||
-                   t == VOCAB_T_UNUSED
+    return t == VOCAB_T_CONTROL || t == VOCAB_T_UNKNOWN || t == VOCAB_T_BYTE || t == VOCAB_T_UNUSED
                ? -1
                : id;
 }
@@ -68,8 +70,10 @@ static int naive_spm(const vocab *v, const char *raw, size_t raw_len, uh_token *
     char *text = malloc(3 * raw_len + 1);
     size_t len = 0;
     for (size_t i = 0; i < raw_len; i++)
-        if (raw[i] == ' ') memcpy(text + len, "\xe2\x96\x81", 3), len += 3;
-        else text[len++] = raw[i];
+        if (raw[i] == ' ')
+            memcpy(text + len, "\xe2\x96\x81", 3), len += 3;
+        else
+            text[len++] = raw[i];
     size_t *off = malloc((len + 1) * sizeof *off), n = 0;
     for (size_t i = 0; i < len; i += vocab_utf8_len((const unsigned char *)text + i, len - i))
         off[n++] = i;
@@ -192,10 +196,12 @@ static int naive_piece(void *ctx, const char *piece, size_t len)
         size_t n = 0, tl = 0;
         int ok = 1;
         for (size_t i = 0; i < len && ok; i++) {
-            const char *t = v->byte_char[s[i]] >= 0 ? vocab_token_text(v, v->byte_char[s[i]], &tl)
-                                                     : NULL;
-            if (!t) ok = 0;
-            else memcpy(mapped + n, t, tl), n += tl;
+            const char *t =
+                v->byte_char[s[i]] >= 0 ? vocab_token_text(v, v->byte_char[s[i]], &tl) : NULL;
+            if (!t)
+                ok = 0;
+            else
+                memcpy(mapped + n, t, tl), n += tl;
         }
         uh_token whole = ok ? vocab_find(v, mapped, n) : -1;
         free(mapped);
@@ -275,8 +281,8 @@ static void check_vocab(const char *file)
                 int rc = spm_tokenize(v, text, len, 0, &sink, &err);
                 CHECKF(rc == 0, "%s: %s", file, err.msg);
                 n_want = naive_spm(v, text, len, want);
-                CHECKF(same(got, sink.n, want, n_want), "%s alphabet %d: %d tokens, naive %d",
-                       file, k, sink.n, n_want);
+                CHECKF(same(got, sink.n, want, n_want), "%s alphabet %d: %d tokens, naive %d", file,
+                       k, sink.n, n_want);
             } else {
                 pretok_scratch scratch;
                 nb.out = want;
@@ -285,8 +291,8 @@ static void check_vocab(const char *file)
                 CHECK(pretok_split(v->pre, &scratch, text, len, naive_piece, &nb, &err) == 0);
                 pretok_scratch_fini(&scratch);
                 int n = run_tokenizer(v, text, len, 0, got, (int)cap);
-                CHECKF(same(got, n, want, nb.n_out), "%s alphabet %d: %d tokens, naive %d", file,
-                       k, n, nb.n_out);
+                CHECKF(same(got, n, want, nb.n_out), "%s alphabet %d: %d tokens, naive %d", file, k,
+                       n, nb.n_out);
             }
         }
     }
@@ -327,8 +333,57 @@ static void queue_matches_plain_merging(void)
     CHECK(n_checked > 0);
 }
 
+/* Random pushes (classes below, at and above the one being drained, positions in any order,
+ * duplicates) interleaved with pops: every pop must be the smallest (class, pos) present. */
+static void queue_pops_in_key_order(void)
+{
+    for (int round = 0; round < 20; round++) {
+        uint32_t n_classes = round < 10 ? 1 + rnd(100) : 1 + rnd(300000);
+        merge_queue q;
+        CHECK(merge_queue_init(&q, n_classes) == 0);
+        size_t cap = 20000, n = 0;
+        uint64_t *ref = malloc(cap * sizeof *ref);
+        int bad = 0;
+        for (int op = 0; op < 20000 && !bad; op++) {
+            if (n < cap && rnd(3) != 0) {
+                uint32_t c = rnd(n_classes), p = rnd(round % 2 ? 50 : 1000000);
+                CHECK(merge_queue_push(&q, c, p) == 0);
+                ref[n++] = (uint64_t)c << 32 | p;
+            } else {
+                uint32_t c = 0, p = 0;
+                int got = merge_queue_pop(&q, &c, &p);
+                size_t m = 0;
+                for (size_t i = 1; i < n; i++)
+                    if (ref[i] < ref[m]) m = i;
+                if (n == 0) {
+                    bad = got != 0;
+                } else {
+                    bad = got != 1 || ((uint64_t)c << 32 | p) != ref[m];
+                    ref[m] = ref[--n];
+                }
+            }
+        }
+        uint32_t c, p;
+        while (!bad && n > 0) { /* drain what is left */
+            size_t m = 0;
+            for (size_t i = 1; i < n; i++)
+                if (ref[i] < ref[m]) m = i;
+            bad = merge_queue_pop(&q, &c, &p) != 1 || ((uint64_t)c << 32 | p) != ref[m];
+            ref[m] = ref[--n];
+        }
+        CHECKF(!bad && merge_queue_pop(&q, &c, &p) == 0, "round %d (%u classes)", round,
+               (unsigned)n_classes);
+        merge_queue_reset(&q); /* empty again: a new run starts clean */
+        CHECK(merge_queue_push(&q, 0, 5) == 0 && merge_queue_pop(&q, &c, &p) == 1 && c == 0 &&
+              p == 5);
+        merge_queue_fini(&q);
+        free(ref);
+    }
+}
+
 int main(void)
 {
+    T_RUN(queue_pops_in_key_order);
     T_RUN(queue_matches_plain_merging);
     return t_exit();
 }

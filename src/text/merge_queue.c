@@ -168,7 +168,7 @@ int merge_queue_pop(merge_queue *q, uint32_t *cls, uint32_t *pos)
         if (have_run || q->n_heap > 0) {
             uint64_t r = have_run ? (uint64_t)q->cur << 32 | q->run[q->run_at] : UINT64_MAX;
             uint64_t key;
-            if (q->n_heap > 0 && q->heap[0] > r) {
+            if (q->n_heap > 0 && q->heap[0] < r) {
                 key = heap_pop(q);
             } else {
                 key = r;

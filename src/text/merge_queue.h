@@ -34,8 +34,8 @@ typedef struct {
 
 typedef struct {
     uint32_t n_classes;
-    uint32_t *head;                      /* [n_classes] newest chunk index + 1, 0 = empty */
-    uint64_t *bits[MERGE_QUEUE_LEVELS];  /* level 0: one bit per class; level k+1: per word */
+    uint32_t *head;                     /* [n_classes] newest chunk index + 1, 0 = empty */
+    uint64_t *bits[MERGE_QUEUE_LEVELS]; /* level 0: one bit per class; level k+1: per word */
     int n_levels;
     merge_queue_chunk *chunk; /* bucket entries, all buckets together */
     size_t n_chunk, chunk_cap;
@@ -43,7 +43,7 @@ typedef struct {
     size_t run_len, run_at, run_cap;
     uint64_t *heap; /* class << 32 | pos, min-heap: entries of classes <= cur */
     size_t n_heap, heap_cap;
-    uint32_t cur;     /* class last drained; buckets hold only larger ones */
+    uint32_t cur; /* class last drained; buckets hold only larger ones */
     int have_cur;
 } merge_queue;
 

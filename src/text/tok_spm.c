@@ -14,7 +14,8 @@
  * they reach the top. Pair texts are never copied: the two symbols are adjacent in the
  * normalised buffer, so their concatenation is a range of it. When the vocab allows it
  * (spm_word_split), each word is merged on its own, which gives the same result with a heap
- * that stays small. */
+ * that stays small. A run too long for that (no spaces) uses the bucket queue of merge_queue.h,
+ * keyed by the rank of each token's score: same order, no million-entry heap. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -240,8 +241,8 @@ static void spm_queue_fini(spm_queue *sq)
 }
 
 /* Queues (l, r) by the class of the token they form, if any. */
-static int queue_pair(const vocab *v, const char *buf, const spm_sym *sym, spm_queue *sq,
-                      int32_t l, int32_t r)
+static int queue_pair(const vocab *v, const char *buf, const spm_sym *sym, spm_queue *sq, int32_t l,
+                      int32_t r)
 {
     if (l < 0 || r < 0) return 0;
     uh_token id = piece_token(v, buf + sym[l].off, sym[l].len + sym[r].len);

@@ -42,8 +42,7 @@ static void build_prefix_filter(vocab *v)
     size_t n_prefixes = 0;
     for (int id = 0; id < v->n_tokens; id++) n_prefixes += v->tokens[id].len;
     v->wpm_prefix_bits_log2 = 12;
-    while (((size_t)1 << v->wpm_prefix_bits_log2) < 16 * n_prefixes &&
-           v->wpm_prefix_bits_log2 < 30)
+    while (((size_t)1 << v->wpm_prefix_bits_log2) < 16 * n_prefixes && v->wpm_prefix_bits_log2 < 30)
         v->wpm_prefix_bits_log2++;
     v->wpm_prefix_bits = calloc(((size_t)1 << v->wpm_prefix_bits_log2) / 8, 1);
     if (!v->wpm_prefix_bits) return;
