@@ -1,8 +1,8 @@
 /* test_tokenizers.c - every tokenizer family against the reference vectors of every vocab in
- * the fixtures (each tokenizer/ggml-vocab-NAME.gguf with .inp/.out), round trips through token_to_piece, special
- * tokens and BOS/EOS per metadata, end-of-generation tokens, pre-tokenizer names, BPE merge
- * order on hand-made vocabs, and bad input: invalid UTF-8, missing or malformed merge rules,
- * long inputs without spaces. */
+ * the fixtures (each tokenizer/ggml-vocab-NAME.gguf with .inp/.out), round trips through
+ * token_to_piece, special tokens and BOS/EOS per metadata, end-of-generation tokens, pre-tokenizer
+ * names, BPE merge order on hand-made vocabs, and bad input: invalid UTF-8, missing or malformed
+ * merge rules, long inputs without spaces. */
 #include <dirent.h>
 #include <stdint.h>
 #include <unistd.h>
@@ -11,161 +11,17 @@
 #include "engine/gguf.h"
 #include "text/pretok.h"
 #include "text/vocab.h"
+#include "vocab_util.h"
 
-#define SEP "\n__ggml_vocab_test__\n"
-#define MAX_CASES 256
+#define MAX_CASES  256
 #define MAX_VOCABS 64
 
-/* ---- helpers ---- */
-
-static vocab *open_vocab(const char *name, gguf_file **f)
+/* testdata/tokenizer/<name> */
+static vocab *open_fixture_vocab(const char *name, gguf_file **f)
 {
-    char path[1024];
-    uh_err err = {0};
-    vocab *v = NULL;
-    snprintf(path, sizeof path, "%s/tokenizer/%s", t_testdata(), name);
-    *f = NULL;
-    if (gguf_open(path, f, &err)) {
-        printf("  cannot open %s: %s\n", path, err.msg);
-        return NULL;
-    }
-    if (vocab_load(*f, &v, &err)) {
-        printf("  cannot load the vocab of %s: %s\n", path, err.msg);
-        gguf_close(*f);
-        *f = NULL;
-    }
-    return v;
-}
-
-static void close_vocab(vocab *v, gguf_file *f)
-{
-    vocab_free(v);
-    gguf_close(f);
-}
-
-/* Tokenizes into a malloc'd array (caller frees); NULL on error, which is printed. */
-static uh_token *tokenize(const vocab *v, const char *s, size_t len, int add_bos, int parse_special,
-                          int *n)
-{
-    uh_err err = {0};
-    int cap = (int)len + 8;
-    uh_token *ids = malloc((size_t)cap * sizeof *ids);
-    int rc = ids ? vocab_tokenize(v, s, len, add_bos, parse_special, ids, cap, n, &err) : -1;
-    if (rc) {
-        printf("  tokenize failed: %d %s\n", rc, err.msg);
-        free(ids);
-        return NULL;
-    }
-    return ids;
-}
-
-/* Concatenated pieces of ids (NUL-terminated, malloc'd); *len gets the length. */
-static char *detokenize(const vocab *v, const uh_token *ids, int n, size_t *len)
-{
-    size_t cap = 64, at = 0;
-    char *s = malloc(cap);
-    for (int i = 0; s && i < n; i++) {
-        char piece[512];
-        int k = vocab_token_to_piece(v, ids[i], piece, sizeof piece);
-        if (k < 0 || (size_t)k > sizeof piece) {
-            free(s);
-            return NULL;
-        }
-        while (at + (size_t)k + 1 > cap) {
-            cap *= 2;
-            char *t = realloc(s, cap);
-            if (!t) {
-                free(s);
-                return NULL;
-            }
-            s = t;
-        }
-        memcpy(s + at, piece, (size_t)k);
-        at += (size_t)k;
-    }
-    if (s) s[at] = 0;
-    *len = at;
-    return s;
-}
-
-static void print_text(const char *s, size_t len)
-{
-    printf("\"");
-    size_t i = 0;
-    for (; i < len && (i < 60 || ((unsigned char)s[i] & 0xc0) == 0x80); i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '\n')
-            printf("\\n");
-        else if (c == '\t')
-            printf("\\t");
-        else if (c < 0x20 || c == 0x7f || c == '"' || c == '\\')
-            printf("\\x%02x", c);
-        else
-            putchar(c);
-    }
-    printf(i < len ? "\"..." : "\"");
-}
-
-static void print_ids(const char *label, const uh_token *ids, int n)
-{
-    printf("    %s:", label);
-    for (int i = 0; i < n && i < 40; i++) printf(" %d", ids[i]);
-    printf(n > 40 ? " ...\n" : "\n");
-}
-
-static int ids_equal(const uh_token *a, int na, const uh_token *b, int nb)
-{
-    return na == nb && (na == 0 || memcmp(a, b, (size_t)na * sizeof *a) == 0);
-}
-
-static int contains(const uh_token *ids, int n, uh_token t)
-{
-    for (int i = 0; i < n; i++)
-        if (ids[i] == t) return 1;
-    return 0;
-}
-
-typedef struct {
-    char *text;
-    size_t len;
-} vcase;
-
-/* Splits a .inp buffer in place into its cases; returns the count. */
-static int split_cases(char *buf, size_t len, vcase *cases, int max)
-{
-    int n = 0;
-    size_t sep_len = strlen(SEP);
-    char *p = buf, *end = buf + len;
-    while (p < end && n < max) {
-        char *q = strstr(p, SEP);
-        if (!q) break;
-        cases[n].text = p;
-        cases[n].len = (size_t)(q - p);
-        *q = 0;
-        n++;
-        p = q + sep_len;
-    }
-    return n;
-}
-
-/* Parses the next .out line; returns the id count, -1 at the end. */
-static int next_expected(char **cursor, uh_token *ids, int max)
-{
-    char *p = *cursor;
-    if (!*p) return -1;
-    char *nl = strchr(p, '\n');
-    if (nl) *nl = 0;
-    *cursor = nl ? nl + 1 : p + strlen(p);
-    int n = 0;
-    for (;;) {
-        char *end;
-        long x = strtol(p, &end, 10);
-        if (end == p) break;
-        if (n < max) ids[n] = (uh_token)x;
-        n++;
-        p = end;
-    }
-    return n;
+    char rel[256];
+    snprintf(rel, sizeof rel, "tokenizer/%s", name);
+    return open_vocab(rel, f);
 }
 
 /* ---- every fixture vocab ---- */
@@ -183,7 +39,8 @@ static void list_vocabs(void)
     struct dirent *e;
     while (d && (e = readdir(d)) && n_vocab_names < MAX_VOCABS) {
         size_t n = strlen(e->d_name);
-        if (n < 6 || n >= sizeof vocab_names[0] || strcmp(e->d_name + n - 5, ".gguf") != 0) continue;
+        if (n < 6 || n >= sizeof vocab_names[0] || strcmp(e->d_name + n - 5, ".gguf") != 0)
+            continue;
         char inp[1200];
         snprintf(inp, sizeof inp, "%s/%s.inp", dir, e->d_name);
         if (access(inp, R_OK) != 0) continue;
@@ -201,7 +58,7 @@ static void list_vocabs(void)
 static void vectors_and_roundtrip(void)
 {
     gguf_file *f;
-    vocab *v = open_vocab(cur_vocab, &f);
+    vocab *v = open_fixture_vocab(cur_vocab, &f);
     CHECK(v != NULL);
     if (!v) return;
     char path[1024];
@@ -279,9 +136,9 @@ static void vectors_and_roundtrip(void)
 /* Every fixture family is covered: a vocab missing from the directory must not pass silently. */
 static void all_families_present(void)
 {
-    static const char *want[] = {"bert-bge",  "deepseek-coder", "deepseek-llm", "falcon",
-                                 "gpt-2",     "llama-bpe",      "llama-spm",    "mpt",
-                                 "phi-3",     "qwen2",          "refact",       "starcoder"};
+    static const char *want[] = {"bert-bge", "deepseek-coder", "deepseek-llm", "falcon",
+                                 "gpt-2",    "llama-bpe",      "llama-spm",    "mpt",
+                                 "phi-3",    "qwen2",          "refact",       "starcoder"};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         char name[128];
         snprintf(name, sizeof name, "ggml-vocab-%s.gguf", want[i]);
@@ -296,7 +153,7 @@ static void all_families_present(void)
 static void bpe_special_tokens(void)
 {
     gguf_file *f;
-    vocab *v = open_vocab("ggml-vocab-llama-bpe.gguf", &f);
+    vocab *v = open_fixture_vocab("ggml-vocab-llama-bpe.gguf", &f);
     CHECK(v != NULL);
     if (!v) return;
     const char *s = "<|begin_of_text|>Hello<|eot_id|>";
@@ -327,7 +184,7 @@ static void bpe_special_tokens(void)
     CHECK(vocab_token_to_piece(v, 128009, piece, sizeof piece) == 0); /* control: nothing */
     close_vocab(v, f);
 
-    v = open_vocab("ggml-vocab-qwen2.gguf", &f);
+    v = open_fixture_vocab("ggml-vocab-qwen2.gguf", &f);
     CHECK(v != NULL);
     if (!v) return;
     s = "<|im_start|>user\nhi<|im_end|>\n";
@@ -344,14 +201,14 @@ static void bos_per_metadata(void)
         const char *name;
         uh_token first; /* -1: no BOS */
     } cases[] = {
-        {"ggml-vocab-gpt-2.gguf", -1},          /* no add_bos_token: none */
+        {"ggml-vocab-gpt-2.gguf", -1},             /* no add_bos_token: none */
         {"ggml-vocab-deepseek-coder.gguf", 32013}, /* add_bos_token true */
         {"ggml-vocab-deepseek-llm.gguf", 100000},
         {"ggml-vocab-llama-spm.gguf", 1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         gguf_file *f;
-        vocab *v = open_vocab(cases[i].name, &f);
+        vocab *v = open_fixture_vocab(cases[i].name, &f);
         CHECK(v != NULL);
         if (!v) continue;
         int n = 0, n0 = 0;
@@ -370,7 +227,7 @@ static void bos_per_metadata(void)
 static void bert_cls_sep_and_pieces(void)
 {
     gguf_file *f;
-    vocab *v = open_vocab("ggml-vocab-bert-bge.gguf", &f);
+    vocab *v = open_fixture_vocab("ggml-vocab-bert-bge.gguf", &f);
     CHECK(v != NULL);
     if (!v) return;
     int n = 0;
@@ -399,7 +256,7 @@ static void bert_cls_sep_and_pieces(void)
 static void bpe_pieces_are_bytes(void)
 {
     gguf_file *f;
-    vocab *v = open_vocab("ggml-vocab-gpt-2.gguf", &f);
+    vocab *v = open_fixture_vocab("ggml-vocab-gpt-2.gguf", &f);
     CHECK(v != NULL);
     if (!v) return;
     char buf[32];
@@ -433,11 +290,18 @@ static void pretok_names(void)
         const char *name, *canonical;
         int ignore_merges;
     } cases[] = {
-        {"gpt-2", "gpt-2", 0},         {"llama-bpe", "llama-bpe", 1}, {"llama3", "llama-bpe", 1},
-        {"qwen2", "qwen2", 0},         {"deepseek-r1-qwen", "qwen2", 0},
-        {"refact", "starcoder", 0},    {"mpt", "gpt-2", 0},           {"gpt-neox", "gpt-2", 0},
-        {"falcon", "falcon", 0},       {"deepseek-llm", "deepseek-llm", 0},
-        {"deepseek-coder", "deepseek-coder", 0}, {"no-such-thing", "gpt-2", 0},
+        {"gpt-2", "gpt-2", 0},
+        {"llama-bpe", "llama-bpe", 1},
+        {"llama3", "llama-bpe", 1},
+        {"qwen2", "qwen2", 0},
+        {"deepseek-r1-qwen", "qwen2", 0},
+        {"refact", "starcoder", 0},
+        {"mpt", "gpt-2", 0},
+        {"gpt-neox", "gpt-2", 0},
+        {"falcon", "falcon", 0},
+        {"deepseek-llm", "deepseek-llm", 0},
+        {"deepseek-coder", "deepseek-coder", 0},
+        {"no-such-thing", "gpt-2", 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         pretok *p = NULL;
@@ -578,7 +442,7 @@ static void invalid_utf8_is_kept(void)
     size_t len = sizeof s - 1;
     for (int i = 0; i < n_vocab_names; i++) {
         gguf_file *f;
-        vocab *v = open_vocab(vocab_names[i], &f);
+        vocab *v = open_fixture_vocab(vocab_names[i], &f);
         CHECK(v != NULL);
         if (!v) continue;
         int n = 0;
@@ -616,7 +480,7 @@ static void invalid_utf8_is_kept(void)
 static void small_buffer_reports_needed_count(void)
 {
     gguf_file *f;
-    vocab *v = open_vocab("ggml-vocab-qwen2.gguf", &f);
+    vocab *v = open_fixture_vocab("ggml-vocab-qwen2.gguf", &f);
     CHECK(v != NULL);
     if (!v) return;
     const char *s = "Hello, world! How are you?";
@@ -639,7 +503,7 @@ static void long_words(void)
     if (!text) return;
     for (int i = 0; i < n_vocab_names; i++) {
         gguf_file *f;
-        vocab *v = open_vocab(vocab_names[i], &f);
+        vocab *v = open_fixture_vocab(vocab_names[i], &f);
         CHECK(v != NULL);
         if (!v) continue;
         uint32_t x = 7;
