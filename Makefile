@@ -14,9 +14,9 @@ CPPFLAGS := -Iinclude -Isrc
 CFLAGS  ?=
 ALLCFLAGS = $(CSTD) $(OPT) $(WARN) $(CPPFLAGS) $(CFLAGS) -pthread -MMD -MP
 # Library dependencies (Debian -dev packages, installed by scripts/install-deps).
-DEP_PKGS := libcjson libpcre2-8 libedit
+DEP_PKGS := libcjson libpcre2-8 libedit libcurl libsodium libcrypto libmicrohttpd
 DEP_CFLAGS := $(shell pkg-config --cflags $(DEP_PKGS) 2>/dev/null)
-DEP_LIBS   := $(shell pkg-config --libs $(DEP_PKGS) 2>/dev/null || echo -lcjson -lpcre2-8 -ledit)
+DEP_LIBS   := $(shell pkg-config --libs $(DEP_PKGS) 2>/dev/null || echo -lcjson -lpcre2-8 -ledit -lcurl -lsodium -lcrypto -lmicrohttpd)
 CPPFLAGS += $(DEP_CFLAGS)
 LDLIBS  := $(DEP_LIBS) -lm -lpthread
 CJSON_CFLAGS :=
@@ -25,7 +25,7 @@ SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 TSAN    := -fsanitize=thread -fno-omit-frame-pointer
 
 B := build
-LIB_SRC  := $(wildcard src/base/*.c src/engine/*.c src/text/*.c)
+LIB_SRC  := $(wildcard src/base/*.c src/engine/*.c src/text/*.c src/models/*.c src/server/*.c)
 CLI_SRC  := src/main.c $(wildcard src/cli/*.c)
 TOOL_SRC := $(wildcard tools/*.c)
 TEST_SRC := $(wildcard tests/test_*.c)
@@ -40,7 +40,7 @@ TESTS    := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 ASAN_TESTS := $(TEST_SRC:tests/%.c=$(B)/asan/tests/%)
 # the tests that exercise threads, again under ThreadSanitizer
 TSAN_LIB_OBJ := $(LIB_SRC:%.c=$(B)/tsan/obj/%.o)
-TSAN_TESTS := $(B)/tsan/tests/test_threadpool $(B)/tsan/tests/test_parallel
+TSAN_TESTS := $(B)/tsan/tests/test_threadpool $(B)/tsan/tests/test_parallel $(B)/tsan/tests/test_sched $(B)/tsan/tests/test_http
 FUZZERS  := $(FUZZ_SRC:fuzz/%.c=$(B)/fuzz/%)
 BENCHES  := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 

@@ -19,6 +19,13 @@ static const struct {
     {"tokenize", cmd_tokenize, "print the token ids of a text under a model's tokenizer"},
     {"template", cmd_template, "render a chat template (file, model's, or built-in)"},
     {"bench", cmd_bench, "measure prompt and generation speed against memory bandwidth"},
+    {"pull", cmd_pull, "download a model (registry name, URL or hf://) into the store"},
+    {"models", cmd_models, "list local models (store, Ollama, LM Studio) or --available ones"},
+    {"show", cmd_show, "show a model's metadata, chat template and licence"},
+    {"import", cmd_import, "add a GGUF file on disk to the store (no copy)"},
+    {"rm", cmd_rm, "remove a model from the store"},
+    {"serve", cmd_serve, "run the HTTP API (OpenAI and Ollama compatible) on 127.0.0.1:7777"},
+    {"token", cmd_token, "print the API token that non-local clients of serve need"},
 };
 
 static void usage(FILE *f)

@@ -20,6 +20,7 @@
 #include "cli/gen_loop.h"
 #include "engine/chat.h"
 #include "engine/session.h"
+#include "models/resolve.h"
 #include "text/stopstr.h"
 #include "unhosted.h"
 
@@ -324,7 +325,9 @@ int cmd_chat(int argc, char **argv)
             return 1;
         }
     }
-    if (uh_model_load(model_path, &m, &err)) goto fail;
+    char resolved[4096];
+    if (models_resolve(model_path, resolved, sizeof resolved, &err)) goto fail;
+    if (uh_model_load(resolved, &m, &err)) goto fail;
     st.model = m;
     if (session_new(m, &cp, &sp, &st.sess, &err)) goto fail;
     st.messages = cJSON_CreateArray();

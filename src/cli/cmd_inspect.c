@@ -11,6 +11,7 @@
 #include "cli/cli.h"
 #include "cli/cli_util.h"
 #include "engine/gguf.h"
+#include "models/resolve.h"
 #include "engine/qtypes.h"
 
 #define SHOW_ELEMS     8   /* array elements shown without --all */
@@ -273,6 +274,12 @@ int cmd_inspect(int argc, char **argv)
     }
     gguf_file *f = NULL;
     uh_err err = {0};
+    char resolved[4096];
+    if (models_resolve(path, resolved, sizeof resolved, &err) != 0) {
+        cli_error("inspect", "%s", err.msg);
+        return 1;
+    }
+    path = resolved;
     if (gguf_open(path, &f, &err) != 0) {
         cli_error("inspect", "%s", err.msg);
         return 1;

@@ -9,6 +9,7 @@
 
 #include "cli/cli.h"
 #include "cli/cli_util.h"
+#include "models/resolve.h"
 #include "unhosted.h"
 
 static void logits_usage(FILE *f)
@@ -128,7 +129,9 @@ int cmd_logits(int argc, char **argv)
         cli_error(cmd, "--tokens: expected comma-separated non-negative token ids");
         return 2;
     }
-    if (uh_model_load(model, &m, &err)) goto fail;
+    char model_path[4096];
+    if (models_resolve(model, model_path, sizeof model_path, &err)) goto fail;
+    if (uh_model_load(model_path, &m, &err)) goto fail;
     uh_model_info info;
     uh_model_get_info(m, &info);
     if (prompt) {

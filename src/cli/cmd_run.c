@@ -14,6 +14,7 @@
 #include "cli/gen_loop.h"
 #include "engine/chat.h"
 #include "engine/session.h"
+#include "models/resolve.h"
 #include "text/stopstr.h"
 #include "unhosted.h"
 
@@ -193,7 +194,9 @@ int cmd_run(int argc, char **argv)
     if (stopstr_init(&stop, o.stops, o.n_stops, &err)) goto fail;
 
     double t0 = cli_now();
-    if (uh_model_load(o.model, &m, &err)) goto fail;
+    char model_path[4096];
+    if (models_resolve(o.model, model_path, sizeof model_path, &err)) goto fail;
+    if (uh_model_load(model_path, &m, &err)) goto fail;
     if (session_new(m, &o.cp, &o.sp, &s, &err)) goto fail;
     double t_load = cli_now() - t0;
 

@@ -15,6 +15,7 @@
 #include "cli/cli.h"
 #include "cli/cli_util.h"
 #include "engine/gguf.h"
+#include "models/resolve.h"
 #include "text/unicode.h"
 #include "text/vocab.h"
 
@@ -143,6 +144,8 @@ int cmd_tokenize(int argc, char **argv)
     } else {
         len = strlen(text_arg);
     }
+    char resolved[4096];
+    if (models_resolve(model, resolved, sizeof resolved, &err) == 0) model = resolved;
     if (gguf_open(model, &f, &err) || vocab_load(f, &v, &err)) {
         cli_error(cmd, "%s: %s", model, err.msg);
         goto done;

@@ -1,0 +1,182 @@
+/* cmd_serve.c - the node's HTTP API and its token:
+ *   unhosted serve [--listen HOST:PORT] [--require-token] [--model NAME_OR_PATH ...]
+ *                  [--parallel N] [--ctx N] [--mem-budget BYTES]
+ *   unhosted token [--path]
+ * serve runs until SIGTERM or SIGINT, then stops gracefully (open streams get a few seconds to
+ * finish) and exits 0. */
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "cli/cli.h"
+#include "cli/cli_util.h"
+#include "server/http.h"
+#include "server/http_auth.h"
+
+#ifndef UNHOSTED_VERSION
+#define UNHOSTED_VERSION "0.1.0"
+#endif
+
+#define SERVE_MAX_MODELS 16
+#define SERVE_GRACE_MS   5000
+
+typedef struct {
+    const char *listen;
+    int require_token;
+    const char *models[SERVE_MAX_MODELS];
+    int n_models;
+    long parallel;    /* sequences decoded together; 0 = default */
+    long n_ctx;       /* context per sequence; 0 = the model's */
+    uint64_t mem_budget; /* bytes for weights + KV; 0 = no limit */
+} serve_opts;
+
+static void serve_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: unhosted serve [options]\n"
+            "  --listen HOST:PORT   address to listen on (default %s); any address outside\n"
+            "                       the loopback range requires the API token\n"
+            "  --require-token      require the API token from every client, local ones too\n"
+            "  --model NAME|PATH    a model to serve (repeatable)\n"
+            "  --parallel N         sequences generated together (continuous batching)\n"
+            "  --ctx N              context length per sequence\n"
+            "  --mem-budget BYTES   memory for weights and KV caches\n"
+            "Stops on SIGTERM / SIGINT: open streams get %d s to finish.\n",
+            HTTP_DEFAULT_LISTEN, SERVE_GRACE_MS / 1000);
+}
+
+static int parse_serve(int argc, char **argv, serve_opts *o)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            serve_usage(stdout);
+            return 1;
+        } else if (!strcmp(a, "--require-token")) {
+            o->require_token = 1;
+        } else if (!strcmp(a, "--listen")) {
+            if (!(o->listen = cli_value("serve", argc, argv, &i))) return -1;
+            http_listen l;
+            uh_err err = {0};
+            if (http_parse_listen(o->listen, &l, &err) != 0) {
+                cli_error("serve", "--listen %s", err.msg);
+                return -1;
+            }
+        } else if (!strcmp(a, "--model")) {
+            if (!(v = cli_value("serve", argc, argv, &i))) return -1;
+            if (o->n_models == SERVE_MAX_MODELS) {
+                cli_error("serve", "at most %d --model options", SERVE_MAX_MODELS);
+                return -1;
+            }
+            o->models[o->n_models++] = v;
+        } else if (!strcmp(a, "--parallel")) {
+            if (!(v = cli_value("serve", argc, argv, &i))) return -1;
+            if (cli_parse_long(v, 1, 256, &o->parallel) != 0) {
+                cli_error("serve", "--parallel must be 1..256");
+                return -1;
+            }
+        } else if (!strcmp(a, "--ctx")) {
+            if (!(v = cli_value("serve", argc, argv, &i))) return -1;
+            if (cli_parse_long(v, 16, 1 << 24, &o->n_ctx) != 0) {
+                cli_error("serve", "--ctx must be 16..16777216");
+                return -1;
+            }
+        } else if (!strcmp(a, "--mem-budget")) {
+            if (!(v = cli_value("serve", argc, argv, &i))) return -1;
+            if (cli_parse_u64(v, &o->mem_budget) != 0) {
+                cli_error("serve", "--mem-budget must be a number of bytes");
+                return -1;
+            }
+        } else {
+            cli_error("serve", "unknown option %s", a);
+            serve_usage(stderr);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int cmd_serve(int argc, char **argv)
+{
+    serve_opts o = {.listen = HTTP_DEFAULT_LISTEN};
+    int prc = parse_serve(argc, argv, &o);
+    if (prc != 0) return prc > 0 ? 0 : 2;
+    if (o.n_models || o.parallel || o.n_ctx || o.mem_budget)
+        log_warn("serve_models", "msg=\"model endpoints are not wired into this build yet\"");
+
+    /* Signals are taken by sigwait on this thread only: block them before any thread starts. */
+    sigset_t stop_set, old_set;
+    sigemptyset(&stop_set);
+    sigaddset(&stop_set, SIGTERM);
+    sigaddset(&stop_set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop_set, &old_set);
+    signal(SIGPIPE, SIG_IGN);
+
+    uh_err err = {0};
+    http_server *srv = NULL;
+    http_config cfg = {.listen = o.listen, .require_token = o.require_token,
+                       .version = UNHOSTED_VERSION};
+    int rc = 1;
+    if (http_server_new(&cfg, &srv, &err) != 0 || http_server_start(srv, &err) != 0) {
+        cli_error("serve", "%s", err.msg);
+        goto done;
+    }
+    http_listen l;
+    http_parse_listen(o.listen, &l, NULL);
+    printf("listening on http://%s:%d\n", l.host, http_server_port(srv));
+    if (http_server_is_public(srv))
+        printf("clients outside this machine need the API token (Authorization: Bearer "
+               "<token>); `unhosted token` prints it, it is stored in %s\n",
+               http_server_token_path(srv));
+    else if (o.require_token)
+        printf("every client needs the API token; `unhosted token` prints it (%s)\n",
+               http_server_token_path(srv));
+    fflush(stdout);
+
+    int sig = 0;
+    while (sigwait(&stop_set, &sig) != 0) {
+    }
+    log_info("serve_signal", "signal=%d", sig);
+    http_server_stop(srv, SERVE_GRACE_MS);
+    rc = 0;
+done:
+    http_server_free(srv);
+    pthread_sigmask(SIG_SETMASK, &old_set, NULL);
+    return rc;
+}
+
+int cmd_token(int argc, char **argv)
+{
+    int want_path = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--path")) {
+            want_path = 1;
+        } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            printf("usage: unhosted token [--path]\n"
+                   "Prints the API token of `unhosted serve` (creating it on first use), or with\n"
+                   "--path the file that holds it (mode 0600).\n");
+            return 0;
+        } else {
+            cli_error("token", "unknown option %s", argv[i]);
+            return 2;
+        }
+    }
+    char path[4096];
+    uh_err err = {0};
+    http_token tok;
+    if (http_token_default_path(path, sizeof path) != 0) {
+        cli_error("token", "cannot find the config directory");
+        return 1;
+    }
+    if (http_token_load_or_create(path, &tok, NULL, &err) != 0) {
+        cli_error("token", "%s", err.msg);
+        return 1;
+    }
+    printf("%s\n", want_path ? path : tok.hex);
+    http_token_wipe(&tok);
+    return 0;
+}

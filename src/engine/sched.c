@@ -1,0 +1,477 @@
+/* sched.c - the scheduler's lifecycle, request queue, slot admission and thread (see sched.h;
+ * one step of the forward pass is in sched_step.c).
+ *
+ * The thread sleeps only when no request is queued or running, so a cancel flag set by any
+ * thread is always seen at the start of the next step without a wake-up. Admission runs at the
+ * start of every step: waiting requests, first come first served, take free slots; each goes to
+ * the free slot with the longest common prefix with its prompt, the least recently used among
+ * equals. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/err.h"
+#include "base/log.h"
+#include "engine/ctx.h"
+#include "engine/sched_impl.h"
+
+const double sched_bucket_le[SCHED_N_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                                 0.5,   1.0,  2.5,   5.0,  10.0, 1e300};
+
+double sched_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+sched_params sched_default_params(void)
+{
+    sched_params p = {0};
+    p.n_slots = 4;
+    p.n_batch = 512;
+    p.prefill_chunk = 128;
+    p.queue_max = 64;
+    p.kv_type = UH_KV_F32;
+    return p;
+}
+
+const char *sched_finish_name(enum sched_finish f)
+{
+    switch (f) {
+    case SCHED_FINISH_STOP: return "stop";
+    case SCHED_FINISH_LENGTH: return "length";
+    case SCHED_FINISH_CANCELLED: return "cancelled";
+    case SCHED_FINISH_ERROR: return "error";
+    }
+    return "error";
+}
+
+/* ---- handles ---- */
+
+void sched_req_clear(sched_handle *h)
+{
+    free(h->prompt);
+    h->prompt = NULL;
+    uh_sampler_free(h->smp);
+    h->smp = NULL;
+}
+
+void sched_handle_unref(sched_handle *h)
+{
+    if (!h) return;
+    if (atomic_fetch_sub(&h->refs, 1) == 1) {
+        sched_req_clear(h);
+        free(h);
+    }
+}
+
+void sched_cancel(sched_handle *h)
+{
+    if (h) atomic_store(&h->cancel, 1);
+}
+
+void sched_release(sched_handle *h) { sched_handle_unref(h); }
+
+/* ---- admission ---- */
+
+static int common_prefix(const uh_token *a, int na, const uh_token *b, int nb)
+{
+    int n = 0;
+    while (n < na && n < nb && a[n] == b[n]) n++;
+    return n;
+}
+
+/* The free slot for a prompt: longest common prefix, then least recently used. -1 if none. */
+static int pick_slot(const sched *s, const sched_handle *h)
+{
+    int best = -1, best_len = -1;
+    for (int i = 0; i < s->p.n_slots; i++) {
+        const sched_slot *sl = &s->slots[i];
+        if (sl->req) continue;
+        int len = common_prefix(sl->cache, sl->n_cache, h->prompt, h->n_prompt);
+        if (len > best_len || (len == best_len && sl->last_used < s->slots[best].last_used)) {
+            best = i;
+            best_len = len;
+        }
+    }
+    return best;
+}
+
+/* Places h in slot i: keeps the common prefix of the cache, forgets the rest. The last prompt
+ * token is always evaluated again when the whole prompt is cached: its logits are needed. */
+static void admit(sched *s, sched_handle *h, int i)
+{
+    sched_slot *sl = &s->slots[i];
+    int keep = common_prefix(sl->cache, sl->n_cache, h->prompt, h->n_prompt);
+    if (keep == h->n_prompt) keep--;
+    uh_kv_truncate(s->ctx, i, keep);
+    sl->n_cache = keep;
+    sl->n_prefilled = keep;
+    sl->pending = -1;
+    sl->admitted = ++s->clock;
+    h->n_cached = keep;
+    h->t_admit = sched_now();
+    for (int t = 0; t < h->n_prompt; t++) uh_sampler_accept(h->smp, h->prompt[t]);
+    log_debug("sched_admit", "slot=%d prompt=%d cached=%d", i, h->n_prompt, keep);
+}
+
+/* Under mu: takes cancelled requests off the queue into *cancelled and gives free slots to
+ * waiting ones (slot index in *slot_of, request in *admitted). */
+static void collect(sched *s, sched_handle **cancelled, sched_handle **admitted, int *slot_of,
+                    int *n_admitted)
+{
+    sched_handle **pp = &s->q_head, *prev = NULL;
+    *n_admitted = 0;
+    if (s->cancel_all)
+        for (int i = 0; i < s->p.n_slots; i++)
+            if (s->slots[i].req) atomic_store(&s->slots[i].req->cancel, 1);
+    while (*pp) {
+        sched_handle *h = *pp;
+        int slot = -1;
+        int drop = s->cancel_all || atomic_load(&h->cancel);
+        if (!drop) slot = pick_slot(s, h);
+        if (drop || slot >= 0) {
+            *pp = h->next;
+            if (s->q_tail == h) s->q_tail = prev;
+            s->n_queued--;
+            if (drop) {
+                h->next = *cancelled;
+                *cancelled = h;
+            } else {
+                h->next = NULL;
+                s->slots[slot].req = h; /* reserved; set up outside the lock */
+                s->n_running++;
+                admitted[*n_admitted] = h;
+                slot_of[(*n_admitted)++] = slot;
+            }
+            continue;
+        }
+        prev = h;
+        pp = &h->next;
+    }
+    s->stats.queue_depth = s->n_queued;
+    s->stats.slots_in_use = s->n_running;
+}
+
+static void *sched_main(void *arg)
+{
+    sched *s = arg;
+    sched_handle **admitted = s->admitted;
+    int *slot_of = s->slot_of;
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        while (!s->stopping && !s->q_head && s->n_running == 0)
+            pthread_cond_wait(&s->wake, &s->mu);
+        if (s->stopping && !s->q_head && s->n_running == 0) break;
+        sched_handle *cancelled = NULL;
+        int n_admitted = 0;
+        collect(s, &cancelled, admitted, slot_of, &n_admitted);
+        pthread_mutex_unlock(&s->mu);
+
+        while (cancelled) {
+            sched_handle *h = cancelled;
+            cancelled = h->next;
+            sched_finish_req(s, h, -1, SCHED_FINISH_CANCELLED, "");
+        }
+        for (int k = 0; k < n_admitted; k++) admit(s, admitted[k], slot_of[k]);
+        sched_step(s);
+        pthread_mutex_lock(&s->mu);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+/* ---- lifecycle ---- */
+
+int sched_new(const uh_model *m, const sched_params *params, sched **out, uh_err *err)
+{
+    *out = NULL;
+    sched_params p = params ? *params : sched_default_params();
+    sched_params d = sched_default_params();
+    if (p.n_slots == 0) p.n_slots = d.n_slots;
+    if (p.n_batch == 0) p.n_batch = d.n_batch;
+    if (p.prefill_chunk == 0) p.prefill_chunk = d.prefill_chunk;
+    if (p.queue_max == 0) p.queue_max = d.queue_max;
+    if (p.n_slots < 0 || p.n_batch < 0 || p.prefill_chunk < 0 || p.queue_max < 0 || p.n_ctx < 0)
+        return err_setf(err, UH_EINVAL, "sched: negative size parameter");
+    if (p.n_batch < p.n_slots)
+        return err_setf(err, UH_EINVAL, "sched: n_batch %d is smaller than n_slots %d", p.n_batch,
+                        p.n_slots);
+
+    int rc = UH_OK;
+    sched *s = calloc(1, sizeof *s);
+    if (!s) return err_setf(err, UH_ENOMEM, "sched: out of memory");
+    s->model = m;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->wake, NULL);
+
+    uh_ctx_params cp = uh_ctx_default_params();
+    cp.n_ctx = p.n_ctx;
+    cp.n_seq_max = p.n_slots;
+    cp.n_batch_max = p.n_batch;
+    cp.kv_type = p.kv_type;
+    cp.n_threads = p.n_threads;
+    if ((rc = uh_ctx_new(m, &cp, &s->ctx, err))) goto fail;
+    uh_model_info info;
+    uh_model_get_info(m, &info);
+    s->n_vocab = info.n_vocab;
+    s->n_ctx = s->ctx->p.n_ctx; /* resolved: 0 became the model's default */
+    p.n_ctx = s->n_ctx;
+    p.n_threads = s->ctx->p.n_threads;
+    s->p = p;
+
+    s->slots = calloc((size_t)p.n_slots, sizeof *s->slots);
+    s->b_tok = malloc((size_t)p.n_batch * sizeof *s->b_tok);
+    s->b_pos = malloc((size_t)p.n_batch * sizeof *s->b_pos);
+    s->b_seq = malloc((size_t)p.n_batch * sizeof *s->b_seq);
+    s->b_want = malloc((size_t)p.n_batch * sizeof *s->b_want);
+    s->top = malloc(SCHED_TOP_LOGPROBS_MAX * sizeof *s->top);
+    s->admitted = malloc((size_t)p.n_slots * sizeof *s->admitted);
+    s->slot_of = malloc((size_t)p.n_slots * sizeof *s->slot_of);
+    if (!s->slots || !s->b_tok || !s->b_pos || !s->b_seq || !s->b_want || !s->top ||
+        !s->admitted || !s->slot_of) {
+        rc = err_setf(err, UH_ENOMEM, "sched: out of memory");
+        goto fail;
+    }
+    for (int i = 0; i < p.n_slots; i++) {
+        s->slots[i].pending = -1;
+        s->slots[i].cache = malloc((size_t)s->n_ctx * sizeof(uh_token));
+        if (!s->slots[i].cache) {
+            rc = err_setf(err, UH_ENOMEM, "sched: out of memory for slot caches");
+            goto fail;
+        }
+    }
+    s->stats.n_slots = p.n_slots;
+    if (pthread_create(&s->thread, NULL, sched_main, s) != 0) {
+        rc = err_setf(err, UH_ENOMEM, "sched: cannot start the scheduler thread");
+        goto fail;
+    }
+    s->thread_started = 1;
+    log_info("sched_start", "slots=%d n_ctx=%d n_batch=%d prefill_chunk=%d queue_max=%d",
+             p.n_slots, s->n_ctx, p.n_batch, p.prefill_chunk, p.queue_max);
+    *out = s;
+    return UH_OK;
+fail:
+    sched_free(s);
+    return rc;
+}
+
+void sched_shutdown(sched *s, int cancel_running)
+{
+    if (!s || !s->thread_started) return;
+    pthread_mutex_lock(&s->mu);
+    s->stopping = 1;
+    if (cancel_running) s->cancel_all = 1;
+    int join = !s->joined;
+    s->joined = 1;
+    pthread_cond_broadcast(&s->wake);
+    pthread_mutex_unlock(&s->mu);
+    if (join) {
+        pthread_join(s->thread, NULL);
+        log_info("sched_stop", "steps=%llu", (unsigned long long)s->step);
+    }
+}
+
+void sched_free(sched *s)
+{
+    if (!s) return;
+    sched_shutdown(s, 1);
+    /* the thread has delivered every done event; only slot caches remain */
+    if (s->slots)
+        for (int i = 0; i < s->p.n_slots; i++) free(s->slots[i].cache);
+    free(s->slots);
+    free(s->b_tok);
+    free(s->b_pos);
+    free(s->b_seq);
+    free(s->b_want);
+    free(s->top);
+    free(s->admitted);
+    free(s->slot_of);
+    uh_ctx_free(s->ctx);
+    pthread_cond_destroy(&s->wake);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
+
+/* ---- requests ---- */
+
+int sched_submit(sched *s, const sched_request *r, sched_handle **hp, uh_err *err)
+{
+    if (hp) *hp = NULL;
+    if (!r || !r->cb || !r->tokens || r->n_tokens <= 0)
+        return err_setf(err, UH_EINVAL, "sched: request needs a prompt and a callback");
+    if (r->n_tokens > s->n_ctx)
+        return err_setf(err, UH_ECTXFULL, "context full: prompt of %d tokens does not fit n_ctx %d",
+                        r->n_tokens, s->n_ctx);
+    if (r->top_logprobs < 0 || r->top_logprobs > SCHED_TOP_LOGPROBS_MAX)
+        return err_setf(err, UH_EINVAL, "sched: top_logprobs %d outside 0..%d", r->top_logprobs,
+                        SCHED_TOP_LOGPROBS_MAX);
+    for (int i = 0; i < r->n_tokens; i++)
+        if (r->tokens[i] < 0 || r->tokens[i] >= s->n_vocab)
+            return err_setf(err, UH_EINVAL, "sched: prompt token %d at %d out of range [0, %d)",
+                            r->tokens[i], i, s->n_vocab);
+
+    int rc = UH_OK;
+    sched_handle *h = calloc(1, sizeof *h);
+    if (!h) return err_setf(err, UH_ENOMEM, "sched: out of memory");
+    atomic_init(&h->refs, hp ? 2 : 1);
+    atomic_init(&h->cancel, 0);
+    h->n_prompt = r->n_tokens;
+    h->max_tokens = r->max_tokens;
+    h->logprobs = r->logprobs;
+    h->top_logprobs = r->top_logprobs;
+    h->ignore_eog = r->ignore_eog;
+    h->cb = r->cb;
+    h->user = r->user;
+    uh_detok_init(&h->dt, s->model);
+    h->dt.at_start = r->at_start;
+    if ((rc = stopstr_init(&h->stop, r->stops, r->n_stops, err))) goto fail;
+    if ((rc = uh_sampler_new(&r->sampler, s->n_vocab, &h->smp, err))) goto fail;
+    h->prompt = malloc((size_t)r->n_tokens * sizeof *h->prompt);
+    if (!h->prompt) {
+        rc = err_setf(err, UH_ENOMEM, "sched: out of memory");
+        goto fail;
+    }
+    memcpy(h->prompt, r->tokens, (size_t)r->n_tokens * sizeof *h->prompt);
+    h->t_submit = sched_now();
+
+    pthread_mutex_lock(&s->mu);
+    if (s->stopping) {
+        rc = err_setf(err, UH_EINVAL, "sched: shutting down");
+    } else if (s->n_queued >= s->p.queue_max) {
+        s->stats.requests_rejected++;
+        rc = err_setf(err, UH_ELIMIT, "sched: queue full (%d waiting)", s->n_queued);
+    } else {
+        if (s->q_tail) s->q_tail->next = h;
+        else s->q_head = h;
+        s->q_tail = h;
+        s->n_queued++;
+        s->stats.requests_submitted++;
+        s->stats.queue_depth = s->n_queued;
+        pthread_cond_signal(&s->wake);
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (rc) goto fail;
+    if (hp) *hp = h;
+    return UH_OK;
+fail:
+    sched_req_clear(h);
+    free(h);
+    return rc;
+}
+
+void sched_stats(sched *s, sched_stats_t *out)
+{
+    pthread_mutex_lock(&s->mu);
+    *out = s->stats;
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* ---- blocking convenience ---- */
+
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t done_cv;
+    int done, oom, want_lp;
+    sched_result *r;
+    int cap;       /* tokens allocated */
+    size_t text_cap;
+} gen_wait;
+
+static int append_text(gen_wait *w, const char *t, size_t n)
+{
+    sched_result *r = w->r;
+    if (r->text_len + n + 1 > w->text_cap) {
+        size_t nc = w->text_cap ? w->text_cap * 2 : 256;
+        while (nc < r->text_len + n + 1) nc *= 2;
+        char *p = realloc(r->text, nc);
+        if (!p) return -1;
+        r->text = p;
+        w->text_cap = nc;
+    }
+    memcpy(r->text + r->text_len, t, n);
+    r->text_len += n;
+    r->text[r->text_len] = 0;
+    return 0;
+}
+
+static void gen_cb(void *user, const sched_event *ev)
+{
+    gen_wait *w = user;
+    sched_result *r = w->r;
+    pthread_mutex_lock(&w->mu);
+    if (ev->type == SCHED_EV_TOKEN) {
+        if (r->n_tokens == w->cap) {
+            int nc = w->cap ? w->cap * 2 : 64;
+            uh_token *t = realloc(r->tokens, (size_t)nc * sizeof *t);
+            if (t) r->tokens = t;
+            uint64_t *st = realloc(r->steps, (size_t)nc * sizeof *st);
+            if (st) r->steps = st;
+            float *lp = w->want_lp ? realloc(r->logprobs, (size_t)nc * sizeof *lp) : NULL;
+            if (lp) r->logprobs = lp;
+            if (t && st && (lp || !w->want_lp)) w->cap = nc;
+        }
+        if (r->n_tokens < w->cap) {
+            r->tokens[r->n_tokens] = ev->token;
+            r->steps[r->n_tokens] = ev->step;
+            if (w->want_lp) r->logprobs[r->n_tokens] = ev->logprob;
+            r->n_tokens++;
+        } else {
+            w->oom = 1;
+        }
+    }
+    if (ev->text_len && append_text(w, ev->text, ev->text_len)) w->oom = 1;
+    if (ev->type == SCHED_EV_DONE) {
+        r->finish = ev->finish;
+        snprintf(r->error, sizeof r->error, "%s", ev->error);
+        r->usage = ev->usage;
+        r->timings = ev->timings;
+        w->done = 1;
+        pthread_cond_signal(&w->done_cv);
+    }
+    pthread_mutex_unlock(&w->mu);
+}
+
+int sched_generate(sched *s, const sched_request *r, sched_result *out, uh_err *err)
+{
+    memset(out, 0, sizeof *out);
+    gen_wait w = {.r = out, .want_lp = r->logprobs || r->top_logprobs > 0};
+    pthread_mutex_init(&w.mu, NULL);
+    pthread_cond_init(&w.done_cv, NULL);
+    int rc = UH_OK;
+    if (append_text(&w, "", 0)) {
+        rc = err_setf(err, UH_ENOMEM, "sched: out of memory");
+        goto fail;
+    }
+    sched_request req = *r;
+    req.cb = gen_cb;
+    req.user = &w;
+    if ((rc = sched_submit(s, &req, NULL, err))) goto fail;
+    pthread_mutex_lock(&w.mu);
+    while (!w.done) pthread_cond_wait(&w.done_cv, &w.mu);
+    pthread_mutex_unlock(&w.mu);
+    if (w.oom) {
+        rc = err_setf(err, UH_ENOMEM, "sched: out of memory collecting the output");
+        goto fail;
+    }
+    pthread_cond_destroy(&w.done_cv);
+    pthread_mutex_destroy(&w.mu);
+    return UH_OK;
+fail:
+    pthread_cond_destroy(&w.done_cv);
+    pthread_mutex_destroy(&w.mu);
+    sched_result_free(out);
+    return rc;
+}
+
+void sched_result_free(sched_result *r)
+{
+    if (!r) return;
+    free(r->tokens);
+    free(r->text);
+    free(r->logprobs);
+    free(r->steps);
+    memset(r, 0, sizeof *r);
+}

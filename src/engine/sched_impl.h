@@ -1,0 +1,92 @@
+/* sched_impl.h - the scheduler's internals, shared by sched.c (lifecycle, queue, admission,
+ * thread) and sched_step.c (one forward step: batch, sampling, events). See sched.h.
+ *
+ * Locking: mu guards the queue, the stopping flags, the slot occupancy counters and the stats.
+ * Slots, the context and everything a running request holds belong to the scheduler thread and
+ * are touched without the lock. A handle's cancel flag and reference count are atomics. */
+#ifndef UH_ENGINE_SCHED_IMPL_H
+#define UH_ENGINE_SCHED_IMPL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "engine/sched.h"
+#include "text/stopstr.h"
+
+struct sched_handle {
+    atomic_int refs;   /* caller's share + scheduler's share */
+    atomic_int cancel; /* set by sched_cancel */
+    sched_handle *next; /* queue link (under mu) */
+
+    /* request, copied at submit; freed by the scheduler after the done event */
+    uh_token *prompt; /* [n_prompt] */
+    int n_prompt;
+    uh_sampler *smp;
+    int max_tokens, logprobs, top_logprobs, ignore_eog;
+    stopstr stop;
+    uh_detok dt;
+    sched_cb cb;
+    void *user;
+
+    /* progress (scheduler thread) */
+    int n_gen;            /* tokens sampled */
+    int n_cached;         /* prompt tokens reused from the slot */
+    double t_submit, t_admit, t_first, t_last; /* seconds, monotonic */
+};
+
+typedef struct {
+    sched_handle *req;  /* running request, NULL when free */
+    uh_token *cache;    /* [n_ctx] tokens whose K/V the slot holds, in position order */
+    int n_cache;
+    int n_prefilled;    /* prompt tokens in the cache; prefilling while < req->n_prompt */
+    uh_token pending;   /* sampled token to evaluate in the next step, -1 if none */
+    uint64_t last_used; /* scheduler clock at the last release (LRU) */
+    uint64_t admitted;  /* admission order: older requests prefill first */
+    int batch_out;      /* batch index whose logits this slot samples this step, -1 if none */
+} sched_slot;
+
+struct sched {
+    const uh_model *model;
+    sched_params p; /* resolved */
+    int n_ctx;
+    int n_vocab;
+    uh_ctx *ctx;
+    sched_slot *slots; /* [n_slots] */
+
+    /* batch scratch, [n_batch] */
+    uh_token *b_tok;
+    int32_t *b_pos, *b_seq;
+    int8_t *b_want;
+    sched_logprob *top; /* [SCHED_TOP_LOGPROBS_MAX] */
+    sched_handle **admitted; /* [n_slots] admission scratch */
+    int *slot_of;            /* [n_slots] */
+
+    uint64_t clock;     /* admissions + releases, for LRU and prefill order */
+    uint64_t step;      /* steps run */
+
+    pthread_t thread;
+    int thread_started, joined;
+    pthread_mutex_t mu;
+    pthread_cond_t wake;
+    sched_handle *q_head, *q_tail; /* waiting requests, FIFO */
+    int n_queued, n_running;
+    int stopping;       /* no more submissions; the thread exits once idle */
+    int cancel_all;     /* shutdown(s, 1): cancel everything */
+    sched_stats_t stats;
+};
+
+double sched_now(void);
+
+/* Runs one step over the slots that hold requests. Scheduler thread only. */
+void sched_step(sched *s);
+
+/* Finishes the request of slot i (or an unadmitted request when slot_i < 0): delivers the done
+ * event with the tail text, updates stats, frees the slot and drops the scheduler's share. */
+void sched_finish_req(sched *s, sched_handle *h, int slot_i, enum sched_finish f,
+                      const char *error);
+
+/* Frees a request's copied inputs (the handle itself lives on while referenced). */
+void sched_req_clear(sched_handle *h);
+void sched_handle_unref(sched_handle *h);
+
+#endif
