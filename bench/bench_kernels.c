@@ -4,7 +4,9 @@
  * activation row (quantized once to the type's vec_dot_type), timed over repeated sweeps. Prints
  * GB/s of weight bytes streamed and the speed-up over the scalar kernels. The matrix (tens of MB)
  * is larger than the caches, so the figures include memory traffic as a real model's would.
- * Weight bytes are random with fixed, finite scales: speed does not depend on the values. */
+ * Weight bytes are random with fixed, finite scales: speed does not depend on the values. Types
+ * with a multi-row kernel are swept QT_DOT_ROWS rows per call, as the matrix products do.
+ * Usage: bench_kernels [TYPE...] (default: every type). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +16,9 @@
 #include "base/fp16.h"
 #include "engine/qtypes.h"
 
+#ifndef ROWS
 #define ROWS 2048
+#endif
 #define COLS 5632
 
 static const int bench_types[] = {QT_F32,  QT_F16,  QT_BF16, QT_Q8_0,   QT_Q4_0,
@@ -64,14 +68,27 @@ static double time_sweep(const qtype_traits_t *tb, int t, const uint8_t *w, cons
     int reps = 0;
     double t0 = now_s(), el;
     do {
-        for (int r = 0; r < ROWS; r++) tb[t].vec_dot(COLS, &out[r], w + (size_t)r * row, act);
+        if (tb[t].vec_dot_rows) /* as the matrix products call it */
+            for (int r = 0; r < ROWS; r += QT_DOT_ROWS)
+                tb[t].vec_dot_rows(COLS, QT_DOT_ROWS, &out[r], w + (size_t)r * row, row, act);
+        else
+            for (int r = 0; r < ROWS; r++)
+                tb[t].vec_dot(COLS, &out[r], w + (size_t)r * row, act);
         reps++;
         el = now_s() - t0;
     } while (el < 0.3 || reps < 2);
     return el / reps;
 }
 
-int main(void)
+/* Arguments, if any, name the types to measure (default: all). */
+static int wanted(int t, int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (qtype_from_name(argv[i]) == t) return 1;
+    return argc < 2;
+}
+
+int main(int argc, char **argv)
 {
     static qtype_traits_t tables[QT_KERNELS_COUNT][QT_COUNT];
     int n_sets = 0, sets[QT_KERNELS_COUNT];
@@ -90,6 +107,7 @@ int main(void)
     printf("\n");
     for (size_t k = 0; k < sizeof(bench_types) / sizeof(bench_types[0]); k++) {
         int t = bench_types[k];
+        if (!wanted(t, argc, argv)) continue;
         size_t len = qtype_row_size((enum qtype)t, COLS) * ROWS;
         uint8_t *w = malloc(len);
         fill_weights(t, w, len, &seed);

@@ -231,6 +231,87 @@ static void check_set_dots(int set)
     }
 }
 
+/* vec_dot_rows gives, for every row and every row count, exactly what vec_dot gives for that
+ * row: the matrix products rely on it to stay independent of how rows are grouped. */
+static void check_set_rows(int set)
+{
+    qtype_traits_t simd[QT_COUNT];
+    CHECK(qt_kernels_fill(set, simd) == 0);
+    for (int k = 0; k < N_ALL_TYPES; k++) {
+        int t = all_types[k];
+        if (!simd[t].vec_dot_rows) continue;
+        int vt = simd[t].vec_dot_type, bs = simd[t].blck_size;
+        static const int n_blocks[] = {1, 3, 4, 5, 7, 64, 66, 176};
+        for (size_t b = 0; b < sizeof(n_blocks) / sizeof(n_blocks[0]); b++) {
+            int n = bs * n_blocks[b];
+            size_t row = qtype_row_size((enum qtype)t, n);
+            size_t stride = row + simd[t].type_size; /* rows need not be packed */
+            uint8_t *w = malloc(stride * QT_DOT_ROWS);
+            uint8_t *yq = malloc(qtype_row_size((enum qtype)vt, n));
+            float *x = malloc((size_t)n * sizeof(float));
+            for (int r = 0; r < QT_DOT_ROWS; r++) random_weights(t, w + r * stride, n);
+            random_activations(x, n, (int)(b % 5));
+            scalar[vt].from_float(x, yq, n);
+            float one[QT_DOT_ROWS];
+            for (int r = 0; r < QT_DOT_ROWS; r++) simd[t].vec_dot(n, &one[r], w + r * stride, yq);
+            for (int nr = 1; nr <= QT_DOT_ROWS; nr++) {
+                float got[QT_DOT_ROWS];
+                simd[t].vec_dot_rows(n, nr, got, w, stride, yq);
+                for (int r = 0; r < nr; r++)
+                    CHECKF(memcmp(&got[r], &one[r], sizeof(float)) == 0,
+                           "%s %s n=%d nr=%d row %d: %.9g vs %.9g", qt_kernels_name(set),
+                           simd[t].name, n, nr, r, got[r], one[r]);
+            }
+            free(w);
+            free(yq);
+            free(x);
+        }
+    }
+}
+
+/* vec_dot_tile likewise gives exactly vec_dot's result for every row and token of a tile, for
+ * every tile shape (so ragged edge tiles of a batch agree with full ones). */
+static void check_set_tiles(int set)
+{
+    qtype_traits_t simd[QT_COUNT];
+    CHECK(qt_kernels_fill(set, simd) == 0);
+    for (int k = 0; k < N_ALL_TYPES; k++) {
+        int t = all_types[k];
+        if (!simd[t].vec_dot_tile) continue;
+        int vt = simd[t].vec_dot_type, bs = simd[t].blck_size;
+        static const int n_blocks[] = {1, 4, 6, 64, 67};
+        for (size_t b = 0; b < sizeof(n_blocks) / sizeof(n_blocks[0]); b++) {
+            int n = bs * n_blocks[b];
+            size_t row = qtype_row_size((enum qtype)t, n), yrow = qtype_row_size((enum qtype)vt, n);
+            size_t stride = row + simd[t].type_size;
+            enum { R = QT_DOT_ROWS, T = QT_TILE_TOKENS };
+            uint8_t *w = malloc(stride * R), *yq = malloc(yrow * T);
+            float *x = malloc((size_t)n * sizeof(float)), one[T][R], got[T][R + 1];
+            for (int r = 0; r < R; r++) random_weights(t, w + r * stride, n);
+            for (int u = 0; u < T; u++) {
+                random_activations(x, n, u % 5);
+                scalar[vt].from_float(x, yq + u * yrow, n);
+                for (int r = 0; r < R; r++)
+                    simd[t].vec_dot(n, &one[u][r], w + r * stride, yq + u * yrow);
+            }
+            for (int nr = 1; nr <= R; nr++)
+                for (int nt = 1; nt <= T; nt++) {
+                    memset(got, 0, sizeof(got));
+                    simd[t].vec_dot_tile(n, nr, nt, &got[0][0], R + 1, w, stride, yq, yrow);
+                    for (int u = 0; u < nt; u++)
+                        for (int r = 0; r < nr; r++)
+                            CHECKF(memcmp(&got[u][r], &one[u][r], sizeof(float)) == 0,
+                                   "%s %s n=%d tile %dx%d at %d,%d: %.9g vs %.9g",
+                                   qt_kernels_name(set), simd[t].name, n, nr, nt, r, u,
+                                   got[u][r], one[u][r]);
+                }
+            free(w);
+            free(yq);
+            free(x);
+        }
+    }
+}
+
 /* The activation quantizers of a set must reproduce the scalar bytes for every shape. */
 static void check_set_quantizers(int set)
 {
@@ -271,6 +352,8 @@ static void test_dots_match_scalar(void)
         if (!qt_kernels_supported(set)) continue;
         printf("  set %s\n", qt_kernels_name(set));
         check_set_dots(set);
+        check_set_rows(set);
+        check_set_tiles(set);
         n_sets++;
     }
     if (!n_sets) printf("  no SIMD set on this CPU: nothing to compare\n");

@@ -21,6 +21,7 @@
 #include "base/fp16.h"
 #include "engine/ctx.h"
 #include "engine/qtypes.h"
+#include "engine/simd_attn.h"
 
 /* ---- elementwise helpers ---- */
 
@@ -85,47 +86,9 @@ static void kv_store(void *dst, const float *src, size_t n, size_t esize)
     }
 }
 
-/* Dot product of a query head with one cached key. KV_LANES independent partial sums (added up
- * in a fixed order) let the compiler use vector registers without -ffast-math, and the result
- * is the same wherever the function is called from: prefill, decode, any thread. */
-#define KV_LANES 8
-
-static float kv_dot(const void *cell, const float *q, int n, size_t esize)
-{
-    float acc[KV_LANES] = {0};
-    int i = 0;
-    if (esize == 4) {
-        const float *k = cell;
-        for (; i + KV_LANES <= n; i += KV_LANES)
-            for (int l = 0; l < KV_LANES; l++) acc[l] += q[i + l] * k[i + l];
-        for (; i < n; i++) acc[0] += q[i] * k[i];
-    } else {
-        const uint16_t *k = cell;
-        for (; i + KV_LANES <= n; i += KV_LANES)
-            for (int l = 0; l < KV_LANES; l++) acc[l] += q[i + l] * fp16_to_fp32(k[i + l]);
-        for (; i < n; i++) acc[0] += q[i] * fp16_to_fp32(k[i]);
-    }
-    return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-}
-
-/* y += a * (one cached value row), in blocks of KV_LANES so that it vectorizes at -O2. */
-static void kv_axpy(float *restrict y, float a, const void *restrict cell, int n, size_t esize)
-{
-    int i = 0;
-    if (esize == 4) {
-        const float *v = cell;
-        for (; i + KV_LANES <= n; i += KV_LANES)
-            for (int l = 0; l < KV_LANES; l++) y[i + l] += a * v[i + l];
-        for (; i < n; i++) y[i] += a * v[i];
-    } else {
-        const uint16_t *v = cell;
-        for (; i + KV_LANES <= n; i += KV_LANES)
-            for (int l = 0; l < KV_LANES; l++) y[i + l] += a * fp16_to_fp32(v[i + l]);
-        for (; i < n; i++) y[i] += a * fp16_to_fp32(v[i]);
-    }
-}
-
 /* ---- parallel steps ---- */
+
+#define ATTN_RUN 64 /* cache rows per run: 16 KiB of F32 K or V at head_dim 64 */
 
 typedef struct {
     uh_ctx *c;
@@ -150,6 +113,7 @@ static void attention_worker(void *arg, int ith, int nth)
     const uint8_t *kc = c->k_cache[aj->il], *vc = c->v_cache[aj->il];
     float *scores = c->scores + (size_t)ith * c->scores_len; /* [group][n_ctx] */
     float *mx = scores + (size_t)group * n_ctx, *inv = mx + group; /* [group] each */
+    const attn_kernels *ak = attn_kernels_get();
     int i0, i1;
     tp_split(b->n_tokens * nh, ith, nth, &i0, &i1);
 
@@ -161,31 +125,29 @@ static void attention_worker(void *arg, int ith, int nth)
         const uint8_t *ks = kc + (size_t)s * seq_stride + (size_t)kvh * hd * es;
         const uint8_t *vs = vc + (size_t)s * seq_stride + (size_t)kvh * hd * es;
         const float *q = c->q + (size_t)t * dq + (size_t)h0 * hd;
-        for (int g = 0; g < nb; g++) mx[g] = -INFINITY;
-        for (int j = 0; j < n_kv; j++) {
-            const uint8_t *kj = ks + (size_t)j * cell;
-            for (int g = 0; g < nb; g++) {
-                const float sc = kv_dot(kj, q + (size_t)g * hd, hd, es) * scale;
-                scores[(size_t)g * n_ctx + j] = sc;
-                if (sc > mx[g]) mx[g] = sc;
-            }
-        }
-        for (int g = 0; g < nb; g++) {
-            float *sg = scores + (size_t)g * n_ctx;
-            double sum = 0;
-            for (int j = 0; j < n_kv; j++) {
-                sg[j] = expf(sg[j] - mx[g]);
-                sum += sg[j];
-            }
-            inv[g] = (float)(1.0 / sum);
-        }
         float *o = c->attn + (size_t)t * dq + (size_t)h0 * hd;
-        memset(o, 0, (size_t)nb * hd * sizeof(float));
-        for (int j = 0; j < n_kv; j++) {
-            const uint8_t *vj = vs + (size_t)j * cell;
-            for (int g = 0; g < nb; g++)
-                kv_axpy(o + (size_t)g * hd, scores[(size_t)g * n_ctx + j] * inv[g], vj, hd, es);
+        /* cells in runs of ATTN_RUN, every head of the group per run, so a run of K or V
+         * rows is read from memory once and from L1 by the other heads */
+        for (int g = 0; g < nb; g++) mx[g] = -INFINITY;
+        for (int j0 = 0; j0 < n_kv; j0 += ATTN_RUN) {
+            const int jn = n_kv - j0 < ATTN_RUN ? n_kv - j0 : ATTN_RUN;
+            for (int g = 0; g < nb; g++) {
+                const float m = ak->scores(scores + (size_t)g * n_ctx + j0, q + (size_t)g * hd,
+                                           ks + (size_t)j0 * cell, cell, es, jn, hd, scale);
+                if (m > mx[g]) mx[g] = m;
+            }
         }
+        for (int g = 0; g < nb; g++)
+            inv[g] = 1.0f / ak->exp_sum(scores + (size_t)g * n_ctx, n_kv, mx[g]);
+        memset(o, 0, (size_t)nb * hd * sizeof(float));
+        for (int j0 = 0; j0 < n_kv; j0 += ATTN_RUN) {
+            const int jn = n_kv - j0 < ATTN_RUN ? n_kv - j0 : ATTN_RUN;
+            for (int g = 0; g < nb; g++)
+                ak->weighted_sum(o + (size_t)g * hd, scores + (size_t)g * n_ctx + j0,
+                                 vs + (size_t)j0 * cell, cell, es, jn, hd);
+        }
+        for (int g = 0; g < nb; g++)
+            for (int e = 0; e < hd; e++) o[(size_t)g * hd + e] *= inv[g];
         i += nb;
     }
 }

@@ -163,6 +163,20 @@ typedef void (*qt_from_float_fn)(const float *restrict x, void *restrict y, int6
 /* *s = dot(x (this type), y (vec_dot_type)) over n elements. */
 typedef void (*qt_vec_dot_fn)(int n, float *restrict s, const void *restrict x,
                               const void *restrict y);
+/* s[r] = dot(row r of x, y) for r < nr, 1 <= nr <= QT_DOT_ROWS, weight rows x_stride bytes apart.
+ * Reuses each activation load (and its scale) for all rows. Every s[r] is bit-identical to what
+ * the same table's vec_dot gives for that row, so callers may mix the two freely and results do
+ * not depend on how rows were grouped. */
+#define QT_DOT_ROWS 4
+typedef void (*qt_vec_dot_rows_fn)(int n, int nr, float *restrict s, const void *restrict x,
+                                   size_t x_stride, const void *restrict y);
+/* A tile of a matrix product: s[t * s_stride + r] = dot(row r of x, row t of y) for r < nr
+ * (<= QT_DOT_ROWS) and t < nt (<= QT_TILE_TOKENS), activation rows y_stride bytes apart. Unpacks
+ * each weight block once for several tokens; every output is bit-identical to vec_dot's. */
+#define QT_TILE_TOKENS 8
+typedef void (*qt_vec_dot_tile_fn)(int n, int nr, int nt, float *restrict s, size_t s_stride,
+                                   const void *restrict x, size_t x_stride,
+                                   const void *restrict y, size_t y_stride);
 
 typedef struct {
     const char *name;          /* "Q4_K"; NULL for ids that are not types */
@@ -173,6 +187,8 @@ typedef struct {
     qt_from_float_fn from_float; /* quantize (reference rounding; used for activations) */
     qt_vec_dot_fn vec_dot;     /* dot against a row of vec_dot_type */
     enum qtype vec_dot_type;   /* activation format for vec_dot */
+    qt_vec_dot_rows_fn vec_dot_rows; /* several rows at once; NULL where a set has none */
+    qt_vec_dot_tile_fn vec_dot_tile; /* rows x tokens at once; NULL where a set has none */
 } qtype_traits_t;
 
 /* Indexed by enum qtype; entries of unsupported ids have name == NULL. Mutable only by

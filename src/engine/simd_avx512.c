@@ -4,8 +4,8 @@
  * VPDPBUSD multiplies unsigned by signed bytes and adds each group of four products straight into
  * an int32 lane, replacing AVX2's maddubs + madd pair and its int16 intermediate. Unsigned weights
  * (nibbles, Q6_K's 0..63) go in as they are and their offset (-8, -32) is subtracted afterwards
- * through a second dot against a constant, or through Q8_K's bsums. Signed weights (Q8_0) move
- * their sign onto the activation, as on AVX2. A 512-bit register holds two 32-element blocks, or
+ * through a second dot against a constant, or through Q8_K's bsums. Signed weights (Q8_0) are
+ * offset by 128 to make them unsigned, and corrected the same way. A 512-bit register holds two 32-element blocks, or
  * 64 consecutive elements of a super-block. */
 #include "engine/quant_impl.h"
 #include "engine/simd.h"
@@ -19,12 +19,6 @@ AVX512_FN static inline __m512i join256(__m256i lo, __m256i hi)
     return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
 }
 
-/* Float lanes 0..7 = a, 8..15 = b: the scales of the two blocks in one register. */
-AVX512_FN static inline __m512 pair_ps(float a, float b)
-{
-    return _mm512_mask_blend_ps(0xff00, _mm512_set1_ps(a), _mm512_set1_ps(b));
-}
-
 AVX512_FN static inline float hsum512_ps(__m512 v)
 {
     __m256 h = _mm256_add_ps(_mm512_castps512_ps256(v),
@@ -32,68 +26,313 @@ AVX512_FN static inline float hsum512_ps(__m512 v)
     return x86_hsum_ps(h);
 }
 
-/* Signed x signed bytes into int32 lanes: |x| (unsigned) times y with x's sign, masked negation
- * standing in for the missing 512-bit psignb. Exact while y != -128 (the activation contract). */
-AVX512_FN static inline __m512i dot_i8_512(__m512i acc, __m512i x, __m512i y)
+/* ---- Q4_0 and Q8_0, several weight rows per activation row ----
+ *
+ * Both weight types go into VPDPBUSD as unsigned bytes with a constant offset c (Q4_0 nibbles are
+ * w + 8, Q8_0 bytes XOR 0x80 are w + 128), so dot(w, y) = dot(w + c, y) - c * sum(y). The
+ * correction depends only on the activations: it is computed once per group of blocks, for all
+ * rows, and enters as the accumulator the weight dot starts from. Four blocks go per iteration:
+ * two 512-bit registers, each holding two blocks in its 256-bit halves, and one fp16->fp32
+ * conversion for the four scales of a row. Each row keeps its own float accumulator and is summed
+ * in the same order whatever the number of rows, so the one-row kernel (vec_dot) and the
+ * multi-row one agree bit for bit. */
+
+/* The fp16 scales (first field) of the four Q4_0 blocks at p: words 0, 9, 18, 27 of the first
+ * 64 bytes, which lie inside the four blocks' 72. */
+AVX512_FN static inline __m128 scales4_q4_0(const uint8_t *p)
 {
-    __m512i sy = _mm512_mask_sub_epi8(y, _mm512_movepi8_mask(x), _mm512_setzero_si512(), y);
-    return _mm512_dpbusd_epi32(acc, _mm512_abs_epi8(x), sy);
+    const __m512i idx = _mm512_castsi128_si512(_mm_setr_epi16(0, 9, 18, 27, 0, 0, 0, 0));
+    __m512i w = _mm512_permutexvar_epi16(idx, _mm512_loadu_si512((const void *)p));
+    return _mm_cvtph_ps(_mm512_castsi512_si128(w));
+}
+
+/* The same for four Q8_0 blocks (136 bytes): words 0, 17, 34, 51 of two 64-byte loads. */
+AVX512_FN static inline __m128 scales4_q8_0(const uint8_t *p)
+{
+    const __m512i idx = _mm512_castsi128_si512(_mm_setr_epi16(0, 17, 34, 51, 0, 0, 0, 0));
+    __m512i w = _mm512_permutex2var_epi16(_mm512_loadu_si512((const void *)p), idx,
+                                          _mm512_loadu_si512((const void *)(p + 64)));
+    return _mm_cvtph_ps(_mm512_castsi512_si128(w));
+}
+
+/* Four Q4_0 blocks as unsigned nibbles, each 128-bit lane one block: lo holds elements 0..15 of
+ * blocks 0..3, hi elements 16..31. The activations are rearranged to match once per group. */
+AVX512_FN static inline void q4_0_unpack4(const block_q4_0 *a, __m512i *lo, __m512i *hi)
+{
+    __m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)a[0].qs));
+    v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)a[1].qs), 1);
+    v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)a[2].qs), 2);
+    v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)a[3].qs), 3);
+    const __m512i m4 = _mm512_set1_epi8(15);
+    *lo = _mm512_and_si512(v, m4);
+    *hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+}
+
+AVX512_FN static inline __m512i q8_0_unsigned2(const block_q8_0 *a)
+{
+    __m512i v = join256(_mm256_loadu_si256((const __m256i *)a[0].qs),
+                        _mm256_loadu_si256((const __m256i *)a[1].qs));
+    return _mm512_xor_si512(v, _mm512_set1_epi8((char)0x80));
+}
+
+/* One block's 32 weights as unsigned bytes (the tail of a row). */
+AVX512_FN static inline __m256i unsigned1(const uint8_t *blk, int is_q8)
+{
+    if (is_q8) {
+        __m256i v = _mm256_loadu_si256((const __m256i *)((const block_q8_0 *)blk)->qs);
+        return _mm256_xor_si256(v, _mm256_set1_epi8((char)0x80));
+    }
+    return x86_nibbles32(((const block_q4_0 *)blk)->qs);
+}
+
+/* R rows (a compile-time constant after inlining) of Q4_0 (is_q8 = 0) or Q8_0 against Q8_0.
+ * Q4_0 lays a group out as lo/hi halves (int32 lanes 4k..4k+3 belong to block k); Q8_0 keeps
+ * whole blocks in 256-bit halves (lanes 8k..8k+7 of p01 and p23). */
+__attribute__((always_inline)) AVX512_FN static inline void
+rows_q_0(int n, float *restrict s, const uint8_t *restrict x, size_t bx, const block_q8_0 *y,
+         const int R, const int is_q8)
+{
+    const size_t bsz = is_q8 ? sizeof(block_q8_0) : sizeof(block_q4_0);
+    const __m512i cb = _mm512_set1_epi8(is_q8 ? (char)0x80 : 8);
+    const __m512i zero = _mm512_setzero_si512();
+    const __m512i spread01 = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+    const __m512i spread23 = _mm512_add_epi32(spread01, _mm512_set1_epi32(2));
+    const __m512i spread4 = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+    const int nb = n / QK8_0;
+    __m512 acc[QT_DOT_ROWS];
+    for (int r = 0; r < R; r++) acc[r] = _mm512_setzero_ps();
+    int i = 0;
+    for (; i + 4 <= nb; i += 4) {
+        __m512i y01 = join256(_mm256_loadu_si256((const __m256i *)y[i].qs),
+                              _mm256_loadu_si256((const __m256i *)y[i + 1].qs));
+        __m512i y23 = join256(_mm256_loadu_si256((const __m256i *)y[i + 2].qs),
+                              _mm256_loadu_si256((const __m256i *)y[i + 3].qs));
+        __m128 dy = scales4_q8_0((const uint8_t *)&y[i]);
+        if (is_q8) {
+            __m512i c01 = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, cb, y01));
+            __m512i c23 = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, cb, y23));
+            for (int r = 0; r < R; r++) {
+                const uint8_t *a = x + (size_t)r * bx + (size_t)i * bsz;
+                __m512i p01 = _mm512_dpbusd_epi32(c01, q8_0_unsigned2((const block_q8_0 *)a), y01);
+                __m512i p23 =
+                    _mm512_dpbusd_epi32(c23, q8_0_unsigned2((const block_q8_0 *)a + 2), y23);
+                __m512 d = _mm512_castps128_ps512(_mm_mul_ps(scales4_q8_0(a), dy));
+                acc[r] = _mm512_fmadd_ps(_mm512_permutexvar_ps(spread01, d),
+                                         _mm512_cvtepi32_ps(p01), acc[r]);
+                acc[r] = _mm512_fmadd_ps(_mm512_permutexvar_ps(spread23, d),
+                                         _mm512_cvtepi32_ps(p23), acc[r]);
+            }
+        } else {
+            /* 128-bit lanes of y01, y23: y0 lo, y0 hi, y1 lo, y1 hi | y2 lo, ... */
+            __m512i ylo =
+                _mm512_permutex2var_epi64(y01, _mm512_setr_epi64(0, 1, 4, 5, 8, 9, 12, 13), y23);
+            __m512i yhi =
+                _mm512_permutex2var_epi64(y01, _mm512_setr_epi64(2, 3, 6, 7, 10, 11, 14, 15), y23);
+            __m512i c = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(zero, cb, ylo), cb, yhi);
+            c = _mm512_sub_epi32(zero, c);
+            for (int r = 0; r < R; r++) {
+                const uint8_t *a = x + (size_t)r * bx + (size_t)i * bsz;
+                __m512i lo, hi;
+                q4_0_unpack4((const block_q4_0 *)a, &lo, &hi);
+                __m512i p = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(c, lo, ylo), hi, yhi);
+                __m512 d = _mm512_castps128_ps512(_mm_mul_ps(scales4_q4_0(a), dy));
+                acc[r] = _mm512_fmadd_ps(_mm512_permutexvar_ps(spread4, d), _mm512_cvtepi32_ps(p),
+                                         acc[r]);
+            }
+        }
+    }
+    for (int r = 0; r < R; r++) s[r] = hsum512_ps(acc[r]);
+    for (; i < nb; i++) {
+        __m256i yv = _mm256_loadu_si256((const __m256i *)y[i].qs);
+        __m256i c = _mm256_sub_epi32(_mm256_setzero_si256(),
+                                     _mm256_dpbusd_epi32(_mm256_setzero_si256(),
+                                                         _mm512_castsi512_si256(cb), yv));
+        const float dy = x86_fp16(y[i].d);
+        for (int r = 0; r < R; r++) {
+            const uint8_t *a = x + (size_t)r * bx + (size_t)i * bsz;
+            uint16_t dw;
+            memcpy(&dw, a, 2);
+            __m256i p = _mm256_dpbusd_epi32(c, unsigned1(a, is_q8), yv);
+            s[r] += x86_fp16(dw) * dy * (float)x86_hsum_epi32(p);
+        }
+    }
+}
+
+AVX512_FN static void avx512_vec_dot_q4_0(int n, float *restrict s, const void *restrict x,
+                                          const void *restrict y)
+{
+    rows_q_0(n, s, x, 0, y, 1, 0);
 }
 
 AVX512_FN static void avx512_vec_dot_q8_0(int n, float *restrict s, const void *restrict x,
                                           const void *restrict y)
 {
-    const block_q8_0 *a = x;
-    const block_q8_0 *b = y;
-    const int nb = n / QK8_0;
-    __m512 acc = _mm512_setzero_ps();
-    int i = 0;
-    for (; i + 2 <= nb; i += 2) {
-        __m512i qa = join256(_mm256_loadu_si256((const __m256i *)a[i].qs),
-                             _mm256_loadu_si256((const __m256i *)a[i + 1].qs));
-        __m512i qb = join256(_mm256_loadu_si256((const __m256i *)b[i].qs),
-                             _mm256_loadu_si256((const __m256i *)b[i + 1].qs));
-        __m512i p = dot_i8_512(_mm512_setzero_si512(), qa, qb);
-        __m512 d = pair_ps(x86_fp16(a[i].d) * x86_fp16(b[i].d),
-                           x86_fp16(a[i + 1].d) * x86_fp16(b[i + 1].d));
-        acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(p), acc);
-    }
-    float sum = hsum512_ps(acc);
-    if (i < nb) { /* odd block count: the last block on 256 bits */
-        __m256i qa = _mm256_loadu_si256((const __m256i *)a[i].qs);
-        __m256i p = x86_dot_i8(qa, _mm256_loadu_si256((const __m256i *)b[i].qs));
-        sum += x86_fp16(a[i].d) * x86_fp16(b[i].d) * (float)x86_hsum_epi32(p);
-    }
-    *s = sum;
+    rows_q_0(n, s, x, 0, y, 1, 1);
 }
 
-/* Q4_0: dot(nibbles, y) - 8 * dot(1, y), both with VPDPBUSD; the nibbles need no sign juggling. */
-AVX512_FN static void avx512_vec_dot_q4_0(int n, float *restrict s, const void *restrict x,
-                                          const void *restrict y)
+AVX512_FN static void avx512_rows_q4_0(int n, int nr, float *restrict s, const void *restrict x,
+                                       size_t bx, const void *restrict y)
 {
-    const block_q4_0 *a = x;
-    const block_q8_0 *b = y;
-    const int nb = n / QK4_0;
-    const __m512i eights = _mm512_set1_epi8(8);
-    __m512 acc = _mm512_setzero_ps();
+    switch (nr) {
+    case 4: rows_q_0(n, s, x, bx, y, 4, 0); break;
+    case 3: rows_q_0(n, s, x, bx, y, 3, 0); break;
+    case 2: rows_q_0(n, s, x, bx, y, 2, 0); break;
+    default: rows_q_0(n, s, x, bx, y, 1, 0); break;
+    }
+}
+
+AVX512_FN static void avx512_rows_q8_0(int n, int nr, float *restrict s, const void *restrict x,
+                                       size_t bx, const void *restrict y)
+{
+    switch (nr) {
+    case 4: rows_q_0(n, s, x, bx, y, 4, 1); break;
+    case 3: rows_q_0(n, s, x, bx, y, 3, 1); break;
+    case 2: rows_q_0(n, s, x, bx, y, 2, 1); break;
+    default: rows_q_0(n, s, x, bx, y, 1, 1); break;
+    }
+}
+
+/* ---- Q4_0 and Q8_0 tiles for batches: 2 weight rows x 4 tokens per pass ----
+ *
+ * Each weight group is unpacked once and used for 4 tokens, each token's activations (and their
+ * correction term) prepared once for 2 rows. Every output is summed exactly as rows_q_0 sums it
+ * (same products, same accumulator order, same tail), so tiles, rows and single dots agree bit
+ * for bit. */
+__attribute__((always_inline)) AVX512_FN static inline void
+tile_q_0_2x4(int n, float *restrict s, size_t ss, const uint8_t *x, size_t bx, const uint8_t *y,
+             size_t by, const int is_q8)
+{
+    const size_t bsz = is_q8 ? sizeof(block_q8_0) : sizeof(block_q4_0);
+    const __m512i cb = _mm512_set1_epi8(is_q8 ? (char)0x80 : 8);
+    const __m512i zero = _mm512_setzero_si512();
+    const __m512i spread01 = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+    const __m512i spread23 = _mm512_add_epi32(spread01, _mm512_set1_epi32(2));
+    const __m512i spread4 = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+    const __m512i ilo = _mm512_setr_epi64(0, 1, 4, 5, 8, 9, 12, 13);
+    const __m512i ihi = _mm512_setr_epi64(2, 3, 6, 7, 10, 11, 14, 15);
+    const int nb = n / QK8_0;
+    __m512 acc[2][4];
+    for (int r = 0; r < 2; r++)
+        for (int t = 0; t < 4; t++) acc[r][t] = _mm512_setzero_ps();
     int i = 0;
-    for (; i + 2 <= nb; i += 2) {
-        __m512i q = join256(x86_nibbles32(a[i].qs), x86_nibbles32(a[i + 1].qs));
-        __m512i yv = join256(_mm256_loadu_si256((const __m256i *)b[i].qs),
-                             _mm256_loadu_si256((const __m256i *)b[i + 1].qs));
-        __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q, yv);
-        __m512i off = _mm512_dpbusd_epi32(_mm512_setzero_si512(), eights, yv);
-        __m512 d = pair_ps(x86_fp16(a[i].d) * x86_fp16(b[i].d),
-                           x86_fp16(a[i + 1].d) * x86_fp16(b[i + 1].d));
-        acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(_mm512_sub_epi32(p, off)), acc);
+    for (; i + 4 <= nb; i += 4) {
+        __m512i wa[2], wb[2]; /* Q4_0: lo, hi halves; Q8_0: blocks 0|1, 2|3 */
+        __m128 dw[2];
+#pragma GCC unroll 2
+        for (int r = 0; r < 2; r++) {
+            const uint8_t *a = x + (size_t)r * bx + (size_t)i * bsz;
+            if (is_q8) {
+                wa[r] = q8_0_unsigned2((const block_q8_0 *)a);
+                wb[r] = q8_0_unsigned2((const block_q8_0 *)a + 2);
+                dw[r] = scales4_q8_0(a);
+            } else {
+                q4_0_unpack4((const block_q4_0 *)a, &wa[r], &wb[r]);
+                dw[r] = scales4_q4_0(a);
+            }
+        }
+        /* fully unrolled so that the accumulators stay in registers */
+#pragma GCC unroll 4
+        for (int t = 0; t < 4; t++) {
+            const block_q8_0 *yb = (const block_q8_0 *)(const void *)(y + (size_t)t * by) + i;
+            __m512i y01 = join256(_mm256_loadu_si256((const __m256i *)yb[0].qs),
+                                  _mm256_loadu_si256((const __m256i *)yb[1].qs));
+            __m512i y23 = join256(_mm256_loadu_si256((const __m256i *)yb[2].qs),
+                                  _mm256_loadu_si256((const __m256i *)yb[3].qs));
+            __m128 dy = scales4_q8_0((const uint8_t *)yb);
+            if (is_q8) {
+                __m512i c01 = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, cb, y01));
+                __m512i c23 = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, cb, y23));
+#pragma GCC unroll 2
+                for (int r = 0; r < 2; r++) {
+                    __m512i p01 = _mm512_dpbusd_epi32(c01, wa[r], y01);
+                    __m512i p23 = _mm512_dpbusd_epi32(c23, wb[r], y23);
+                    __m512 d = _mm512_castps128_ps512(_mm_mul_ps(dw[r], dy));
+                    acc[r][t] = _mm512_fmadd_ps(_mm512_permutexvar_ps(spread01, d),
+                                                _mm512_cvtepi32_ps(p01), acc[r][t]);
+                    acc[r][t] = _mm512_fmadd_ps(_mm512_permutexvar_ps(spread23, d),
+                                                _mm512_cvtepi32_ps(p23), acc[r][t]);
+                }
+            } else {
+                __m512i ylo = _mm512_permutex2var_epi64(y01, ilo, y23);
+                __m512i yhi = _mm512_permutex2var_epi64(y01, ihi, y23);
+                __m512i c = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(zero, cb, ylo), cb, yhi);
+                c = _mm512_sub_epi32(zero, c);
+#pragma GCC unroll 2
+                for (int r = 0; r < 2; r++) {
+                    __m512i p =
+                        _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(c, wa[r], ylo), wb[r], yhi);
+                    __m512 d = _mm512_castps128_ps512(_mm_mul_ps(dw[r], dy));
+                    acc[r][t] = _mm512_fmadd_ps(_mm512_permutexvar_ps(spread4, d),
+                                                _mm512_cvtepi32_ps(p), acc[r][t]);
+                }
+            }
+        }
     }
-    float sum = hsum512_ps(acc);
-    if (i < nb) {
-        __m256i q = _mm256_sub_epi8(x86_nibbles32(a[i].qs), _mm256_set1_epi8(8));
-        __m256i p = x86_dot_i8(q, _mm256_loadu_si256((const __m256i *)b[i].qs));
-        sum += x86_fp16(a[i].d) * x86_fp16(b[i].d) * (float)x86_hsum_epi32(p);
+    for (int t = 0; t < 4; t++) {
+        const block_q8_0 *yb = (const block_q8_0 *)(const void *)(y + (size_t)t * by);
+        for (int r = 0; r < 2; r++) {
+            float v = hsum512_ps(acc[r][t]);
+            for (int k = i; k < nb; k++) { /* the tail exactly as rows_q_0 does it */
+                __m256i yv = _mm256_loadu_si256((const __m256i *)yb[k].qs);
+                __m256i c = _mm256_sub_epi32(_mm256_setzero_si256(),
+                                             _mm256_dpbusd_epi32(_mm256_setzero_si256(),
+                                                                 _mm512_castsi512_si256(cb), yv));
+                const uint8_t *a = x + (size_t)r * bx + (size_t)k * bsz;
+                uint16_t dwk;
+                memcpy(&dwk, a, 2);
+                __m256i p = _mm256_dpbusd_epi32(c, unsigned1(a, is_q8), yv);
+                v += x86_fp16(dwk) * x86_fp16(yb[k].d) * (float)x86_hsum_epi32(p);
+            }
+            s[(size_t)t * ss + r] = v;
+        }
     }
-    *s = sum;
+}
+
+AVX512_FN static void tile_q4_0_2x4(int n, float *restrict s, size_t ss, const uint8_t *x,
+                                    size_t bx, const uint8_t *y, size_t by)
+{
+    tile_q_0_2x4(n, s, ss, x, bx, y, by, 0);
+}
+
+AVX512_FN static void tile_q8_0_2x4(int n, float *restrict s, size_t ss, const uint8_t *x,
+                                    size_t bx, const uint8_t *y, size_t by)
+{
+    tile_q_0_2x4(n, s, ss, x, bx, y, by, 1);
+}
+
+typedef void (*tile_2x4_fn)(int n, float *restrict s, size_t ss, const uint8_t *x, size_t bx,
+                            const uint8_t *y, size_t by);
+
+/* Any tile as 2x4 passes, and the rows kernel for what they leave: an odd row, the last tokens. */
+AVX512_FN static inline void tile_any(tile_2x4_fn pass, qt_vec_dot_rows_fn rows, int n, int nr,
+                                      int nt, float *restrict s, size_t ss, const void *x,
+                                      size_t bx, const void *y, size_t by)
+{
+    const uint8_t *xb = x, *yb = y;
+    const int nr2 = nr / 2 * 2, nt4 = nt / 4 * 4;
+    for (int r = 0; r < nr2; r += 2)
+        for (int t = 0; t < nt4; t += 4)
+            pass(n, s + (size_t)t * ss + r, ss, xb + (size_t)r * bx, bx, yb + (size_t)t * by, by);
+    for (int t = 0; t < nt; t++) {
+        const int r0 = t < nt4 ? nr2 : 0;
+        if (r0 < nr)
+            rows(n, nr - r0, s + (size_t)t * ss + r0, xb + (size_t)r0 * bx, bx,
+                 yb + (size_t)t * by);
+    }
+}
+
+AVX512_FN static void avx512_tile_q4_0(int n, int nr, int nt, float *restrict s, size_t ss,
+                                       const void *restrict x, size_t bx, const void *restrict y,
+                                       size_t by)
+{
+    tile_any(tile_q4_0_2x4, avx512_rows_q4_0, n, nr, nt, s, ss, x, bx, y, by);
+}
+
+AVX512_FN static void avx512_tile_q8_0(int n, int nr, int nt, float *restrict s, size_t ss,
+                                       const void *restrict x, size_t bx, const void *restrict y,
+                                       size_t by)
+{
+    tile_any(tile_q8_0_2x4, avx512_rows_q8_0, n, nr, nt, s, ss, x, bx, y, by);
 }
 
 /* Q4_K: 32 qs bytes = 64 elements; low nibbles (first 32) in the low half, high nibbles in the
@@ -193,6 +432,10 @@ void simd_avx512_fill(qtype_traits_t t[QT_COUNT])
     simd_avx2_fill(t);
     t[QT_Q4_0].vec_dot = avx512_vec_dot_q4_0;
     t[QT_Q8_0].vec_dot = avx512_vec_dot_q8_0;
+    t[QT_Q4_0].vec_dot_rows = avx512_rows_q4_0;
+    t[QT_Q8_0].vec_dot_rows = avx512_rows_q8_0;
+    t[QT_Q4_0].vec_dot_tile = avx512_tile_q4_0;
+    t[QT_Q8_0].vec_dot_tile = avx512_tile_q8_0;
     t[QT_Q4_K].vec_dot = avx512_vec_dot_q4_K;
     t[QT_Q6_K].vec_dot = avx512_vec_dot_q6_K;
 }

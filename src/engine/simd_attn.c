@@ -1,0 +1,203 @@
+/* simd_attn.c - attention inner loops (see simd_attn.h): the portable set, the AVX2+FMA set, and
+ * the choice between them.
+ *
+ * The AVX2 set keeps a query head (or an output head) in registers while it streams the rows of
+ * one KV head, 32 elements at a time, so each row of K and V costs one load and one FMA per
+ * 8 elements. exp uses a degree-6 polynomial on the reduced argument r = x - n ln2, |r| <= ln2/2,
+ * accurate to about 2 ulp, which is what the softmax needs (the portable set calls expf). */
+#include "engine/simd_attn.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "base/fp16.h"
+#include "engine/qtypes.h"
+
+/* ---- portable ---- */
+
+#define LANES 8
+
+static float row_elem(const uint8_t *row, size_t esize, int i)
+{
+    if (esize == 4) {
+        float f;
+        memcpy(&f, row + 4 * (size_t)i, 4);
+        return f;
+    }
+    uint16_t h;
+    memcpy(&h, row + 2 * (size_t)i, 2);
+    return fp16_to_fp32(h);
+}
+
+static float port_scores(float *restrict s, const float *restrict q, const uint8_t *k, size_t cell,
+                         size_t esize, int n, int hd, float scale)
+{
+    float mx = -INFINITY;
+    for (int j = 0; j < n; j++) {
+        const uint8_t *row = k + (size_t)j * cell;
+        float acc[LANES] = {0};
+        int i = 0;
+        for (; i + LANES <= hd; i += LANES)
+            for (int l = 0; l < LANES; l++) acc[l] += q[i + l] * row_elem(row, esize, i + l);
+        for (; i < hd; i++) acc[0] += q[i] * row_elem(row, esize, i);
+        float d = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+        s[j] = d * scale;
+        if (s[j] > mx) mx = s[j];
+    }
+    return mx;
+}
+
+static float port_exp_sum(float *s, int n, float mx)
+{
+    double sum = 0;
+    for (int j = 0; j < n; j++) {
+        s[j] = expf(s[j] - mx);
+        sum += s[j];
+    }
+    return (float)sum;
+}
+
+static void port_weighted_sum(float *restrict o, const float *restrict w, const uint8_t *v,
+                              size_t cell, size_t esize, int n, int hd)
+{
+    for (int j = 0; j < n; j++) {
+        const uint8_t *row = v + (size_t)j * cell;
+        for (int i = 0; i < hd; i++) o[i] += w[j] * row_elem(row, esize, i);
+    }
+}
+
+static const attn_kernels portable = {port_scores, port_exp_sum, port_weighted_sum};
+
+const attn_kernels *attn_kernels_portable(void)
+{
+    return &portable;
+}
+
+/* ---- AVX2 + FMA ---- */
+
+#if defined(__x86_64__)
+#include "engine/simd_x86.h"
+
+/* Eight elements of a cache row as floats. */
+AVX2_FN static inline __m256 load8(const uint8_t *row, size_t esize, int i)
+{
+    if (esize == 4) return _mm256_loadu_ps((const float *)(const void *)(row + 4 * (size_t)i));
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(row + 2 * (size_t)i)));
+}
+
+/* Heads up to 128 elements live in registers; wider or ragged ones use the portable loops. */
+#define AVX_MAX_HD 128
+
+AVX2_FN static float avx2_scores(float *restrict s, const float *restrict q, const uint8_t *k,
+                                 size_t cell, size_t esize, int n, int hd, float scale)
+{
+    if (hd % 16 || hd > AVX_MAX_HD) return port_scores(s, q, k, cell, esize, n, hd, scale);
+    __m256 qv[AVX_MAX_HD / 8];
+    for (int c = 0; c < hd / 8; c++) qv[c] = _mm256_loadu_ps(q + 8 * c);
+    __m256 mx = _mm256_set1_ps(-INFINITY);
+    int j = 0;
+    for (; j < n; j++) {
+        const uint8_t *row = k + (size_t)j * cell;
+        __m256 a0 = _mm256_mul_ps(qv[0], load8(row, esize, 0));
+        __m256 a1 = _mm256_mul_ps(qv[1], load8(row, esize, 8));
+        for (int c = 2; c < hd / 8; c += 2) {
+            a0 = _mm256_fmadd_ps(qv[c], load8(row, esize, 8 * c), a0);
+            a1 = _mm256_fmadd_ps(qv[c + 1], load8(row, esize, 8 * c + 8), a1);
+        }
+        s[j] = x86_hsum_ps(_mm256_add_ps(a0, a1)) * scale;
+        mx = _mm256_max_ps(mx, _mm256_set1_ps(s[j]));
+    }
+    return _mm_cvtss_f32(_mm256_castps256_ps128(mx));
+}
+
+/* exp(x) for x <= 0 (arguments below -87 give 0). */
+AVX2_FN static inline __m256 exp8(__m256 x)
+{
+    x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
+    __m256 nf = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    /* r = x - n ln2 in two steps (ln2 split into a short high part and the rest) */
+    __m256 r = _mm256_fnmadd_ps(nf, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(nf, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    /* times 2^n, n in [-126, 0] here, through the exponent field */
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(nf), _mm256_set1_epi32(127)),
+                                  23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+AVX2_FN static float avx2_exp_sum(float *s, int n, float mx)
+{
+    const __m256 m = _mm256_set1_ps(mx);
+    __m256 sum = _mm256_setzero_ps();
+    int j = 0;
+    for (; j + 8 <= n; j += 8) {
+        __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(s + j), m));
+        _mm256_storeu_ps(s + j, e);
+        sum = _mm256_add_ps(sum, e);
+    }
+    if (j < n) { /* the tail through a padded copy, so every element takes the same path */
+        float t[8] = {0};
+        memcpy(t, s + j, (size_t)(n - j) * sizeof(float));
+        __m256 mask = _mm256_cmp_ps(_mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7),
+                                    _mm256_set1_ps((float)(n - j)), _CMP_LT_OQ);
+        __m256 e = _mm256_and_ps(exp8(_mm256_sub_ps(_mm256_loadu_ps(t), m)), mask);
+        _mm256_storeu_ps(t, e);
+        memcpy(s + j, t, (size_t)(n - j) * sizeof(float));
+        sum = _mm256_add_ps(sum, e);
+    }
+    return x86_hsum_ps(sum);
+}
+
+AVX2_FN static void avx2_weighted_sum(float *restrict o, const float *restrict w,
+                                      const uint8_t *v, size_t cell, size_t esize, int n, int hd)
+{
+    if (hd % 16 || hd > AVX_MAX_HD) {
+        port_weighted_sum(o, w, v, cell, esize, n, hd);
+        return;
+    }
+    /* 32 output elements at a time in registers, over all rows */
+    for (int c = 0; c < hd; c += 32) {
+        const int nc = hd - c < 32 ? (hd - c) / 8 : 4;
+        __m256 acc[4];
+        for (int u = 0; u < nc; u++) acc[u] = _mm256_loadu_ps(o + c + 8 * u);
+        for (int j = 0; j < n; j++) {
+            const uint8_t *row = v + (size_t)j * cell;
+            const __m256 wj = _mm256_set1_ps(w[j]);
+            for (int u = 0; u < nc; u++)
+                acc[u] = _mm256_fmadd_ps(wj, load8(row, esize, c + 8 * u), acc[u]);
+        }
+        for (int u = 0; u < nc; u++)
+            _mm256_storeu_ps(o + c + 8 * u, acc[u]);
+    }
+}
+
+static const attn_kernels avx2 = {avx2_scores, avx2_exp_sum, avx2_weighted_sum};
+
+const attn_kernels *attn_kernels_avx2(void)
+{
+    return qt_kernels_supported(QT_KERNELS_AVX2) ? &avx2 : NULL;
+}
+
+#else
+
+const attn_kernels *attn_kernels_avx2(void)
+{
+    return NULL;
+}
+
+#endif
+
+const attn_kernels *attn_kernels_get(void)
+{
+    const char *set = qtypes_kernel_name();
+    const attn_kernels *x86 = attn_kernels_avx2();
+    if (x86 && strncmp(set, "avx", 3) == 0) return x86;
+    return &portable;
+}
