@@ -21,6 +21,7 @@
 #include "base/threadpool.h"
 #include "cli/cli.h"
 #include "cli/cli_util.h"
+#include "models/resolve.h"
 #include "engine/model.h"
 #include "engine/qtypes.h"
 #include "engine/quant_impl.h"
@@ -349,7 +350,9 @@ int cmd_bench(int argc, char **argv)
         cli_error(cmd, "out of memory");
         return 1;
     }
-    if (uh_model_load(o.model, &m, &err)) goto fail;
+    char model_path[4096];
+    if (models_resolve(o.model, model_path, sizeof model_path, &err)) goto fail;
+    if (uh_model_load(model_path, &m, &err)) goto fail;
     uh_model_info info;
     uh_model_get_info(m, &info);
 
