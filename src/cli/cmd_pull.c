@@ -117,46 +117,19 @@ int cmd_pull(int argc, char **argv)
     }
 
     uh_err err = {0};
-    char name[STORE_MAX_NAME + 1], tag[STORE_MAX_TAG + 1], url[PULL_MAX_URL + 1];
+    pull_target t;
+    int rc = pull_resolve_target(what, as, sha, &t, &err);
+    if (rc != 0) {
+        cli_error("pull", "%s", err.msg);
+        return rc == UH_EINVAL ? 2 : 1;
+    }
     pull_opts o = {0};
-    int is_url = strstr(what, "://") != NULL;
-    if (is_url) {
-        if (pull_map_url(what, url, sizeof url, &err) != 0 ||
-            (!as && pull_default_name(url, name, tag, &err) != 0)) {
-            cli_error("pull", "%s", err.msg);
-            return 2;
-        }
-        o.sha256 = sha;
-    } else {
-        const registry_entry *r = NULL;
-        if (store_parse_name(what, name, tag, &err) != 0) {
-            cli_error("pull", "%s", err.msg);
-            return 2;
-        }
-        if (registry_lookup(name, tag, &r, &err) != 0) {
-            cli_error("pull", "%s: not a known model name (see 'unhosted models --available'), "
-                              "nor a URL (http://, https://, hf://ORG/REPO/FILE.gguf)", what);
-            return 1;
-        }
-        if (!r->supported) {
-            cli_error("pull", "%s:%s uses architecture %s, which this version cannot run yet",
-                      r->name, r->tag, r->arch);
-            return 1;
-        }
-        snprintf(url, sizeof url, "%s", r->url);
-        snprintf(name, sizeof name, "%s", r->name);
-        snprintf(tag, sizeof tag, "%s", r->tag);
-        o.sha256 = sha ? sha : r->sha256;
-        o.size = r->size;
-    }
-    if (as && store_parse_name(as, name, tag, &err) != 0) {
-        cli_error("pull", "--name %s: %s", as, err.msg);
-        return 2;
-    }
+    o.sha256 = t.sha256;
+    o.size = t.size;
     pull_view view = {isatty(2), cli_now(), 0, 0};
-    o.url = url;
-    o.name = name;
-    o.tag = tag;
+    o.url = t.url;
+    o.name = t.name;
+    o.tag = t.tag;
     o.n_connections = (int)n_conn;
     o.no_verify = no_verify;
     o.progress = on_progress;
@@ -168,8 +141,8 @@ int cmd_pull(int argc, char **argv)
         cli_error("pull", "%s", err.msg);
         return 1;
     }
-    fprintf(stderr, "pulling %s:%s from %s\n", name, tag, url);
-    int rc = pull_model(s, &o, &e, &err);
+    fprintf(stderr, "pulling %s:%s from %s\n", t.name, t.tag, t.url);
+    rc = pull_model(s, &o, &e, &err);
     store_close(s);
     if (view.drawn) fputc('\n', stderr);
     if (rc != 0) {

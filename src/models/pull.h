@@ -65,4 +65,20 @@ int pull_map_url(const char *in, char *out, size_t cap, uh_err *err);
 int pull_default_name(const char *url, char name[STORE_MAX_NAME + 1], char tag[STORE_MAX_TAG + 1],
                       uh_err *err);
 
+/* What a user asked to pull, made concrete: a registry name[:tag] (its URL, digest and size) or a
+ * URL (http(s)://, hf://ORG/REPO/FILE.gguf; store name from the file name). as (may be NULL)
+ * overrides the store name, sha (may be NULL) the expected digest. */
+typedef struct {
+    char url[PULL_MAX_URL + 1];
+    char name[STORE_MAX_NAME + 1];
+    char tag[STORE_MAX_TAG + 1];
+    const char *sha256; /* borrowed from sha or the registry; NULL if neither has one */
+    uint64_t size;      /* 0 if unknown */
+} pull_target;
+
+/* Errors: UH_EINVAL (bad URL or name), UH_ENOTFOUND (neither a registry name nor a URL),
+ * UH_EUNSUPPORTED (a registry model whose architecture this build cannot run). */
+int pull_resolve_target(const char *what, const char *as, const char *sha, pull_target *t,
+                        uh_err *err);
+
 #endif
