@@ -1,6 +1,6 @@
 /* cmd_serve.c - the node's HTTP API and its token:
  *   unhosted serve [--listen HOST:PORT] [--require-token] [--model NAME_OR_PATH ...]
- *                  [--parallel N] [--ctx N] [--mem-budget BYTES]
+ *                  [--parallel N] [--ctx N] [--queue N] [--mem-budget BYTES]
  *   unhosted token [--path]
  * serve runs until SIGTERM or SIGINT, then stops gracefully (open streams get a few seconds to
  * finish) and exits 0. */
@@ -11,9 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/err.h"
 #include "base/log.h"
 #include "cli/cli.h"
 #include "cli/cli_util.h"
+#include "server/api_pull.h"
+#include "server/api.h"
+#include "server/api_models.h"
 #include "server/http.h"
 #include "server/http_auth.h"
 
@@ -30,7 +34,8 @@ typedef struct {
     const char *models[SERVE_MAX_MODELS];
     int n_models;
     long parallel;    /* sequences decoded together; 0 = default */
-    long n_ctx;       /* context per sequence; 0 = the model's */
+    long n_ctx;       /* context per sequence; 0 = min(the model's, 4096) */
+    long queue;       /* requests waiting per model before 429; 0 = 64 */
     uint64_t mem_budget; /* bytes for weights + KV; 0 = no limit */
 } serve_opts;
 
@@ -43,8 +48,13 @@ static void serve_usage(FILE *f)
             "  --require-token      require the API token from every client, local ones too\n"
             "  --model NAME|PATH    a model to serve (repeatable)\n"
             "  --parallel N         sequences generated together (continuous batching)\n"
-            "  --ctx N              context length per sequence\n"
-            "  --mem-budget BYTES   memory for weights and KV caches\n"
+            "  --ctx N              context length per sequence (default: the model's, at\n"
+            "                       most 4096)\n"
+            "  --queue N            requests that may wait for a slot, per model (default 64);\n"
+            "                       more are answered 429\n"
+            "  --mem-budget BYTES   memory for weights and KV caches; models are loaded on\n"
+            "                       demand and the least recently used idle one is unloaded\n"
+            "                       when the next would not fit\n"
             "Stops on SIGTERM / SIGINT: open streams get %d s to finish.\n",
             HTTP_DEFAULT_LISTEN, SERVE_GRACE_MS / 1000);
 }
@@ -85,6 +95,12 @@ static int parse_serve(int argc, char **argv, serve_opts *o)
                 cli_error("serve", "--ctx must be 16..16777216");
                 return -1;
             }
+        } else if (!strcmp(a, "--queue")) {
+            if (!(v = cli_value("serve", argc, argv, &i))) return -1;
+            if (cli_parse_long(v, 1, 65536, &o->queue) != 0) {
+                cli_error("serve", "--queue must be 1..65536");
+                return -1;
+            }
         } else if (!strcmp(a, "--mem-budget")) {
             if (!(v = cli_value("serve", argc, argv, &i))) return -1;
             if (cli_parse_u64(v, &o->mem_budget) != 0) {
@@ -105,8 +121,6 @@ int cmd_serve(int argc, char **argv)
     serve_opts o = {.listen = HTTP_DEFAULT_LISTEN};
     int prc = parse_serve(argc, argv, &o);
     if (prc != 0) return prc > 0 ? 0 : 2;
-    if (o.n_models || o.parallel || o.n_ctx || o.mem_budget)
-        log_warn("serve_models", "msg=\"model endpoints are not wired into this build yet\"");
 
     /* Signals are taken by sigwait on this thread only: block them before any thread starts. */
     sigset_t stop_set, old_set;
@@ -118,10 +132,27 @@ int cmd_serve(int argc, char **argv)
 
     uh_err err = {0};
     http_server *srv = NULL;
+    api_models *am = NULL;
+    api_server *api = NULL;
     http_config cfg = {.listen = o.listen, .require_token = o.require_token,
                        .version = UNHOSTED_VERSION};
     int rc = 1;
-    if (http_server_new(&cfg, &srv, &err) != 0 || http_server_start(srv, &err) != 0) {
+    api_models_params mp = {.n_slots = (int)o.parallel, .n_ctx = (int)o.n_ctx,
+                            .queue_max = (int)o.queue, .mem_budget = o.mem_budget};
+    if (http_server_new(&cfg, &srv, &err) != 0 ||
+        api_models_new(&mp, http_server_metrics(srv), &am, &err) != 0) {
+        cli_error("serve", "%s", err.msg);
+        goto done;
+    }
+    for (int i = 0; i < o.n_models; i++) {
+        if (api_models_add_configured(am, o.models[i], &err) != 0) {
+            cli_error("serve", "--model %s", err.msg);
+            goto done;
+        }
+    }
+    if (api_register(srv, am, &api, &err) != 0 ||
+        (api_pull_register(srv) != 0 && err_setf(&err, UH_ELIMIT, "cannot add /api/pull")) ||
+        http_server_start(srv, &err) != 0) {
         cli_error("serve", "%s", err.msg);
         goto done;
     }
@@ -141,9 +172,13 @@ int cmd_serve(int argc, char **argv)
     while (sigwait(&stop_set, &sig) != 0) {
     }
     log_info("serve_signal", "signal=%d", sig);
+    api_begin_stop(api, SERVE_GRACE_MS);
     http_server_stop(srv, SERVE_GRACE_MS);
     rc = 0;
 done:
+    http_server_stop(srv, 0);
+    api_models_free(am); /* the last scheduler events close their streams */
+    api_free(api);
     http_server_free(srv);
     pthread_sigmask(SIG_SETMASK, &old_set, NULL);
     return rc;

@@ -53,6 +53,8 @@ struct http_server {
     int own_metrics;
     metrics_family *m_requests, *m_duration, *m_conns, *m_streams, *m_cancels, *m_timeouts,
         *m_rejected;
+    void (*on_metrics)(void *ud);
+    void *on_metrics_ud;
     pthread_mutex_t lock; /* conns, streams, n_streams, stopping */
     pthread_cond_t cond;
     http_conn *conns;
@@ -228,6 +230,7 @@ static http_response *route_metrics(const http_request *req, void *ud)
     http_server *s = ud;
     char *text;
     size_t len;
+    if (s->on_metrics) s->on_metrics(s->on_metrics_ud);
     if (metrics_render(s->metrics, &text, &len) != 0) return NULL;
     http_response *r = http_text(200, "text/plain; version=0.0.4; charset=utf-8", text, len);
     free(text);
@@ -717,6 +720,13 @@ int http_server_port(const http_server *s) { return s->listen.port; }
 int http_server_is_public(const http_server *s) { return !s->listen.loopback; }
 const char *http_server_token_path(const http_server *s) { return s->token_path; }
 metrics_registry *http_server_metrics(http_server *s) { return s->metrics; }
+
+void http_server_on_metrics(http_server *s, void (*fn)(void *ud), void *ud)
+{
+    if (s->daemon) return;
+    s->on_metrics = fn;
+    s->on_metrics_ud = ud;
+}
 
 /* Waits (lock held) until no stream is left or the deadline passes. */
 static void wait_streams(http_server *s, double deadline)

@@ -79,6 +79,9 @@ int http_server_is_public(const http_server *s);
 /* The path of the token file. */
 const char *http_server_token_path(const http_server *s);
 metrics_registry *http_server_metrics(http_server *s);
+/* fn(ud) runs on the connection's thread before every GET /metrics renders (to refresh gauges
+ * from their sources); it must be quick. Only before http_server_start; ud is borrowed. */
+void http_server_on_metrics(http_server *s, void (*fn)(void *ud), void *ud);
 
 /* Graceful stop: stop accepting, answer new requests on open connections with 503, let open
  * streams finish for up to grace_ms, then cancel the rest (their producers are told

@@ -1,0 +1,463 @@
+/* api_models.c - the model manager of `unhosted serve`: name lookup, loading on demand, LRU
+ * unloading under the memory budget, per-model metrics (see api_models.h). */
+#include "server/api_models.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "base/err.h"
+#include "base/log.h"
+#include "models/info.h"
+#include "models/resolve.h"
+#include "models/store.h"
+
+#define API_DEFAULT_MAX_CTX 4096
+
+struct api_model {
+    api_models *owner;
+    char name[API_MAX_MODEL_NAME]; /* metrics label and what listings show */
+    char path[4096];
+    uh_model *model;
+    sched *sched;
+    int n_ctx;
+    uint64_t bytes; /* file + KV estimate */
+    atomic_int in_flight;
+    uint64_t last_used; /* manager clock, under the lock */
+};
+
+typedef struct {
+    char spec[4096];
+    char name[API_MAX_MODEL_NAME];
+    char path[4096];
+} api_configured;
+
+struct api_models {
+    api_models_params p;
+    pthread_mutex_t mu;
+    api_model *loaded[API_MAX_MODELS];
+    int n_loaded;
+    uint64_t clock, used;
+    api_configured conf[API_MAX_MODELS];
+    int n_conf;
+    metrics_family *f_requests, *f_rejected, *f_prompt, *f_completion, *f_queue, *f_in_use,
+        *f_slots, *f_ttft, *f_gap, *f_loaded, *f_memory;
+};
+
+/* ---- lifecycle ---- */
+
+static void make_metrics(api_models *am, metrics_registry *r)
+{
+    static const double ttft_le[] = {0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
+    static const double gap_le[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                    0.1,   0.25,   0.5,   1,    2.5,   5};
+    if (!r) return;
+    am->f_requests =
+        metrics_counter(r, "unhosted_requests_total",
+                        "Generation requests finished, by model and finish reason", "model,finish");
+    am->f_rejected =
+        metrics_counter(r, "unhosted_requests_rejected_total",
+                        "Generation requests refused because the queue was full", "model");
+    am->f_prompt =
+        metrics_counter(r, "unhosted_prompt_tokens_total",
+                        "Prompt tokens of finished requests (cached ones included)", "model");
+    am->f_completion =
+        metrics_counter(r, "unhosted_completion_tokens_total", "Tokens generated", "model");
+    am->f_queue = metrics_gauge(r, "unhosted_queue_depth", "Requests waiting for a slot", "model");
+    am->f_in_use = metrics_gauge(r, "unhosted_kv_slots_in_use",
+                                 "KV cache slots holding a running request", "model");
+    am->f_slots =
+        metrics_gauge(r, "unhosted_kv_slots", "KV cache slots of the loaded model", "model");
+    am->f_ttft = metrics_histogram(r, "unhosted_time_to_first_token_seconds",
+                                   "Time from a request's arrival to its first generated token",
+                                   "model", ttft_le, (int)(sizeof ttft_le / sizeof ttft_le[0]));
+    am->f_gap = metrics_histogram(r, "unhosted_token_latency_seconds",
+                                  "Time between consecutive generated tokens of a request", "model",
+                                  gap_le, (int)(sizeof gap_le / sizeof gap_le[0]));
+    am->f_loaded = metrics_gauge(r, "unhosted_models_loaded", "Models loaded", NULL);
+    am->f_memory = metrics_gauge(r, "unhosted_model_memory_bytes",
+                                 "Estimated bytes of loaded models (weights and KV caches)", NULL);
+}
+
+int api_models_new(const api_models_params *p, metrics_registry *metrics, api_models **out,
+                   uh_err *err)
+{
+    *out = NULL;
+    api_models *am = calloc(1, sizeof *am);
+    if (!am) return err_setf(err, UH_ENOMEM, "out of memory");
+    if (p) am->p = *p;
+    if (am->p.n_slots <= 0) am->p.n_slots = 4;
+    if (am->p.queue_max <= 0) am->p.queue_max = 64;
+    pthread_mutex_init(&am->mu, NULL);
+    make_metrics(am, metrics);
+    *out = am;
+    return UH_OK;
+}
+
+static void model_unload(api_models *am, api_model *m)
+{
+    const char *lv[] = {m->name};
+    metrics_set(am->f_queue, lv, 0);
+    metrics_set(am->f_in_use, lv, 0);
+    metrics_set(am->f_slots, lv, 0);
+    sched_free(m->sched);
+    uh_model_free(m->model);
+    am->used -= m->bytes;
+    log_info("serve_unload", "model=%s bytes=%llu", m->name, (unsigned long long)m->bytes);
+    free(m);
+}
+
+void api_models_free(api_models *am)
+{
+    if (!am) return;
+    for (int i = 0; i < am->n_loaded; i++) model_unload(am, am->loaded[i]);
+    pthread_mutex_destroy(&am->mu);
+    free(am);
+}
+
+void api_models_shutdown(api_models *am)
+{
+    pthread_mutex_lock(&am->mu);
+    for (int i = 0; i < am->n_loaded; i++) sched_shutdown(am->loaded[i]->sched, 1);
+    pthread_mutex_unlock(&am->mu);
+}
+
+/* ---- lookup ---- */
+
+static void base_name(const char *path, char *out, size_t cap)
+{
+    const char *b = strrchr(path, '/');
+    b = b ? b + 1 : path;
+    size_t n = strlen(b);
+    if (n > 5 && !strcmp(b + n - 5, ".gguf")) n -= 5;
+    if (n >= cap) n = cap - 1;
+    memcpy(out, b, n);
+    out[n] = 0;
+}
+
+/* Under mu. The name and file a spec stands for. from_cli: paths are allowed. */
+static int lookup_locked(api_models *am, const char *spec, int from_cli, char *name, char *path,
+                         store_entry *e, uh_err *err)
+{
+    for (int i = 0; i < am->n_conf; i++) {
+        if (!strcmp(spec, am->conf[i].name) || !strcmp(spec, am->conf[i].spec)) {
+            snprintf(name, API_MAX_MODEL_NAME, "%s", am->conf[i].name);
+            snprintf(path, 4096, "%s", am->conf[i].path);
+            if (e) {
+                memset(e, 0, sizeof *e);
+                snprintf(e->path, sizeof e->path, "%s", path);
+            }
+            return UH_OK;
+        }
+    }
+    store_entry tmp;
+    if (!e) e = &tmp;
+    int origin = 0;
+    uh_err rerr = {0};
+    int rc = models_resolve_entry(spec, e, &origin, &rerr);
+    if (rc == 0 && origin == MODELS_FROM_PATH && !from_cli) rc = UH_ENOTFOUND;
+    if (rc != 0) {
+        if (rc == UH_EINVAL || rc == UH_ENOTFOUND || rc == UH_EUNSUPPORTED) {
+            if (!from_cli && origin == MODELS_FROM_PATH)
+                return err_setf(err, UH_ENOTFOUND, "The model '%.200s' does not exist", spec);
+            return err_setf(err, UH_ENOTFOUND, "The model '%.200s' does not exist: %.200s", spec,
+                            rerr.msg);
+        }
+        return err_setf(err, rc, "%s", rerr.msg);
+    }
+    if (origin == MODELS_FROM_STORE)
+        snprintf(name, API_MAX_MODEL_NAME, "%s:%s", e->name, e->tag);
+    else if (origin == MODELS_FROM_PATH)
+        base_name(e->path, name, API_MAX_MODEL_NAME);
+    else
+        snprintf(name, API_MAX_MODEL_NAME, "%s", spec);
+    snprintf(path, 4096, "%s", e->path);
+    return UH_OK;
+}
+
+static api_model *find_loaded(api_models *am, const char *name, const char *path)
+{
+    for (int i = 0; i < am->n_loaded; i++) {
+        api_model *m = am->loaded[i];
+        if ((name && !strcmp(m->name, name)) || (path && !strcmp(m->path, path))) return m;
+    }
+    return NULL;
+}
+
+/* ---- loading ---- */
+
+/* Under mu: unloads the least recently used idle model. 0, or -1 when every model is busy. */
+static int evict_one(api_models *am)
+{
+    int best = -1;
+    for (int i = 0; i < am->n_loaded; i++) {
+        api_model *m = am->loaded[i];
+        if (atomic_load(&m->in_flight) != 0) continue;
+        if (best < 0 || m->last_used < am->loaded[best]->last_used) best = i;
+    }
+    if (best < 0) return -1;
+    api_model *m = am->loaded[best];
+    am->loaded[best] = am->loaded[--am->n_loaded];
+    model_unload(am, m);
+    return 0;
+}
+
+static int load_locked(api_models *am, const char *name, const char *path, api_model **out,
+                       uh_err *err)
+{
+    int rc;
+    api_model *m = calloc(1, sizeof *m);
+    if (!m) return err_setf(err, UH_ENOMEM, "out of memory");
+    m->owner = am;
+    snprintf(m->name, sizeof m->name, "%s", name);
+    snprintf(m->path, sizeof m->path, "%s", path);
+    atomic_init(&m->in_flight, 0);
+    if ((rc = uh_model_load(path, &m->model, err)) != 0) goto fail;
+    uh_model_info info;
+    uh_model_get_info(m->model, &info);
+    int train = info.n_ctx_train > 0 ? info.n_ctx_train : API_DEFAULT_MAX_CTX;
+    m->n_ctx =
+        am->p.n_ctx > 0 ? am->p.n_ctx : (train < API_DEFAULT_MAX_CTX ? train : API_DEFAULT_MAX_CTX);
+    struct stat st;
+    uint64_t file = stat(path, &st) == 0 ? (uint64_t)st.st_size : info.size_bytes;
+    uint64_t kv = (uint64_t)am->p.n_slots * (uint64_t)m->n_ctx * (uint64_t)info.n_layer * 2u *
+                  (uint64_t)info.n_head_kv * (uint64_t)info.head_dim * sizeof(float);
+    m->bytes = file + kv;
+    if (am->p.mem_budget && m->bytes > am->p.mem_budget) {
+        rc = err_setf(err, UH_ELIMIT,
+                      "model '%s' needs about %llu bytes (weights and KV cache), more than the "
+                      "memory budget of %llu",
+                      name, (unsigned long long)m->bytes, (unsigned long long)am->p.mem_budget);
+        goto fail;
+    }
+    while ((am->p.mem_budget && am->used + m->bytes > am->p.mem_budget) ||
+           am->n_loaded == API_MAX_MODELS) {
+        if (evict_one(am) != 0) {
+            rc = err_setf(err, UH_ELIMIT,
+                          "not enough memory budget for model '%s' while other models are busy; "
+                          "retry later",
+                          name);
+            goto fail;
+        }
+    }
+    sched_params sp = sched_default_params();
+    sp.n_slots = am->p.n_slots;
+    sp.n_ctx = m->n_ctx;
+    sp.queue_max = am->p.queue_max;
+    sp.n_threads = am->p.n_threads;
+    if (sp.n_batch < sp.n_slots) sp.n_batch = sp.n_slots;
+    if ((rc = sched_new(m->model, &sp, &m->sched, err)) != 0) goto fail;
+    am->used += m->bytes;
+    am->loaded[am->n_loaded++] = m;
+    metrics_set(am->f_slots, (const char *[]){m->name}, sp.n_slots);
+    log_info("serve_load", "model=%s path=%s n_ctx=%d slots=%d bytes=%llu", m->name, path, m->n_ctx,
+             sp.n_slots, (unsigned long long)m->bytes);
+    *out = m;
+    return UH_OK;
+fail:
+    uh_model_free(m->model);
+    free(m);
+    return rc;
+}
+
+int api_models_add_configured(api_models *am, const char *spec, uh_err *err)
+{
+    char name[API_MAX_MODEL_NAME], path[4096];
+    int rc;
+    pthread_mutex_lock(&am->mu);
+    if (am->n_conf == API_MAX_MODELS) {
+        rc = err_setf(err, UH_ELIMIT, "at most %d models", API_MAX_MODELS);
+        goto out;
+    }
+    if ((rc = lookup_locked(am, spec, 1, name, path, NULL, err)) != 0) goto out;
+    api_configured *c = &am->conf[am->n_conf++];
+    snprintf(c->spec, sizeof c->spec, "%s", spec);
+    snprintf(c->name, sizeof c->name, "%s", name);
+    snprintf(c->path, sizeof c->path, "%s", path);
+    api_model *m = find_loaded(am, NULL, path);
+    if (!m) rc = load_locked(am, name, path, &m, err);
+    if (rc == 0) m->last_used = ++am->clock;
+out:
+    pthread_mutex_unlock(&am->mu);
+    if (rc != 0) err_prefix(err, rc, "%s", spec);
+    return rc;
+}
+
+int api_models_acquire(api_models *am, const char *spec, api_model **out, uh_err *err)
+{
+    *out = NULL;
+    int rc = UH_OK;
+    pthread_mutex_lock(&am->mu);
+    api_model *m = find_loaded(am, spec, NULL);
+    if (!m) {
+        char name[API_MAX_MODEL_NAME], path[4096];
+        if ((rc = lookup_locked(am, spec, 0, name, path, NULL, err)) != 0) goto out;
+        m = find_loaded(am, NULL, path);
+        if (!m && (rc = load_locked(am, name, path, &m, err)) != 0) goto out;
+    }
+    atomic_fetch_add(&m->in_flight, 1);
+    m->last_used = ++am->clock;
+    *out = m;
+out:
+    pthread_mutex_unlock(&am->mu);
+    return rc;
+}
+
+void api_models_done(api_model *m)
+{
+    if (m) atomic_fetch_sub(&m->in_flight, 1);
+}
+
+const uh_model *api_model_engine(const api_model *m)
+{
+    return m->model;
+}
+sched *api_model_sched(const api_model *m)
+{
+    return m->sched;
+}
+const char *api_model_name(const api_model *m)
+{
+    return m->name;
+}
+int api_model_n_ctx(const api_model *m)
+{
+    return m->n_ctx;
+}
+
+/* ---- metrics ---- */
+
+void api_model_observe_ttft(api_model *m, double seconds)
+{
+    metrics_observe(m->owner->f_ttft, (const char *[]){m->name}, seconds);
+}
+
+void api_model_observe_token_gap(api_model *m, double seconds)
+{
+    metrics_observe(m->owner->f_gap, (const char *[]){m->name}, seconds);
+}
+
+void api_model_observe_done(api_model *m, enum sched_finish finish, const sched_usage *u)
+{
+    api_models *am = m->owner;
+    metrics_add(am->f_requests, (const char *[]){m->name, sched_finish_name(finish)}, 1);
+    metrics_add(am->f_prompt, (const char *[]){m->name}, u->n_prompt);
+    metrics_add(am->f_completion, (const char *[]){m->name}, u->n_completion);
+}
+
+void api_model_observe_rejected(api_model *m)
+{
+    metrics_add(m->owner->f_rejected, (const char *[]){m->name}, 1);
+}
+
+void api_models_refresh_metrics(void *ud)
+{
+    api_models *am = ud;
+    pthread_mutex_lock(&am->mu);
+    for (int i = 0; i < am->n_loaded; i++) {
+        api_model *m = am->loaded[i];
+        sched_stats_t st;
+        sched_stats(m->sched, &st);
+        const char *lv[] = {m->name};
+        metrics_set(am->f_queue, lv, st.queue_depth);
+        metrics_set(am->f_in_use, lv, st.slots_in_use);
+        metrics_set(am->f_slots, lv, st.n_slots);
+    }
+    metrics_set(am->f_loaded, NULL, am->n_loaded);
+    metrics_set(am->f_memory, NULL, (double)am->used);
+    pthread_mutex_unlock(&am->mu);
+}
+
+/* ---- listing ---- */
+
+static void entry_from_store(const store_entry *s, const char *name, api_model_entry *e)
+{
+    memset(e, 0, sizeof *e);
+    snprintf(e->name, sizeof e->name, "%s", name);
+    snprintf(e->path, sizeof e->path, "%s", s->path);
+    e->size = s->size;
+    snprintf(e->arch, sizeof e->arch, "%s", s->arch);
+    snprintf(e->quant, sizeof e->quant, "%s", s->quant);
+    e->n_params = s->n_params;
+    e->n_ctx_train = s->n_ctx_train;
+    snprintf(e->sha256, sizeof e->sha256, "%s", s->sha256);
+    e->added = s->added;
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+    return strcmp(((const api_model_entry *)a)->name, ((const api_model_entry *)b)->name);
+}
+
+int api_models_list(api_models *am, api_model_entry **entries, int *n, uh_err *err)
+{
+    *entries = NULL;
+    *n = 0;
+    store *st = NULL;
+    store_entry *se = NULL;
+    int n_se = 0;
+    if (store_open(&st, NULL) == 0) {
+        if (store_list(st, &se, &n_se, NULL) != 0) n_se = 0;
+        store_close(st);
+    }
+    pthread_mutex_lock(&am->mu);
+    int cap = n_se + am->n_conf + am->n_loaded;
+    api_model_entry *out = calloc((size_t)(cap ? cap : 1), sizeof *out);
+    int k = 0;
+    if (out) {
+        for (int i = 0; i < am->n_conf; i++) {
+            store_entry s;
+            memset(&s, 0, sizeof s);
+            models_file_info(am->conf[i].path, &s, NULL);
+            snprintf(s.path, sizeof s.path, "%s", am->conf[i].path);
+            entry_from_store(&s, am->conf[i].name, &out[k++]);
+        }
+        for (int i = 0; i < n_se; i++) {
+            char name[API_MAX_MODEL_NAME];
+            snprintf(name, sizeof name, "%s:%s", se[i].name, se[i].tag);
+            entry_from_store(&se[i], name, &out[k++]);
+        }
+        for (int i = 0; i < am->n_loaded; i++) {
+            store_entry s;
+            memset(&s, 0, sizeof s);
+            models_file_info(am->loaded[i]->path, &s, NULL);
+            snprintf(s.path, sizeof s.path, "%s", am->loaded[i]->path);
+            entry_from_store(&s, am->loaded[i]->name, &out[k++]);
+        }
+    }
+    pthread_mutex_unlock(&am->mu);
+    free(se);
+    if (!out) return err_setf(err, UH_ENOMEM, "out of memory");
+    qsort(out, (size_t)k, sizeof *out, cmp_entry);
+    int w = 0;
+    for (int i = 0; i < k; i++)
+        if (w == 0 || strcmp(out[w - 1].name, out[i].name) != 0) out[w++] = out[i];
+    *entries = out;
+    *n = w;
+    return UH_OK;
+}
+
+int api_models_lookup(api_models *am, const char *spec, api_model_entry *e, uh_err *err)
+{
+    char name[API_MAX_MODEL_NAME], path[4096];
+    store_entry s;
+    pthread_mutex_lock(&am->mu);
+    api_model *m = find_loaded(am, spec, NULL);
+    int rc = UH_OK;
+    if (m) {
+        memset(&s, 0, sizeof s);
+        snprintf(name, sizeof name, "%s", m->name);
+        snprintf(path, sizeof path, "%s", m->path);
+    } else {
+        rc = lookup_locked(am, spec, 0, name, path, &s, err);
+    }
+    pthread_mutex_unlock(&am->mu);
+    if (rc != 0) return rc;
+    if (!s.arch[0]) models_file_info(path, &s, NULL);
+    snprintf(s.path, sizeof s.path, "%s", path);
+    entry_from_store(&s, name, e);
+    return UH_OK;
+}
