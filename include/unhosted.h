@@ -145,6 +145,15 @@ int uh_eval(uh_ctx *c, const uh_batch *b, uh_err *err);
  * pipeline of devices is built on: each device runs its own range. */
 int uh_eval_layers(uh_ctx *c, const uh_batch *b, int layer_begin, int layer_end, uh_err *err);
 
+/* Embedding of a text: runs the whole model over toks[0..n) at positions 0..n-1 of sequence seq
+ * (its cache is cleared first and holds the tokens afterwards; other sequences are untouched),
+ * in batches of at most n_batch_max tokens. Each token's final hidden state goes through the
+ * output RMSNorm (what the head would see), the normed states are averaged over the tokens (mean
+ * pooling), and the mean is scaled to unit L2 length, so the cosine similarity of two embeddings
+ * is their dot product. out receives n_embd floats. UH_ECTXFULL when n exceeds n_ctx. The
+ * logits/hidden outputs of the last eval are not kept. */
+int uh_embed(uh_ctx *c, int seq, const uh_token *toks, int n, float *out, uh_err *err);
+
 /* Output row of batch entry i of the last eval (NULL if that entry did not want output). Valid
  * until the next eval on this context. */
 const float *uh_get_logits(const uh_ctx *c, int i);

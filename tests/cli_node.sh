@@ -1,7 +1,7 @@
 #!/bin/sh
 # The official `openai` and `ollama` npm clients against a local `unhosted serve`
-# (tests/node/api_clients.mjs): chat, streaming chat, completions, logprobs, model listing and
-# errors, greedy output equal to `unhosted run`. The packages come from the npm registry
+# (tests/node/api_clients.mjs): chat, streaming chat, completions, logprobs, embeddings, model
+# listing and errors, greedy output equal to `unhosted run`. The packages come from the npm registry
 # (versions pinned by tests/node/package-lock.json) into build/node/, reused while the lock file
 # is unchanged. Only ever connects to 127.0.0.1. Prints one "PASS name" / "FAIL name" per case.
 set -u

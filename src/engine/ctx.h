@@ -35,7 +35,8 @@ struct uh_ctx {
     int *seq_len;    /* [n_seq_max] */
 
     /* scratch, [n_batch_max][width] floats */
-    float *x;     /* residual stream, n_embd */
+    float *x;     /* residual stream, n_embd; after an eval, every batch token's state after
+                   * the last layer run (embed.c reads it) */
     float *h;     /* normed input, max(n_embd, n_head * head_dim) */
     float *q;     /* n_head * head_dim */
     float *k;     /* kv_row */

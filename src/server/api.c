@@ -221,10 +221,13 @@ int api_register(http_server *srv, api_models *am, api_server **out, uh_err *err
         {"POST", "/v1/chat/completions", api_chat_completions},
         {"POST", "/v1/completions", api_completions},
         {"GET", "/v1/models", api_list_models},
+        {"POST", "/v1/embeddings", api_embeddings},
         {"POST", "/api/chat", api_ollama_chat},
         {"POST", "/api/generate", api_ollama_generate},
         {"GET", "/api/tags", api_ollama_tags},
         {"POST", "/api/show", api_ollama_show},
+        {"POST", "/api/embed", api_ollama_embed},
+        {"POST", "/api/embeddings", api_ollama_embeddings},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         int rc = http_route(srv, routes[i].method, routes[i].path, routes[i].fn, a);

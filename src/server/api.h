@@ -1,9 +1,10 @@
 /* api.h - the inference endpoints of `unhosted serve` on top of the HTTP server (http.h) and the
  * model manager (api_models.h):
  *
- *   OpenAI: POST /v1/chat/completions, POST /v1/completions (SSE with "stream"), GET /v1/models
+ *   OpenAI: POST /v1/chat/completions, POST /v1/completions (SSE with "stream"), GET /v1/models,
+ *           POST /v1/embeddings
  *   Ollama: POST /api/chat, POST /api/generate (NDJSON unless "stream": false), GET /api/tags,
- *           POST /api/show
+ *           POST /api/show, POST /api/embed, POST /api/embeddings
  *
  * Every response carries X-Unhosted-Served-By: local. Requests are parsed by oai_req.h; a full
  * queue answers 429 with Retry-After: 1, an unknown model 404 (code model_not_found), a prompt

@@ -10,6 +10,8 @@
 
 #include "server/api.h"
 
+#define API_EMBED_MAX_INPUTS 256 /* texts per embeddings request */
+
 struct api_server {
     api_models *am;
     atomic_llong stop_deadline_ms; /* monotonic ms after which waiting requests are cancelled;
@@ -40,5 +42,8 @@ http_response *api_ollama_generate(const http_request *req, void *ud);
 http_response *api_list_models(const http_request *req, void *ud);
 http_response *api_ollama_tags(const http_request *req, void *ud);
 http_response *api_ollama_show(const http_request *req, void *ud);
+http_response *api_embeddings(const http_request *req, void *ud);
+http_response *api_ollama_embed(const http_request *req, void *ud);
+http_response *api_ollama_embeddings(const http_request *req, void *ud);
 
 #endif

@@ -27,6 +27,8 @@ struct api_model {
     uint64_t bytes; /* file + KV estimate */
     atomic_int in_flight;
     uint64_t last_used; /* manager clock, under the lock */
+    pthread_mutex_t embed_mu; /* one embeddings request at a time per model */
+    uh_ctx *embed_ctx;        /* under embed_mu: made by the first embeddings request */
 };
 
 typedef struct {
@@ -104,6 +106,8 @@ static void model_unload(api_models *am, api_model *m)
     metrics_set(am->f_in_use, lv, 0);
     metrics_set(am->f_slots, lv, 0);
     sched_free(m->sched);
+    uh_ctx_free(m->embed_ctx);
+    pthread_mutex_destroy(&m->embed_mu);
     uh_model_free(m->model);
     am->used -= m->bytes;
     log_info("serve_unload", "model=%s bytes=%llu", m->name, (unsigned long long)m->bytes);
@@ -215,6 +219,7 @@ static int load_locked(api_models *am, const char *name, const char *path, api_m
     snprintf(m->name, sizeof m->name, "%s", name);
     snprintf(m->path, sizeof m->path, "%s", path);
     atomic_init(&m->in_flight, 0);
+    pthread_mutex_init(&m->embed_mu, NULL);
     if ((rc = uh_model_load(path, &m->model, err)) != 0) goto fail;
     uh_model_info info;
     uh_model_get_info(m->model, &info);
@@ -258,6 +263,7 @@ static int load_locked(api_models *am, const char *name, const char *path, api_m
     *out = m;
     return UH_OK;
 fail:
+    pthread_mutex_destroy(&m->embed_mu);
     uh_model_free(m->model);
     free(m);
     return rc;
@@ -326,6 +332,24 @@ const char *api_model_name(const api_model *m)
 int api_model_n_ctx(const api_model *m)
 {
     return m->n_ctx;
+}
+
+int api_model_embed(api_model *m, const uh_token *toks, int n, float *out, uh_err *err)
+{
+    int rc = UH_OK;
+    pthread_mutex_lock(&m->embed_mu);
+    if (!m->embed_ctx) {
+        uh_ctx_params cp = uh_ctx_default_params();
+        cp.n_ctx = m->n_ctx;
+        cp.n_seq_max = 1;
+        cp.n_threads = m->owner->p.n_threads;
+        if ((rc = uh_ctx_new(m->model, &cp, &m->embed_ctx, err)) != 0) goto out;
+        log_info("serve_embed_ctx", "model=%s n_ctx=%d", m->name, m->n_ctx);
+    }
+    rc = uh_embed(m->embed_ctx, 0, toks, n, out, err);
+out:
+    pthread_mutex_unlock(&m->embed_mu);
+    return rc;
 }
 
 /* ---- metrics ---- */

@@ -11,6 +11,8 @@
  * (n_slots * n_ctx * n_layer * 2 * n_head_kv * head_dim * 4 bytes). Loading a model that would
  * take the total past mem_budget first unloads idle models, least recently used first; a model
  * with requests in flight is never unloaded. When that is not enough, loading fails (UH_ELIMIT).
+ * The first embeddings request of a model adds a context of one sequence (n_ctx KV cells), kept
+ * until the model is unloaded and not counted against the budget.
  *
  * Metrics (registered in the given registry, label model = the model's name):
  *   unhosted_requests_total{model,finish}     counter  generation requests by finish reason
@@ -74,6 +76,11 @@ const uh_model *api_model_engine(const api_model *m);
 sched *api_model_sched(const api_model *m);
 const char *api_model_name(const api_model *m);
 int api_model_n_ctx(const api_model *m);
+
+/* uh_embed of toks[0..n) (n <= api_model_n_ctx) into out[n_embd], on the model's embeddings
+ * context (created on first use, separate from the scheduler's, so generation is undisturbed).
+ * Requests for one model take turns; the call blocks while another one runs. */
+int api_model_embed(api_model *m, const uh_token *toks, int n, float *out, uh_err *err);
 
 /* Observations from a request's events (any thread, never blocks). */
 void api_model_observe_ttft(api_model *m, double seconds);

@@ -114,6 +114,41 @@ await check("openai_error_bad_request", async () => {
     throw new Error("no error");
 });
 
+// The client asks for base64 unless told otherwise and decodes it: the decoded vector must equal
+// the float one exactly once read as float32 (the numbers are printed with 9 digits).
+let embedding = null;
+await check("openai_embeddings", async () => {
+    const r = await oai.embeddings.create({ model, input: prompt });
+    eq(r.object, "list", "object");
+    eq(r.data.length, 1, "entries");
+    const v = r.data[0].embedding;
+    assert(Array.isArray(v) && v.length > 0, `embedding: ${JSON.stringify(v).slice(0, 80)}`);
+    const len = Math.sqrt(v.reduce((a, x) => a + x * x, 0));
+    assert(Math.abs(len - 1) < 1e-4, `length ${len}`);
+    assert(r.usage.prompt_tokens > 0 && r.usage.total_tokens === r.usage.prompt_tokens, JSON.stringify(r.usage));
+    const f = await oai.embeddings.create({ model, input: prompt, encoding_format: "float" });
+    eq(JSON.stringify(f.data[0].embedding.map(Math.fround)), JSON.stringify(v), "float equals decoded base64");
+    embedding = v;
+});
+
+await check("openai_embeddings_batch", async () => {
+    const r = await oai.embeddings.create({ model, input: ["Tell me a story", prompt] });
+    eq(r.data.length, 2, "entries");
+    eq(r.data[1].index, 1, "index");
+    eq(JSON.stringify(r.data[1].embedding), JSON.stringify(embedding), "batch entry equals single");
+});
+
+await check("openai_embeddings_error", async () => {
+    try {
+        await oai.embeddings.create({ model, input: prompt, dimensions: 3 });
+    } catch (e) {
+        assert(e instanceof OpenAI.BadRequestError, `error class ${e && e.constructor && e.constructor.name}`);
+        eq(e.param, "dimensions", "param");
+        return;
+    }
+    throw new Error("no error");
+});
+
 await check("ollama_list", async () => {
     const r = await oll.list();
     assert(r.models.some((m) => m.name === model), JSON.stringify(r));
@@ -143,6 +178,14 @@ await check("ollama_chat_stream", async () => {
     }
     assert(last && last.done && last.done_reason === "length", JSON.stringify(last));
     eq(text, chatText, "text equals the OpenAI chat answer");
+});
+
+await check("ollama_embed", async () => {
+    const r = await oll.embed({ model, input: [prompt, "Tell me a story"] });
+    eq(r.embeddings.length, 2, "embeddings");
+    const v = r.embeddings[0];
+    assert(embedding && v.length === embedding.length, `length ${v.length}`);
+    assert(v.every((x, i) => Math.fround(x) === embedding[i]), "equals the OpenAI embedding");
 });
 
 await check("ollama_error_unknown_model", async () => {
