@@ -130,8 +130,9 @@ endif
 $(B)/asan/unhosted: $(CLI_SRC:%.c=$(B)/asan/obj/%.o) $(B)/asan/libunhosted.a
 	$(CC) $(ALLCFLAGS) $(SAN) -o $@ $^ $(LDLIBS)
 
-# The whole suite: unit tests, the same tests under ASan+UBSan, CLI tests, bounded fuzzing.
-test: tests asan tsan fuzz
+# The whole suite: unit tests, the same tests under ASan+UBSan, CLI tests, bounded fuzzing
+# (the serve soak drives the server with bench_serve).
+test: tests asan tsan fuzz $(B)/bench/bench_serve
 	@sh tests/run.sh
 
 # The main job on a built-in default: generate a small random model and generate text with it.
