@@ -25,7 +25,7 @@ SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 TSAN    := -fsanitize=thread -fno-omit-frame-pointer
 
 B := build
-LIB_SRC  := $(wildcard src/base/*.c src/engine/*.c src/text/*.c src/models/*.c src/server/*.c)
+LIB_SRC  := $(wildcard src/base/*.c src/engine/*.c src/text/*.c src/models/*.c src/net/*.c src/cluster/*.c src/router/*.c src/server/*.c)
 CLI_SRC  := src/main.c $(wildcard src/cli/*.c)
 TOOL_SRC := $(wildcard tools/*.c)
 TEST_SRC := $(wildcard tests/test_*.c)

@@ -37,6 +37,33 @@ static void usage(FILE *f)
                "Run 'unhosted <command> --help' for a command's options.\n");
 }
 
+/* Takes --home DIR (or --home=DIR) out of the arguments after the command name, so that
+ * `unhosted serve --home DIR` works like `unhosted --home DIR serve`. Returns the new argc, or
+ * -1 when the directory cannot be used. */
+static int take_home_option(int argc, char **argv, int from)
+{
+    int out = from;
+    for (int i = from; i < argc; i++) {
+        const char *dir = NULL;
+        if (strcmp(argv[i], "--") == 0) {
+            while (i < argc) argv[out++] = argv[i++];
+            break;
+        }
+        if (strcmp(argv[i], "--home") == 0 && i + 1 < argc) dir = argv[++i];
+        else if (strncmp(argv[i], "--home=", 7) == 0) dir = argv[i] + 7;
+        if (!dir) {
+            argv[out++] = argv[i];
+            continue;
+        }
+        if (paths_set_home(dir) != 0) {
+            fprintf(stderr, "unhosted: --home %s: cannot use that directory\n", dir);
+            return -1;
+        }
+    }
+    argv[out] = NULL;
+    return out;
+}
+
 int main(int argc, char **argv)
 {
     int i = 1;
@@ -66,6 +93,8 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    argc = take_home_option(argc, argv, i + 1);
+    if (argc < 0) return 2;
     qtypes_init();
     for (size_t c = 0; c < sizeof commands / sizeof commands[0]; c++)
         if (strcmp(argv[i], commands[c].name) == 0) return commands[c].fn(argc - i, argv + i);
