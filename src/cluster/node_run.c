@@ -1,0 +1,304 @@
+/* node_run.c - remote runs: serving a paired peer's RUN on a connect channel, and asking a
+ * peer to run a request for us (node_run_start).
+ *
+ * Serving: the request goes to the server layer's run function (node_config.run), whose
+ * scheduler callbacks must never block; they encode each event and queue it. The connection
+ * thread sends the queue (and a KEEPALIVE after a second without events, so the client can tell
+ * a slow prefill from a dead node), while a reader thread waits for CANCEL or the client going
+ * away and then cancels the run. One run per channel; the channel closes after DONE.
+ *
+ * Client: node_run_start dials the peer (checking it is the device we mean), sends RUN, and a
+ * reader thread turns TOKEN/DONE messages back into scheduler events for the caller. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/err.h"
+#include "base/log.h"
+#include "cluster/node_impl.h"
+#include "cluster/wire.h"
+
+/* ---- serving ---- */
+
+typedef struct run_msg {
+    struct run_msg *next;
+    uint8_t type;
+    char *body;
+} run_msg;
+
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    run_msg *head, *tail;
+    int done;       /* DONE queued */
+    int completion; /* tokens generated, from DONE */
+    sched_handle *h;
+    int cancel;     /* the client cancelled or left */
+    chan *c;
+} run_q;
+
+static void run_event(void *user, const sched_event *ev)
+{
+    run_q *q = user;
+    cJSON *j = wire_event_json(ev);
+    char *s = j ? cJSON_PrintUnformatted(j) : NULL;
+    cJSON_Delete(j);
+    run_msg *m = malloc(sizeof *m);
+    pthread_mutex_lock(&q->mu);
+    if (m && s) {
+        m->next = NULL;
+        m->type = ev->type == SCHED_EV_TOKEN ? WIRE_TOKEN : WIRE_DONE;
+        m->body = s;
+        if (q->tail) q->tail->next = m;
+        else q->head = m;
+        q->tail = m;
+        s = NULL;
+        m = NULL;
+    } else if (ev->type == SCHED_EV_TOKEN && q->h) {
+        sched_cancel(q->h); /* out of memory: better stop than send a gap */
+    }
+    if (ev->type == SCHED_EV_DONE) {
+        q->done = 1;
+        q->completion = ev->usage.n_completion;
+    }
+    pthread_cond_broadcast(&q->cond);
+    pthread_mutex_unlock(&q->mu);
+    free(s);
+    free(m);
+}
+
+static void *run_reader(void *p)
+{
+    run_q *q = p;
+    for (;;) {
+        uint8_t type;
+        uint8_t *body = NULL;
+        size_t len = 0;
+        uh_err err;
+        int rc = chan_recv(q->c, &type, &body, &len, -1, &err);
+        free(body);
+        if (rc || type == WIRE_CANCEL) break;
+    }
+    pthread_mutex_lock(&q->mu);
+    q->cancel = 1;
+    if (q->h && !q->done) sched_cancel(q->h);
+    pthread_cond_broadcast(&q->cond);
+    pthread_mutex_unlock(&q->mu);
+    return NULL;
+}
+
+static void refuse_run(chan *c, int status, const char *msg)
+{
+    uh_err e;
+    wire_send(c, WIRE_REFUSED, wire_refused_json(status, msg), &e);
+}
+
+void node_serve_run(node *n, chan *c, const char *peer_id, const cJSON *msg)
+{
+    uh_err err;
+    int kind, n_resume;
+    const cJSON *body;
+    uh_token *resume = NULL;
+    if (wire_run_from(msg, &kind, &body, &resume, &n_resume, &err)) {
+        refuse_run(c, 400, err.msg);
+        return;
+    }
+    if (!node_quota_left(n, peer_id)) {
+        free(resume);
+        refuse_run(c, 429, "this device's daily token quota for you is used up");
+        return;
+    }
+    run_q q;
+    memset(&q, 0, sizeof q);
+    pthread_mutex_init(&q.mu, NULL);
+    pthread_cond_init(&q.cond, NULL);
+    q.c = c;
+    char why[256] = "";
+    sched_handle *h = NULL;
+    int status = n->cfg.run(n->cfg.ud, peer_id, kind, body, resume, n_resume, run_event, &q, &h,
+                            why, sizeof why);
+    free(resume);
+    if (status != 0) {
+        refuse_run(c, status, why[0] ? why : "cannot run this request");
+        goto out;
+    }
+    pthread_mutex_lock(&q.mu);
+    q.h = h;
+    if (q.cancel && !q.done) sched_cancel(h);
+    pthread_mutex_unlock(&q.mu);
+    log_info("peer_run", "peer=%.7s kind=%d resume=%d", peer_id, kind, n_resume);
+
+    pthread_t reader;
+    int have_reader = pthread_create(&reader, NULL, run_reader, &q) == 0;
+    if (!have_reader) sched_cancel(h);
+    int broken = 0;
+    for (;;) {
+        pthread_mutex_lock(&q.mu);
+        if (!q.head && !q.done) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += NODE_PING_MS / 1000;
+            pthread_cond_timedwait(&q.cond, &q.mu, &ts);
+        }
+        run_msg *m = q.head;
+        q.head = q.tail = NULL;
+        int done = q.done;
+        pthread_mutex_unlock(&q.mu);
+        if (!m && !done && !broken) broken = chan_send(c, WIRE_KEEPALIVE, "{}", 2, &err) != 0;
+        int sent_done = 0;
+        while (m) {
+            run_msg *next = m->next;
+            if (!broken) broken = chan_send(c, m->type, m->body, strlen(m->body), &err) != 0;
+            if (broken) sched_cancel(h);
+            sent_done |= m->type == WIRE_DONE;
+            free(m->body);
+            free(m);
+            m = next;
+        }
+        if (done && sent_done) break;
+        if (done && !q.head) {
+            pthread_mutex_lock(&q.mu);
+            int empty = !q.head;
+            pthread_mutex_unlock(&q.mu);
+            if (empty) break;
+        }
+    }
+    node_quota_add(n, peer_id, q.completion);
+    chan_shutdown(c); /* ends the reader */
+    if (have_reader) pthread_join(reader, NULL);
+    sched_release(h);
+out:
+    pthread_mutex_lock(&q.mu);
+    for (run_msg *m = q.head; m;) {
+        run_msg *next = m->next;
+        free(m->body);
+        free(m);
+        m = next;
+    }
+    pthread_mutex_unlock(&q.mu);
+    pthread_mutex_destroy(&q.mu);
+    pthread_cond_destroy(&q.cond);
+}
+
+/* ---- client ---- */
+
+struct node_run {
+    atomic_int refs;
+    node *n;
+    chan *c;
+    node_run_cb cb;
+    void *ud;
+    char peer[DEVICE_ID_STRLEN];
+    int slot; /* in the node's channel list */
+};
+
+static void run_unref(node_run *r)
+{
+    if (atomic_fetch_sub(&r->refs, 1) != 1) return;
+    chan_free(r->c);
+    free(r);
+}
+
+static void *client_reader(void *p)
+{
+    node_run *r = p;
+    node *n = r->n;
+    int finished = 0;
+    while (!finished) {
+        uint8_t type;
+        uint8_t *body = NULL;
+        size_t len = 0;
+        uh_err err;
+        int rc = chan_recv(r->c, &type, &body, &len, NODE_DOWN_AFTER_MS, &err);
+        if (rc) {
+            const char *why = rc == UH_ENOTFOUND ? "the device went silent" : "connection lost";
+            log_info("peer_run_lost", "peer=%.7s reason=\"%s\"", r->peer, why);
+            r->cb(r->ud, NULL, 1, 0, why);
+            break;
+        }
+        if (type == WIRE_KEEPALIVE) {
+            free(body);
+            continue;
+        }
+        cJSON *msg = wire_parse(body, len, &err);
+        free(body);
+        sched_event ev;
+        if (msg && type == WIRE_REFUSED) {
+            int status;
+            char why[256];
+            wire_refused_from(msg, &status, why, sizeof why);
+            r->cb(r->ud, NULL, 1, status, why);
+            finished = 1;
+        } else if (msg && (type == WIRE_TOKEN || type == WIRE_DONE) &&
+                   wire_event_from((enum wire_type)type, msg, &ev, &err) == 0) {
+            r->cb(r->ud, &ev, 0, 0, "");
+            finished = type == WIRE_DONE;
+        } else {
+            log_warn("peer_bad_message", "peer=%.7s type=%d", r->peer, type);
+            r->cb(r->ud, NULL, 1, 0, "the device sent a malformed message");
+            finished = 1;
+        }
+        cJSON_Delete(msg);
+    }
+    node_conn_remove(n, r->slot);
+    chan_shutdown(r->c);
+    run_unref(r);
+    node_thread_done(n);
+    return NULL;
+}
+
+int node_run_start(node *n, const char *peer_id, int kind, const char *body, size_t body_len,
+                   const uh_token *resume, int n_resume, node_run_cb cb, void *ud,
+                   node_run **out, uh_err *err)
+{
+    trust_peer tp;
+    if (trust_get(n->trust, peer_id, &tp) != 0)
+        return err_setf(err, UH_ENOTFOUND, "device %.7s is not paired", peer_id);
+    char addrs[8][TRUST_ADDR_MAX];
+    int k = node_addrs_for(n, peer_id, addrs, 8);
+    chan *c = NULL;
+    int rc = err_setf(err, UH_EIO, "no address known for device %.7s", peer_id);
+    for (int i = 0; i < k && !c; i++) {
+        char got[DEVICE_ID_STRLEN];
+        uint8_t pk[32];
+        rc = node_dial(n, addrs[i], CHAN_CONNECT, peer_id, &c, got, pk, err);
+    }
+    if (!c) return rc ? rc : UH_EIO;
+    cJSON *msg = wire_run_json(kind, body, body_len, resume, n_resume, err);
+    if (!msg || (rc = wire_send(c, WIRE_RUN, msg, err)) != 0) {
+        chan_free(c);
+        return msg ? rc : UH_EINVAL;
+    }
+    node_run *r = calloc(1, sizeof *r);
+    if (!r) {
+        chan_free(c);
+        return err_setf(err, UH_ENOMEM, "out of memory");
+    }
+    atomic_init(&r->refs, 2);
+    r->n = n;
+    r->c = c;
+    r->cb = cb;
+    r->ud = ud;
+    snprintf(r->peer, sizeof r->peer, "%s", peer_id);
+    r->slot = node_conn_add(n, c, peer_id);
+    if (node_spawn(n, client_reader, r) != 0) {
+        node_conn_remove(n, r->slot);
+        chan_free(c);
+        free(r);
+        return err_setf(err, UH_ENOMEM, "cannot start a thread");
+    }
+    *out = r;
+    return 0;
+}
+
+void node_run_cancel(node_run *r)
+{
+    uh_err err;
+    if (r) chan_send(r->c, WIRE_CANCEL, "{}", 2, &err);
+}
+
+void node_run_release(node_run *r)
+{
+    if (r) run_unref(r);
+}
