@@ -141,7 +141,8 @@ static void device_id_format(void)
     device_id_from_pk(pk, id);
     CHECK(strlen(id) == 63);
     for (int g = 0; g < 8; g++) {
-        for (int k = 0; k < 7; k++) CHECK(strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", id[g * 8 + k]));
+        for (int k = 0; k < 7; k++)
+            CHECK(strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", id[g * 8 + k]));
         if (g < 7) CHECK(id[g * 8 + 7] == '-');
     }
     char flat[57];

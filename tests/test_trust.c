@@ -114,8 +114,10 @@ static void find_by_prefix(void)
     if (!t) return;
     /* two peers whose ids share the first character, one that does not */
     trust_peer a = make_peer("a"), b, c, got;
-    do b = make_peer("b"); while (b.id[0] != a.id[0] || b.id[1] == a.id[1]);
-    do c = make_peer("c"); while (c.id[0] == a.id[0]);
+    do b = make_peer("b");
+    while (b.id[0] != a.id[0] || b.id[1] == a.id[1]);
+    do c = make_peer("c");
+    while (c.id[0] == a.id[0]);
     CHECK(trust_put(t, &a, &err) == 0 && trust_put(t, &b, &err) == 0 &&
           trust_put(t, &c, &err) == 0);
     CHECK(trust_find(t, c.id, &got, &err) == 0 && strcmp(got.id, c.id) == 0);
@@ -130,7 +132,8 @@ static void find_by_prefix(void)
     CHECK(trust_find(t, "", &got, &err) == UH_EINVAL);
     /* an id that no one has */
     trust_peer d;
-    do d = make_peer("d"); while (d.id[0] == a.id[0] || d.id[0] == c.id[0]);
+    do d = make_peer("d");
+    while (d.id[0] == a.id[0] || d.id[0] == c.id[0]);
     CHECK(trust_find(t, d.id, &got, &err) == UH_ENOTFOUND);
     trust_free(t);
 }

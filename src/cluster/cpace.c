@@ -7,13 +7,13 @@
 
 #include "base/err.h"
 
-#define CPACE_DSI      "CPaceRistretto255"
-#define CPACE_DSI_ISK  "CPaceRistretto255_ISK"
-#define SHA512_BLOCK   128
-#define TAG_INITIATOR  "unhosted-cpace-confirm-initiator"
-#define TAG_RESPONDER  "unhosted-cpace-confirm-responder"
+#define CPACE_DSI     "CPaceRistretto255"
+#define CPACE_DSI_ISK "CPaceRistretto255_ISK"
+#define SHA512_BLOCK  128
+#define TAG_INITIATOR "unhosted-cpace-confirm-initiator"
+#define TAG_RESPONDER "unhosted-cpace-confirm-responder"
 /* generator string: DSI, PRS, zero padding, CI and sid, each with a length prefix of <= 2 bytes */
-#define GEN_MAX        (2 + 17 + 2 + CPACE_PRS_MAX + 2 + SHA512_BLOCK + 2 + CPACE_CI_MAX + 2 + 64)
+#define GEN_MAX (2 + 17 + 2 + CPACE_PRS_MAX + 2 + SHA512_BLOCK + 2 + CPACE_CI_MAX + 2 + 64)
 
 /* ---- length-value encoding ---- */
 
@@ -156,8 +156,7 @@ int cpace_finish(cpace_state *st, const uint8_t peer_share[CPACE_SHARE_LEN],
 
 /* ---- key confirmation ---- */
 
-void cpace_confirm_tag(const uint8_t isk[CPACE_ISK_LEN], int initiator,
-                       uint8_t tag[CPACE_TAG_LEN])
+void cpace_confirm_tag(const uint8_t isk[CPACE_ISK_LEN], int initiator, uint8_t tag[CPACE_TAG_LEN])
 {
     crypto_auth_hmacsha512_state h;
     uint8_t full[crypto_auth_hmacsha512_BYTES];

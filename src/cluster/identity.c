@@ -105,9 +105,12 @@ int device_id_parse(const char *text, char out[DEVICE_ID_STRLEN], uh_err *err)
         char c = *p;
         if (c == '-' || c == ' ') continue;
         if (c >= 'a' && c <= 'z') c = (char)(c - 'a' + 'A');
-        if (c == '0') c = 'O';
-        else if (c == '1') c = 'I';
-        else if (c == '8') c = 'B';
+        if (c == '0')
+            c = 'O';
+        else if (c == '1')
+            c = 'I';
+        else if (c == '8')
+            c = 'B';
         if (b32_value(c) < 0)
             return err_setf(err, UH_EINVAL, "not a device id: unexpected character '%c'",
                             (unsigned char)*p >= 0x20 && (unsigned char)*p < 0x7f ? *p : '?');
@@ -193,12 +196,13 @@ static int secret_field(cJSON *root, const char *key, uint8_t *out, size_t len, 
     if (!cJSON_IsString(item))
         return err_setf(err, UH_EFORMAT, "%s: malformed identity file (%s: missing)", path, key);
     const char *s = item->valuestring;
-    int rc = sodium_base642bin(out, len, s, strlen(s), NULL, &got, &end,
-                               sodium_base64_VARIANT_ORIGINAL);
+    int rc =
+        sodium_base642bin(out, len, s, strlen(s), NULL, &got, &end, sodium_base64_VARIANT_ORIGINAL);
     wipe_item(item);
     if (rc != 0 || got != len || (end && *end))
-        return err_setf(err, UH_EFORMAT, "%s: malformed identity file (%s: not %zu bytes of base64)",
-                        path, key, len);
+        return err_setf(err, UH_EFORMAT,
+                        "%s: malformed identity file (%s: not %zu bytes of base64)", path, key,
+                        len);
     return UH_OK;
 }
 
@@ -213,7 +217,8 @@ static int parse_file(identity *id, char *text, size_t len, const char *path, uh
     cJSON *version = cJSON_GetObjectItemCaseSensitive(root, "version");
     cJSON *name = cJSON_GetObjectItemCaseSensitive(root, "name");
     rc = secret_field(root, "sign_sk", id->sign_sk, crypto_sign_SECRETKEYBYTES, path, err);
-    if (rc == 0) rc = secret_field(root, "dh_sk", id->dh_sk, crypto_scalarmult_SCALARBYTES, path, err);
+    if (rc == 0)
+        rc = secret_field(root, "dh_sk", id->dh_sk, crypto_scalarmult_SCALARBYTES, path, err);
     if (rc != 0) goto done;
     if (!cJSON_IsNumber(version) || version->valuedouble != 1) {
         rc = err_setf(err, UH_EFORMAT, "%s: malformed identity file (version: expected 1)", path);
@@ -246,8 +251,8 @@ static int read_file(identity *id, int fd, const char *path, uh_err *err)
                         "%s is readable by other users (mode %03o); run: chmod 600 %s", path,
                         (unsigned)(st.st_mode & 0777), path);
     if (st.st_size > IDENTITY_FILE_MAX)
-        return err_setf(err, UH_EFORMAT, "%s: malformed identity file (larger than %d bytes)",
-                        path, IDENTITY_FILE_MAX);
+        return err_setf(err, UH_EFORMAT, "%s: malformed identity file (larger than %d bytes)", path,
+                        IDENTITY_FILE_MAX);
     char *buf = sodium_malloc(IDENTITY_FILE_MAX + 1);
     if (!buf) return err_setf(err, UH_ENOMEM, "out of memory");
     size_t len = 0;
@@ -274,8 +279,7 @@ static int read_file(identity *id, int fd, const char *path, uh_err *err)
 
 /* Serialises id into a fresh temporary file in dir and returns its name in tmp (fd closed,
  * contents fsynced). */
-static int write_temp(const identity *id, const char *dir, char *tmp, size_t tmp_cap,
-                      uh_err *err)
+static int write_temp(const identity *id, const char *dir, char *tmp, size_t tmp_cap, uh_err *err)
 {
     enum { B64_SIGN = 89, B64_DH = 45, OUT_MAX = 1024 }; /* base64 of 64 and 32 bytes + NUL */
     char *sign64 = sodium_malloc(B64_SIGN), *dh64 = sodium_malloc(B64_DH);
@@ -416,8 +420,10 @@ int identity_set_name(identity *id, const char *name, uh_err *err)
                         IDENTITY_NAME_MAX - 1);
     snprintf(dir, sizeof dir, "%s", id->path);
     char *slash = strrchr(dir, '/');
-    if (slash) *slash = 0;
-    else snprintf(dir, sizeof dir, ".");
+    if (slash)
+        *slash = 0;
+    else
+        snprintf(dir, sizeof dir, ".");
     memcpy(old, id->name, sizeof old);
     snprintf(id->name, sizeof id->name, "%s", name);
     int rc = write_temp(id, dir, tmp, sizeof tmp, err);
@@ -425,8 +431,10 @@ int identity_set_name(identity *id, const char *name, uh_err *err)
         rc = err_setf(err, UH_EIO, "cannot replace %s: %s", id->path, strerror(errno));
         unlink(tmp);
     }
-    if (rc != 0) memcpy(id->name, old, sizeof old);
-    else sync_dir(dir);
+    if (rc != 0)
+        memcpy(id->name, old, sizeof old);
+    else
+        sync_dir(dir);
     return rc;
 }
 
@@ -441,12 +449,30 @@ void identity_free(identity *id)
 
 /* ---- accessors and auth ---- */
 
-const char *identity_device_id(const identity *id) { return id->device_id; }
-const char *identity_name(const identity *id) { return id->name; }
-const uint8_t *identity_sign_pk(const identity *id) { return id->sign_pk; }
-const uint8_t *identity_dh_pk(const identity *id) { return id->dh_pk; }
-const uint8_t *identity_dh_sk(const identity *id) { return id->dh_sk; }
-const uint8_t *identity_auth(const identity *id) { return id->auth; }
+const char *identity_device_id(const identity *id)
+{
+    return id->device_id;
+}
+const char *identity_name(const identity *id)
+{
+    return id->name;
+}
+const uint8_t *identity_sign_pk(const identity *id)
+{
+    return id->sign_pk;
+}
+const uint8_t *identity_dh_pk(const identity *id)
+{
+    return id->dh_pk;
+}
+const uint8_t *identity_dh_sk(const identity *id)
+{
+    return id->dh_sk;
+}
+const uint8_t *identity_auth(const identity *id)
+{
+    return id->auth;
+}
 
 void identity_sign(const identity *id, const uint8_t *msg, size_t len, uint8_t sig[64])
 {

@@ -28,7 +28,7 @@
 
 #define TRUST_FILE     "peers.json"
 #define TRUST_LOCK     "peers.lock"
-#define TRUST_FILE_MAX (4u << 20) /* bytes: 1024 peers take about 600 KB */
+#define TRUST_FILE_MAX (4u << 20)         /* bytes: 1024 peers take about 600 KB */
 #define TRUST_INT_MAX  9007199254740992.0 /* 2^53: integers a JSON double holds exactly */
 
 typedef struct {
@@ -58,9 +58,12 @@ const char *trust_ring_name(enum trust_ring r)
 
 int trust_ring_parse(const char *s, enum trust_ring *out)
 {
-    if (s && !strcmp(s, "own")) *out = TRUST_RING_OWN;
-    else if (s && !strcmp(s, "trusted")) *out = TRUST_RING_TRUSTED;
-    else return UH_EINVAL;
+    if (s && !strcmp(s, "own"))
+        *out = TRUST_RING_OWN;
+    else if (s && !strcmp(s, "trusted"))
+        *out = TRUST_RING_TRUSTED;
+    else
+        return UH_EINVAL;
     return UH_OK;
 }
 
@@ -100,8 +103,8 @@ static const char *peer_invalid(const trust_peer *p)
 
 static int bad(uh_err *err, const char *path, int idx, const char *field, const char *why)
 {
-    return err_setf(err, UH_EFORMAT, "%s: peers[%d].%s: %s (fix or move the file away)", path,
-                    idx, field, why);
+    return err_setf(err, UH_EFORMAT, "%s: peers[%d].%s: %s (fix or move the file away)", path, idx,
+                    field, why);
 }
 
 static int get_int(cJSON *obj, const char *key, int64_t *out, const char *path, int idx,
@@ -310,7 +313,8 @@ static cJSON *peer_json(const trust_peer *p)
     cJSON_AddStringToObject(o, "name", p->name);
     cJSON_AddStringToObject(o, "ring", trust_ring_name(p->ring));
     cJSON_AddNumberToObject(o, "quota", (double)p->quota);
-    for (int i = 0; i < p->n_addrs; i++) cJSON_AddItemToArray(addrs, cJSON_CreateString(p->addrs[i]));
+    for (int i = 0; i < p->n_addrs; i++)
+        cJSON_AddItemToArray(addrs, cJSON_CreateString(p->addrs[i]));
     cJSON_AddNumberToObject(o, "paired_at", (double)p->paired_at);
     cJSON_AddNumberToObject(o, "last_seen", (double)p->last_seen);
     return o;
@@ -384,7 +388,8 @@ static int mutate(trust_store *t, change_fn fn, void *arg, uh_err *err)
         rc = err_setf(err, UH_EIO, "%s: %s", t->lock_path, strerror(errno));
         goto done;
     }
-    while ((rc = flock(lfd, LOCK_EX)) != 0 && errno == EINTR) {}
+    while ((rc = flock(lfd, LOCK_EX)) != 0 && errno == EINTR) {
+    }
     if (rc != 0) {
         rc = err_setf(err, UH_EIO, "cannot lock %s: %s", t->lock_path, strerror(errno));
         goto done;
@@ -589,9 +594,12 @@ static size_t normalise(const char *s, char *out, size_t cap)
         char c = *s;
         if (c == '-' || c == ' ') continue;
         if (c >= 'a' && c <= 'z') c = (char)(c - 'a' + 'A');
-        if (c == '0') c = 'O';
-        else if (c == '1') c = 'I';
-        else if (c == '8') c = 'B';
+        if (c == '0')
+            c = 'O';
+        else if (c == '1')
+            c = 'I';
+        else if (c == '8')
+            c = 'B';
         out[n++] = c;
     }
     out[n] = 0;
