@@ -128,6 +128,14 @@ static void invalid_shares_refused(void)
     CHECK(cpace_start(&st, 0, code, 4, NULL, 0, sid, 16, share, &err) == 0);
     CHECK(cpace_finish(&st, bad, isk, &err) == UH_EFORMAT);
     CHECK(strstr(err.msg, "share") != NULL);
+    /* a finished state cannot be finished again (its scalar is gone) */
+    CHECK(cpace_start(&st, 0, code, 4, NULL, 0, sid, 16, share, &err) == 0);
+    uint8_t other[32];
+    cpace_state st2;
+    CHECK(cpace_start(&st2, 1, code, 4, NULL, 0, sid, 16, other, &err) == 0);
+    CHECK(cpace_finish(&st, other, isk, &err) == 0);
+    CHECK(cpace_finish(&st, other, isk, &err) == UH_EINVAL);
+    cpace_wipe(&st2);
 }
 
 static void oversized_inputs_refused(void)

@@ -119,6 +119,10 @@ int cpace_finish_ad(cpace_state *st, const uint8_t peer_share[CPACE_SHARE_LEN],
     uint8_t K[32];
     crypto_hash_sha512_state h;
     int rc = UH_OK;
+    if (sodium_is_zero(st->y, sizeof st->y)) {
+        rc = err_setf(err, UH_EINVAL, "CPace: finish without a start (or a second finish)");
+        goto done;
+    }
     /* scalarmult refuses a share that is not a canonical encoding, and a result that is the
      * identity (the identity share included) */
     if (!crypto_core_ristretto255_is_valid_point(peer_share) ||

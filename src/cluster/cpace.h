@@ -49,7 +49,8 @@ typedef struct {
 int cpace_start(cpace_state *st, int initiator, const uint8_t *prs, size_t prs_len,
                 const uint8_t *ci, size_t ci_len, const uint8_t *sid, size_t sid_len,
                 uint8_t share_out[CPACE_SHARE_LEN], uh_err *err);
-/* UH_EFORMAT when the peer's share is not a valid non-identity ristretto255 point. */
+/* UH_EFORMAT when the peer's share is not a valid non-identity ristretto255 point; UH_EINVAL
+ * when st was not started or is already finished. */
 int cpace_finish(cpace_state *st, const uint8_t peer_share[CPACE_SHARE_LEN],
                  uint8_t isk[CPACE_ISK_LEN], uh_err *err);
 /* Key-confirmation tag of one side (initiator = 1 or 0) over the session key. */
