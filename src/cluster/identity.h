@@ -12,7 +12,9 @@
  * (56 characters), shown as 8 groups of 7 joined by '-':
  *   "MFZWI3D-BONSGYC-..." (63 characters).
  * Parsing accepts lower case, no dashes or spaces, and the look-alikes 0->O, 1->I, 8->B; a wrong
- * check character is refused ("mistyped device id").
+ * check character is refused ("mistyped device id"), and so is the 52-character form without
+ * check characters (a typo in it could not be caught). The check character follows Syncthing's
+ * device ids: Luhn mod 32 over the base32 alphabet, weights 1, 2, 1, ... from the left.
  *
  * Auth payload (sent inside the Noise handshake, chan.h): 32-byte Ed25519 public key then the
  * 64-byte signature of "unhosted-noise-static-v1" || the 32-byte X25519 public key.
@@ -48,6 +50,12 @@ const uint8_t *identity_dh_sk(const identity *id);       /* [32] secret: pass to
 const uint8_t *identity_auth(const identity *id);
 /* Signs msg with the device key (64-byte detached signature). */
 void identity_sign(const identity *id, const uint8_t *msg, size_t len, uint8_t sig[64]);
+/* Renames the device and rewrites identity.key (atomically). UH_EINVAL for a name that is empty,
+ * longer than IDENTITY_NAME_MAX - 1 bytes or holds control characters. Not safe against
+ * concurrent readers of the same identity: call it before sharing id with other threads. */
+int identity_set_name(identity *id, const char *name, uh_err *err);
+/* 1 when name is a valid device name (1..IDENTITY_NAME_MAX-1 bytes, no control characters). */
+int identity_name_valid(const char *name);
 
 /* Device id (grouped form) of an Ed25519 public key. */
 void device_id_from_pk(const uint8_t pk[32], char out[DEVICE_ID_STRLEN]);
