@@ -1,5 +1,6 @@
-/* cmd_serve.c - the node's HTTP API and its token:
- *   unhosted serve [--listen HOST:PORT] [--require-token] [--model NAME_OR_PATH ...]
+/* cmd_serve.c - the node: its HTTP API, its peer listener, and its token:
+ *   unhosted serve [--listen HOST:PORT] [--peer-listen HOST:PORT|off] [--no-mdns]
+ *                  [--mdns-interface IF] [--require-token] [--model NAME_OR_PATH ...]
  *                  [--parallel N] [--ctx N] [--queue N] [--mem-budget BYTES]
  *   unhosted token [--path]
  * serve runs until SIGTERM or SIGINT, then stops gracefully (open streams get a few seconds to
@@ -7,19 +8,24 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/err.h"
 #include "base/log.h"
+#include "base/paths.h"
+#include "cluster/node.h"
 #include "cli/cli.h"
 #include "cli/cli_util.h"
+#include "server/api_admin.h"
 #include "server/api_pull.h"
 #include "server/api.h"
 #include "server/api_models.h"
 #include "server/http.h"
 #include "server/http_auth.h"
+#include "server/web.h"
 
 #ifndef UNHOSTED_VERSION
 #define UNHOSTED_VERSION "0.1.0"
@@ -27,9 +33,13 @@
 
 #define SERVE_MAX_MODELS 16
 #define SERVE_GRACE_MS   5000
+#define SERVE_DEFAULT_PEER "127.0.0.1:7778"
 
 typedef struct {
     const char *listen;
+    const char *peer_listen; /* NULL = the default (loopback, optional) */
+    int no_mdns;
+    const char *mdns_ifname;
     int require_token;
     const char *models[SERVE_MAX_MODELS];
     int n_models;
@@ -45,6 +55,12 @@ static void serve_usage(FILE *f)
             "usage: unhosted serve [options]\n"
             "  --listen HOST:PORT   address to listen on (default %s); any address outside\n"
             "                       the loopback range requires the API token\n"
+            "  --peer-listen HOST:PORT\n"
+            "                       where other devices reach this one (encrypted, paired\n"
+            "                       devices only; default %s, i.e. this machine only);\n"
+            "                       0.0.0.0:%d opens it to the network, 'off' closes it\n"
+            "  --no-mdns            do not announce this node on the local network\n"
+            "  --mdns-interface IF  announce and browse on this interface only\n"
             "  --require-token      require the API token from every client, local ones too\n"
             "  --model NAME|PATH    a model to serve (repeatable)\n"
             "  --parallel N         sequences generated together (continuous batching)\n"
@@ -56,7 +72,7 @@ static void serve_usage(FILE *f)
             "                       demand and the least recently used idle one is unloaded\n"
             "                       when the next would not fit\n"
             "Stops on SIGTERM / SIGINT: open streams get %d s to finish.\n",
-            HTTP_DEFAULT_LISTEN, SERVE_GRACE_MS / 1000);
+            HTTP_DEFAULT_LISTEN, SERVE_DEFAULT_PEER, NODE_DEFAULT_PEER_PORT, SERVE_GRACE_MS / 1000);
 }
 
 static int parse_serve(int argc, char **argv, serve_opts *o)
@@ -76,6 +92,12 @@ static int parse_serve(int argc, char **argv, serve_opts *o)
                 cli_error("serve", "--listen %s", err.msg);
                 return -1;
             }
+        } else if (!strcmp(a, "--peer-listen")) {
+            if (!(o->peer_listen = cli_value("serve", argc, argv, &i))) return -1;
+        } else if (!strcmp(a, "--no-mdns")) {
+            o->no_mdns = 1;
+        } else if (!strcmp(a, "--mdns-interface")) {
+            if (!(o->mdns_ifname = cli_value("serve", argc, argv, &i))) return -1;
         } else if (!strcmp(a, "--model")) {
             if (!(v = cli_value("serve", argc, argv, &i))) return -1;
             if (o->n_models == SERVE_MAX_MODELS) {
@@ -116,6 +138,65 @@ static int parse_serve(int argc, char **argv, serve_opts *o)
     return 0;
 }
 
+/* ---- the node's view of this server ---- */
+
+static void node_load_cb(void *ud, node_load *out)
+{
+    api_models *am = ud;
+    api_model_entry *list = NULL;
+    int n = 0;
+    uh_err err;
+    if (api_models_list(am, &list, &n, &err) == 0) {
+        for (int i = 0; i < n && out->n_models < NODE_MAX_MODELS; i++)
+            snprintf(out->models[out->n_models++], NODE_MODEL_NAME_MAX, "%s", list[i].name);
+        free(list);
+    }
+    api_models_load(am, &out->active, &out->slots, &out->queued);
+}
+
+typedef struct {
+    api_models *am;
+    api_server *api;
+} serve_ctx;
+
+static void serve_load(void *ud, node_load *out)
+{
+    node_load_cb(((serve_ctx *)ud)->am, out);
+}
+
+static int serve_run(void *ud, const char *peer_id, int kind, const cJSON *body,
+                     const uh_token *resume, int n_resume, sched_cb cb, void *cb_ud,
+                     sched_handle **h, char *msg, size_t msg_cap)
+{
+    return api_peer_run(((serve_ctx *)ud)->api, peer_id, kind, body, resume, n_resume, cb, cb_ud,
+                        h, msg, msg_cap);
+}
+
+/* <config>/node.json tells CLI commands with the same home where this node listens. */
+static void write_node_json(const char *http_host, int http_port, node *nd, char *path, size_t cap)
+{
+    char dir[4096];
+    path[0] = '\0';
+    if (paths_ensure_dir(PATHS_CONFIG, dir, sizeof dir) != 0) return;
+    snprintf(path, cap, "%s/node.json", dir);
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        path[0] = '\0';
+        return;
+    }
+    fprintf(f, "{\"http\":\"%s:%d\",\"peer_port\":%d,\"id\":\"%s\",\"pid\":%ld}\n",
+            strcmp(http_host, "0.0.0.0") == 0 || strcmp(http_host, "::") == 0 ? "127.0.0.1"
+                                                                             : http_host,
+            http_port, nd ? node_peer_port(nd) : 0,
+            nd ? identity_device_id(node_identity(nd)) : "", (long)getpid());
+    if (fclose(f) != 0 || rename(tmp, path) != 0) {
+        remove(tmp);
+        path[0] = '\0';
+    }
+}
+
 int cmd_serve(int argc, char **argv)
 {
     serve_opts o = {.listen = HTTP_DEFAULT_LISTEN};
@@ -134,6 +215,9 @@ int cmd_serve(int argc, char **argv)
     http_server *srv = NULL;
     api_models *am = NULL;
     api_server *api = NULL;
+    node *nd = NULL;
+    serve_ctx sctx = {0};
+    char node_json[4200] = "";
     http_config cfg = {.listen = o.listen, .require_token = o.require_token,
                        .version = UNHOSTED_VERSION};
     int rc = 1;
@@ -151,7 +235,36 @@ int cmd_serve(int argc, char **argv)
         }
     }
     if (api_register(srv, am, &api, &err) != 0 ||
-        (api_pull_register(srv) != 0 && err_setf(&err, UH_ELIMIT, "cannot add /api/pull")) ||
+        (api_pull_register(srv) != 0 && err_setf(&err, UH_ELIMIT, "cannot add /api/pull"))) {
+        cli_error("serve", "%s", err.msg);
+        goto done;
+    }
+    sctx.am = am;
+    sctx.api = api;
+    node_config nc = {
+        .peer_listen = o.peer_listen ? o.peer_listen : SERVE_DEFAULT_PEER,
+        .mdns = !o.no_mdns,
+        .mdns_ifname = o.mdns_ifname,
+        .load = serve_load,
+        .run = serve_run,
+        .ud = &sctx,
+    };
+    if (node_start(&nc, &nd, &err) != 0) {
+        if (o.peer_listen) {
+            cli_error("serve", "%s", err.msg);
+            goto done;
+        }
+        /* The default peer port is taken (another node on this machine): go on without. */
+        fprintf(stderr, "unhosted serve: %s; other devices cannot reach this node (use "
+                        "--peer-listen)\n", err.msg);
+        nc.peer_listen = "off";
+        if (node_start(&nc, &nd, &err) != 0) {
+            cli_error("serve", "%s", err.msg);
+            goto done;
+        }
+    }
+    api_set_node(api, nd);
+    if (api_admin_register(srv, nd, UNHOSTED_VERSION, &err) != 0 || web_register(srv, &err) != 0 ||
         http_server_start(srv, &err) != 0) {
         cli_error("serve", "%s", err.msg);
         goto done;
@@ -159,6 +272,10 @@ int cmd_serve(int argc, char **argv)
     http_listen l;
     http_parse_listen(o.listen, &l, NULL);
     printf("listening on http://%s:%d\n", l.host, http_server_port(srv));
+    printf("device %s", identity_device_id(node_identity(nd)));
+    if (node_peer_port(nd)) printf(", peers on port %d", node_peer_port(nd));
+    printf("\n");
+    write_node_json(l.host, http_server_port(srv), nd, node_json, sizeof node_json);
     if (http_server_is_public(srv))
         printf("clients outside this machine need the API token (Authorization: Bearer "
                "<token>); `unhosted token` prints it, it is stored in %s\n",
@@ -176,7 +293,9 @@ int cmd_serve(int argc, char **argv)
     http_server_stop(srv, SERVE_GRACE_MS);
     rc = 0;
 done:
+    if (node_json[0]) remove(node_json);
     http_server_stop(srv, 0);
+    node_stop(nd); /* runs for peers end; their streams close */
     api_models_free(am); /* the last scheduler events close their streams */
     api_free(api);
     http_server_free(srv);
