@@ -19,7 +19,11 @@
  *   rekey     each direction calls Noise Rekey() on its cipher after every rekey_every
  *             transport frames, deterministically, so both ends stay in step.
  *
- * Timeouts: connect + handshake must finish within timeout_ms; chan_recv takes its own timeout.
+ * Timeouts: connect + handshake must finish within timeout_ms; chan_recv takes its own timeout;
+ * chan_send gives up (UH_EIO) when the peer takes no data of a frame for timeout_ms.
+ * Errors: connection refused / unreachable / timed out and a peer that closes or stalls are
+ * UH_EIO; a peer that breaks the protocol (bad preamble, unauthentic or malformed message) is
+ * UH_EFORMAT; another protocol version is UH_EUNSUPPORTED. Messages name the peer's address.
  * Ownership: a chan owns its socket and closes it in chan_free. Threading: one thread may send
  * while another receives; concurrent senders are serialised by a mutex inside; chan_recv from
  * one thread at a time. chan_shutdown may be called from any thread to wake a blocked
@@ -82,5 +86,27 @@ int chan_recv(chan *c, uint8_t *type, uint8_t **payload, size_t *len, int timeou
 void chan_shutdown(chan *c);
 /* Wipes keys, closes the socket, frees. Accepts NULL. */
 void chan_free(chan *c);
+
+/* ---- handshake limiter for listeners ----
+ * Counts handshakes per source address so that one host cannot hold every handshake slot or
+ * burn CPU on X25519: at most max_concurrent in progress at once and max_per_minute started
+ * per minute (a token bucket: the allowance refills evenly over the minute). 0 = no limit of
+ * that kind. IPv4 addresses count one by one (IPv4-mapped IPv6 as IPv4); IPv6 addresses count
+ * by /64, since one host usually holds a whole /64. Other families (AF_UNIX) share one entry.
+ * Memory is a fixed table of CHAN_LIMITER_SLOTS addresses; when it is full the entry seen
+ * longest ago (preferring those with nothing in progress) is forgotten. Thread-safe. */
+#define CHAN_LIMITER_SLOTS 1024
+
+struct sockaddr;
+typedef struct chan_limiter chan_limiter;
+
+int chan_limiter_new(unsigned max_concurrent, unsigned max_per_minute, chan_limiter **out,
+                     uh_err *err);
+/* Before a handshake from addr: 0 (then call chan_limiter_leave when it ends, whatever the
+ * outcome) or UH_ELIMIT (refuse the connection; do not call leave). */
+int chan_limiter_enter(chan_limiter *l, const struct sockaddr *addr);
+void chan_limiter_leave(chan_limiter *l, const struct sockaddr *addr);
+/* Accepts NULL. */
+void chan_limiter_free(chan_limiter *l);
 
 #endif
