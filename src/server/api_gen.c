@@ -1,15 +1,14 @@
 /* api_gen.c - the generation endpoints: OpenAI chat completions and completions, Ollama chat and
- * generate (see api.h). A request is parsed (oai_req.h), its model acquired (api_models.h), its
- * prompt rendered and tokenized, and submitted to the model's scheduler; the scheduler's events
- * either go straight into the client's stream (SSE / NDJSON) or are collected for one JSON
- * answer.
+ * generate (see api.h). A request is parsed (oai_req.h) and routed (api_route.c: this node's
+ * scheduler or a paired peer, with failover); the answering attempt's events either go straight
+ * into the client's stream (SSE / NDJSON) or are collected for one JSON answer.
  *
- * Lifetime of a request (api_gen): two references, the handler's and the scheduler's (dropped
- * after the done event). The stream's cancel callback only runs while both the stream and the
- * request are alive (http.h: never after http_stream_close returns), and it cancels through the
- * handle, or leaves a note for the handler when the handle is not stored yet. For streams the
- * done event ends the model's in-flight count; for whole answers the handler does, once it has
- * built the answer. */
+ * Lifetime of a request (api_gen, api_impl.h): reference counted between the handler and the
+ * running attempt. The stream's cancel callback only runs while both the stream and the request
+ * are alive (http.h: never after http_stream_close returns), and it cancels the running attempt
+ * or leaves a note so that none is started. For streams the done event ends the model's
+ * in-flight count; for whole answers the handler does, once it has built the answer. The
+ * X-Unhosted-Served-By header names the attempt that delivered the first event. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
