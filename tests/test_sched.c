@@ -528,6 +528,144 @@ static void test_logprobs(void)
     uh_model_free(m);
 }
 
+/* ---- resume (failover) ---- */
+
+/* Every event of a run: token ids, the text released by each, the finish reason. */
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    uh_token toks[MAX_GEN];
+    int index[MAX_GEN];
+    size_t text_end[MAX_GEN]; /* bytes of text after token event i */
+    int n;
+    char text[8192];
+    size_t text_len;
+    int done;
+    enum sched_finish finish;
+    sched_usage usage;
+} evlog;
+
+static void evlog_cb(void *user, const sched_event *ev)
+{
+    evlog *l = user;
+    pthread_mutex_lock(&l->mu);
+    if (ev->text_len && l->text_len + ev->text_len < sizeof l->text) {
+        memcpy(l->text + l->text_len, ev->text, ev->text_len);
+        l->text_len += ev->text_len;
+    }
+    if (ev->type == SCHED_EV_TOKEN && l->n < MAX_GEN) {
+        l->toks[l->n] = ev->token;
+        l->index[l->n] = ev->index;
+        l->text_end[l->n++] = l->text_len;
+    } else if (ev->type == SCHED_EV_DONE) {
+        l->done = 1;
+        l->finish = ev->finish;
+        l->usage = ev->usage;
+        pthread_cond_broadcast(&l->cv);
+    }
+    pthread_mutex_unlock(&l->mu);
+}
+
+/* Submits r with the first k tokens of a run as resume tokens and waits for the done event. */
+static int evlog_run(sched *s, sched_request r, const uh_token *resume, int k, evlog *l)
+{
+    memset(l, 0, sizeof *l);
+    pthread_mutex_init(&l->mu, NULL);
+    pthread_cond_init(&l->cv, NULL);
+    r.resume = resume;
+    r.n_resume = k;
+    r.cb = evlog_cb;
+    r.user = l;
+    int rc = sched_submit(s, &r, NULL, NULL);
+    pthread_mutex_lock(&l->mu);
+    while (rc == 0 && !l->done) pthread_cond_wait(&l->cv, &l->mu);
+    pthread_mutex_unlock(&l->mu);
+    pthread_mutex_destroy(&l->mu);
+    pthread_cond_destroy(&l->cv);
+    return rc;
+}
+
+/* A run cut after k tokens and resumed elsewhere with those k tokens: the text of the first
+ * run's events up to k followed by the resumed run's events is the uninterrupted text, with
+ * the same tokens, indices and finish. */
+static int resume_matches(sched *s, const sched_request *r, const evlog *full, int k)
+{
+    static evlog part;
+    if (evlog_run(s, *r, full->toks, k, &part) != 0) return 0;
+    size_t before = k > 0 ? full->text_end[k - 1] : 0;
+    int ok = part.finish == full->finish && k + part.n == full->n &&
+             before + part.text_len == full->text_len &&
+             memcmp(full->text + before, part.text, part.text_len) == 0 &&
+             part.usage.n_completion == full->usage.n_completion &&
+             part.usage.n_prompt == full->usage.n_prompt;
+    for (int i = 0; ok && i < part.n; i++)
+        ok = part.toks[i] == full->toks[k + i] && part.index[i] == k + i;
+    if (!ok)
+        printf("  resume at %d of %d: finish %d/%d, %d+%d tokens, text %zu+%zu of %zu\n", k,
+               full->n, part.finish, full->finish, k, part.n, before, part.text_len,
+               full->text_len);
+    return ok;
+}
+
+/* Resuming after any number of tokens (0, inside a character held back by the detokenizer,
+ * inside a stop string's possible start, at the last one) continues the uninterrupted run
+ * exactly; with a stop string and with max_tokens; an end-of-generation resume token
+ * finishes at once. */
+static void test_resume(void)
+{
+    uh_model *m = load("stories260K.gguf");
+    CHECK(m);
+    if (!m) return;
+    uh_token p[64];
+    int n = text_prompt(m, "Lily went to the park", p, 64);
+    sched *s = new_sched(m, 2, 256, 32, 8);
+    CHECK(s);
+    if (!s) goto out;
+    static evlog full;
+    sched_request r = req_of(p, n, 40, NULL);
+    r.sampler.repeat_penalty = 1.3f; /* resume tokens must enter the penalty history */
+    CHECK(evlog_run(s, r, NULL, 0, &full) == 0 && full.n == 40 &&
+          full.finish == SCHED_FINISH_LENGTH);
+    int held = 0; /* token events that released no text */
+    for (int k = 0; k <= full.n; k++) {
+        CHECKF(resume_matches(s, &r, &full, k), "k=%d", k);
+        if (k < full.n && full.text_end[k] == (k ? full.text_end[k - 1] : 0)) held++;
+    }
+
+    /* a stop string from the middle of the text: matching spans the cut */
+    char stop[8] = "";
+    if (full.text_len > 30) memcpy(stop, full.text + full.text_len / 2, 5);
+    const char *stops[] = {stop};
+    r.stops = stops;
+    r.n_stops = 1;
+    static evlog cut;
+    CHECK(evlog_run(s, r, NULL, 0, &cut) == 0 && cut.finish == SCHED_FINISH_STOP);
+    for (int k = 0; k <= cut.n; k++) {
+        CHECKF(resume_matches(s, &r, &cut, k), "stop k=%d", k);
+        if (k < cut.n && cut.text_end[k] == (k ? cut.text_end[k - 1] : 0)) held++;
+    }
+    CHECKF(held > 0, "no cut inside held-back text was tried");
+
+    /* an end-of-generation resume token: done at once, with stop */
+    static evlog eog;
+    uh_token eos[2] = {full.toks[0], uh_token_eos(m)};
+    r.stops = NULL;
+    r.n_stops = 0;
+    CHECK(evlog_run(s, r, eos, 2, &eog) == 0 && eog.n == 0 && eog.finish == SCHED_FINISH_STOP &&
+          eog.usage.n_completion == 2);
+    /* resume tokens out of the vocabulary are refused */
+    uh_token bad = 1 << 30;
+    sched_request rb = r;
+    rb.resume = &bad;
+    rb.n_resume = 1;
+    rb.cb = evlog_cb;
+    rb.user = &eog;
+    CHECK(sched_submit(s, &rb, NULL, NULL) == UH_EINVAL);
+    sched_free(s);
+out:
+    uh_model_free(m);
+}
+
 int main(void)
 {
     qtypes_init();
@@ -540,5 +678,6 @@ int main(void)
     T_RUN(test_stop_conditions);
     T_RUN(test_prefix_reuse);
     T_RUN(test_logprobs);
+    T_RUN(test_resume);
     return t_exit();
 }

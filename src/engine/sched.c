@@ -117,7 +117,8 @@ static void admit(sched *s, sched_handle *h, int i)
     log_debug("sched_admit", "slot=%d prompt=%d cached=%d", i, h->n_prompt, keep);
 }
 
-/* Under mu: takes cancelled requests off the queue into *cancelled and gives free slots to
+/* Under mu: takes cancelled requests (and those whose resume replay finished them) off the
+ * queue into *cancelled and gives free slots to
  * waiting ones (slot index in *slot_of, request in *admitted). */
 static void collect(sched *s, sched_handle **cancelled, sched_handle **admitted, int *slot_of,
                     int *n_admitted)
@@ -130,7 +131,7 @@ static void collect(sched *s, sched_handle **cancelled, sched_handle **admitted,
     while (*pp) {
         sched_handle *h = *pp;
         int slot = -1;
-        int drop = s->cancel_all || atomic_load(&h->cancel);
+        int drop = s->cancel_all || atomic_load(&h->cancel) || h->early_finish;
         if (!drop) slot = pick_slot(s, h);
         if (drop || slot >= 0) {
             *pp = h->next;
@@ -173,7 +174,10 @@ static void *sched_main(void *arg)
         while (cancelled) {
             sched_handle *h = cancelled;
             cancelled = h->next;
-            sched_finish_req(s, h, -1, SCHED_FINISH_CANCELLED, "");
+            enum sched_finish f = SCHED_FINISH_CANCELLED;
+            if (h->early_finish && !s->cancel_all && !atomic_load(&h->cancel))
+                f = (enum sched_finish)(h->early_finish - 1);
+            sched_finish_req(s, h, -1, f, "");
         }
         for (int k = 0; k < n_admitted; k++) admit(s, admitted[k], slot_of[k]);
         sched_step(s);
@@ -297,6 +301,42 @@ void sched_free(sched *s)
 
 /* ---- requests ---- */
 
+/* Runs the resume tokens (the last n_resume of h->prompt, after n_prompt prompt tokens) through
+ * what sample_slot (sched_step.c) does after sampling, in the same order, without events: the
+ * end-of-generation check, the detokenizer, the stop strings, max_tokens and the context end.
+ * Sets h->early_finish when one of them would have ended the original run (the rest of the
+ * resume tokens is dropped); otherwise the resume tokens join the evaluated prompt. The
+ * sampler's penalty history gets them at admission, with the prompt. */
+static void replay_resume(const sched *s, sched_handle *h, int n_prompt)
+{
+    char piece[512], released[STOPSTR_MAX_LEN * 2 + 600];
+    for (int j = 0; j < h->n_resume; j++) {
+        const uh_token t = h->prompt[n_prompt + j];
+        h->n_gen++;
+        enum sched_finish f = SCHED_FINISH_STOP;
+        int end = 0;
+        if (!h->ignore_eog && uh_token_is_eog(s->model, t)) {
+            end = 1;
+        } else {
+            const int n = uh_detok_push(&h->dt, t, piece, sizeof piece);
+            size_t rl = 0;
+            if (stopstr_feed(&h->stop, piece, (size_t)n, released, sizeof released, &rl)) {
+                end = 1;
+            } else if ((h->max_tokens > 0 && h->n_gen >= h->max_tokens) ||
+                       n_prompt + j >= s->n_ctx) {
+                end = 1;
+                f = SCHED_FINISH_LENGTH;
+            }
+        }
+        if (end) {
+            h->early_finish = (int)f + 1;
+            h->n_resume = j + 1;
+            break;
+        }
+    }
+    h->n_prompt = n_prompt + h->n_resume;
+}
+
 int sched_submit(sched *s, const sched_request *r, sched_handle **hp, uh_err *err)
 {
     if (hp) *hp = NULL;
@@ -312,6 +352,12 @@ int sched_submit(sched *s, const sched_request *r, sched_handle **hp, uh_err *er
         if (r->tokens[i] < 0 || r->tokens[i] >= s->n_vocab)
             return err_setf(err, UH_EINVAL, "sched: prompt token %d at %d out of range [0, %d)",
                             r->tokens[i], i, s->n_vocab);
+    if (r->n_resume < 0 || (r->n_resume > 0 && !r->resume))
+        return err_setf(err, UH_EINVAL, "sched: bad resume tokens");
+    for (int i = 0; i < r->n_resume; i++)
+        if (r->resume[i] < 0 || r->resume[i] >= s->n_vocab)
+            return err_setf(err, UH_EINVAL, "sched: resume token %d at %d out of range [0, %d)",
+                            r->resume[i], i, s->n_vocab);
 
     int rc = UH_OK;
     sched_handle *h = calloc(1, sizeof *h);
@@ -329,12 +375,16 @@ int sched_submit(sched *s, const sched_request *r, sched_handle **hp, uh_err *er
     h->dt.at_start = r->at_start;
     if ((rc = stopstr_init(&h->stop, r->stops, r->n_stops, err))) goto fail;
     if ((rc = uh_sampler_new(&r->sampler, s->n_vocab, &h->smp, err))) goto fail;
-    h->prompt = malloc((size_t)r->n_tokens * sizeof *h->prompt);
+    h->prompt = malloc(((size_t)r->n_tokens + (size_t)r->n_resume) * sizeof *h->prompt);
     if (!h->prompt) {
         rc = err_setf(err, UH_ENOMEM, "sched: out of memory");
         goto fail;
     }
     memcpy(h->prompt, r->tokens, (size_t)r->n_tokens * sizeof *h->prompt);
+    if (r->n_resume > 0)
+        memcpy(h->prompt + r->n_tokens, r->resume, (size_t)r->n_resume * sizeof *h->prompt);
+    h->n_resume = r->n_resume;
+    replay_resume(s, h, r->n_tokens);
     h->t_submit = sched_now();
 
     pthread_mutex_lock(&s->mu);

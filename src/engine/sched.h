@@ -125,6 +125,16 @@ typedef struct {
     int ignore_eog;           /* 1: end-of-generation tokens do not stop (benchmarks) */
     int at_start;             /* 1: the output begins a text (drop the tokenizer's leading
                                * space), as when the prompt is just BOS */
+    /* Failover: tokens this request already generated elsewhere (index 0..n_resume-1). They are
+     * evaluated after the prompt (prefix reuse applies) and replayed through the sampler's
+     * penalty history, the detokenizer, the stop strings, the end-of-generation check and the
+     * max_tokens count without any event: text they released is not sent again, text they left
+     * held back stays held back. New tokens' events continue at index n_resume. max_tokens is
+     * the original request's (resume tokens count against it); a replay that meets a stop
+     * condition finishes at once with the DONE event only. usage.n_prompt leaves them out,
+     * usage.n_completion counts them. */
+    const uh_token *resume; /* [n_resume] */
+    int n_resume;
     sched_cb cb;              /* required */
     void *user;
 } sched_request;

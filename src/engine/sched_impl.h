@@ -19,8 +19,11 @@ struct sched_handle {
     sched_handle *next; /* queue link (under mu) */
 
     /* request, copied at submit; freed by the scheduler after the done event */
-    uh_token *prompt; /* [n_prompt] */
-    int n_prompt;
+    uh_token *prompt; /* [n_prompt] the prompt, then the resume tokens */
+    int n_prompt;     /* tokens to evaluate before sampling: prompt + resume */
+    int n_resume;     /* resume tokens at the end of prompt (sched_request.resume) */
+    int early_finish; /* enum sched_finish + 1 when the resume replay met a stop condition (the
+                       * request finishes unadmitted), else 0 */
     uh_sampler *smp;
     int max_tokens, logprobs, top_logprobs, ignore_eog;
     stopstr stop;
@@ -29,7 +32,7 @@ struct sched_handle {
     void *user;
 
     /* progress (scheduler thread) */
-    int n_gen;            /* tokens sampled */
+    int n_gen;            /* tokens sampled, resume tokens included */
     int n_cached;         /* prompt tokens reused from the slot */
     double t_submit, t_admit, t_first, t_last; /* seconds, monotonic */
 };

@@ -39,8 +39,8 @@ void sched_finish_req(sched *s, sched_handle *h, int slot_i, enum sched_finish f
     ev.token = -1;
     ev.finish = f;
     ev.error = error ? error : "";
-    ev.usage.n_prompt = h->n_prompt;
-    ev.usage.n_cached = h->n_cached;
+    ev.usage.n_prompt = h->n_prompt - h->n_resume;
+    ev.usage.n_cached = h->n_cached < ev.usage.n_prompt ? h->n_cached : ev.usage.n_prompt;
     ev.usage.n_completion = h->n_gen;
     const double admit = h->t_admit > 0 ? h->t_admit : now;
     const double first = h->t_first > 0 ? h->t_first : now;
@@ -59,8 +59,8 @@ void sched_finish_req(sched *s, sched_handle *h, int slot_i, enum sched_finish f
     if (slot_i >= 0) {
         s->slots[slot_i].req = NULL;
         s->n_running--;
-        s->stats.prompt_tokens += (uint64_t)h->n_prompt;
-        s->stats.cached_tokens += (uint64_t)h->n_cached;
+        s->stats.prompt_tokens += (uint64_t)ev.usage.n_prompt;
+        s->stats.cached_tokens += (uint64_t)ev.usage.n_cached;
     }
     s->stats.requests_finished[f]++;
     s->stats.slots_in_use = s->n_running;
@@ -110,14 +110,15 @@ static void sample_slot(sched *s, int i, const float *logits)
     const uh_token t = uh_sampler_sample(h->smp, logits);
     uh_sampler_accept(h->smp, t);
     const int index = h->n_gen++;
+    const int first = h->t_first == 0; /* the first token sampled here, resumed or not */
 
     const double now = sched_now();
     pthread_mutex_lock(&s->mu);
     s->stats.completion_tokens++;
-    if (index == 0) hist_add(&s->stats.ttft, now - h->t_submit);
+    if (first) hist_add(&s->stats.ttft, now - h->t_submit);
     else hist_add(&s->stats.token_gap, now - h->t_last);
     pthread_mutex_unlock(&s->mu);
-    if (index == 0) h->t_first = now;
+    if (first) h->t_first = now;
     h->t_last = now;
 
     if (!h->ignore_eog && uh_token_is_eog(s->model, t)) {

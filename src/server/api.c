@@ -24,6 +24,12 @@ http_response *api_served(http_response *r)
     return r;
 }
 
+http_response *api_served_as(http_response *r, const char *by)
+{
+    if (r) http_response_header(r, "X-Unhosted-Served-By", by);
+    return r;
+}
+
 http_response *api_json(int status, cJSON *body)
 {
     return api_served(http_json(status, body));
@@ -212,6 +218,7 @@ int api_register(http_server *srv, api_models *am, api_server **out, uh_err *err
     api_server *a = calloc(1, sizeof *a);
     if (!a) return err_setf(err, UH_ENOMEM, "out of memory");
     a->am = am;
+    router_init(&a->router);
     atomic_init(&a->stop_deadline_ms, 0);
     atomic_init(&a->next_id, 1);
     static const struct {
@@ -239,6 +246,11 @@ int api_register(http_server *srv, api_models *am, api_server **out, uh_err *err
     http_server_on_metrics(srv, api_models_refresh_metrics, am);
     *out = a;
     return UH_OK;
+}
+
+void api_set_node(api_server *a, node *n)
+{
+    a->node = n;
 }
 
 void api_begin_stop(api_server *a, int grace_ms)

@@ -6,17 +6,30 @@
  *   Ollama: POST /api/chat, POST /api/generate (NDJSON unless "stream": false), GET /api/tags,
  *           POST /api/show, POST /api/embed, POST /api/embeddings
  *
- * Every response carries X-Unhosted-Served-By: local. Requests are parsed by oai_req.h; a full
+ * Every response carries X-Unhosted-Served-By: "local", or "peer:<device id>" for a generation
+ * a paired peer answered. Requests are parsed by oai_req.h; a full
  * queue answers 429 with Retry-After: 1, an unknown model 404 (code model_not_found), a prompt
  * longer than the context 400 (code context_length_exceeded). A streaming client that goes away
  * cancels its generation; its slot is free at the next scheduler step.
  *
- * Ownership: the api_server borrows the HTTP server and the model manager; both must outlive
- * it. Threading: handlers run on connection threads; scheduler events are formatted on the
+ * Cluster (api_set_node): generation requests go where the router (router.h) says: this node or
+ * a paired peer, chosen by ring (header X-Unhosted-Ring or body field "ring": "local", "trusted"
+ * (default) or "swarm"; anything else is 400 with param "ring"). A candidate that fails before
+ * its first token (cannot be reached, refuses, or is lost) is replaced by the next one without
+ * the client noticing; one lost after tokens were sent is replaced by the next one resuming
+ * with those tokens (sched.h), so the stream goes on where it stopped. Requests asking for
+ * logprobs run on this node only (a peer's token events carry no alternatives): 400 with param
+ * "logprobs" when this node does not have the model. Listings add the peers' models.
+ *
+ * Ownership: the api_server borrows the HTTP server, the model manager and the node; all must
+ * outlive it. Threading: handlers run on connection threads; scheduler events are formatted on the
  * scheduler thread straight into the client's stream (which never blocks). */
 #ifndef UH_SERVER_API_H
 #define UH_SERVER_API_H
 
+#include <cjson/cJSON.h>
+
+#include "cluster/node.h"
 #include "server/api_models.h"
 #include "server/http.h"
 #include "unhosted.h"
@@ -25,6 +38,19 @@ typedef struct api_server api_server;
 
 /* Registers the routes and the /metrics refresh hook; before http_server_start. */
 int api_register(http_server *srv, api_models *am, api_server **out, uh_err *err);
+/* Lends the node to the router (NULL: no cluster). Before http_server_start. */
+void api_set_node(api_server *a, node *n);
+
+/* node_run_fn (node.h) for peers' run requests: runs body (a request of enum oai_kind kind) on
+ * this node's models with the given resume tokens, events to cb. ud is the api_server. 0 and *h
+ * on success; else an HTTP status (400 bad request, 404 model not here, 429 queue full, 500)
+ * with msg filled, and no callback. */
+int api_peer_run(void *ud, const char *peer_id, int kind, const cJSON *body,
+                 const uh_token *resume, int n_resume, sched_cb cb, void *cb_ud,
+                 sched_handle **h, char *msg, size_t msg_cap);
+/* node_load_fn (node.h): the models this node can serve and its load. ud is the api_server. */
+void api_node_load(void *ud, node_load *out);
+
 /* The server is stopping: requests that wait for a whole (non-streamed) answer are cancelled
  * once grace_ms have passed. */
 void api_begin_stop(api_server *a, int grace_ms);

@@ -395,6 +395,20 @@ void api_models_refresh_metrics(void *ud)
     pthread_mutex_unlock(&am->mu);
 }
 
+void api_models_load(api_models *am, int *active, int *slots, int *queued)
+{
+    *active = *slots = *queued = 0;
+    pthread_mutex_lock(&am->mu);
+    for (int i = 0; i < am->n_loaded; i++) {
+        sched_stats_t st;
+        sched_stats(am->loaded[i]->sched, &st);
+        *active += st.slots_in_use;
+        *slots += st.n_slots;
+        *queued += st.queue_depth;
+    }
+    pthread_mutex_unlock(&am->mu);
+}
+
 /* ---- listing ---- */
 
 static void entry_from_store(const store_entry *s, const char *name, api_model_entry *e)

@@ -94,6 +94,10 @@ void api_models_load(api_models *am, int *active, int *slots, int *queued);
 /* Refreshes the gauges from the schedulers (before /metrics renders). */
 void api_models_refresh_metrics(void *am);
 
+/* The load of the loaded models together: requests generating (slots in use), slots, requests
+ * waiting. Waits while a model loads (the manager's lock). */
+void api_models_load(api_models *am, int *active, int *slots, int *queued);
+
 /* Cancels every queued and running request of every loaded model (their done events are
  * delivered) and refuses new ones; for a server that is stopping. */
 void api_models_shutdown(api_models *am);
