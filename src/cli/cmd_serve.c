@@ -138,40 +138,6 @@ static int parse_serve(int argc, char **argv, serve_opts *o)
     return 0;
 }
 
-/* ---- the node's view of this server ---- */
-
-static void node_load_cb(void *ud, node_load *out)
-{
-    api_models *am = ud;
-    api_model_entry *list = NULL;
-    int n = 0;
-    uh_err err;
-    if (api_models_list(am, &list, &n, &err) == 0) {
-        for (int i = 0; i < n && out->n_models < NODE_MAX_MODELS; i++)
-            snprintf(out->models[out->n_models++], NODE_MODEL_NAME_MAX, "%s", list[i].name);
-        free(list);
-    }
-    api_models_load(am, &out->active, &out->slots, &out->queued);
-}
-
-typedef struct {
-    api_models *am;
-    api_server *api;
-} serve_ctx;
-
-static void serve_load(void *ud, node_load *out)
-{
-    node_load_cb(((serve_ctx *)ud)->am, out);
-}
-
-static int serve_run(void *ud, const char *peer_id, int kind, const cJSON *body,
-                     const uh_token *resume, int n_resume, sched_cb cb, void *cb_ud,
-                     sched_handle **h, char *msg, size_t msg_cap)
-{
-    return api_peer_run(((serve_ctx *)ud)->api, peer_id, kind, body, resume, n_resume, cb, cb_ud,
-                        h, msg, msg_cap);
-}
-
 /* <config>/node.json tells CLI commands with the same home where this node listens. */
 static void write_node_json(const char *http_host, int http_port, node *nd, char *path, size_t cap)
 {
@@ -216,7 +182,6 @@ int cmd_serve(int argc, char **argv)
     api_models *am = NULL;
     api_server *api = NULL;
     node *nd = NULL;
-    serve_ctx sctx = {0};
     char node_json[4200] = "";
     http_config cfg = {.listen = o.listen, .require_token = o.require_token,
                        .version = UNHOSTED_VERSION};
@@ -239,15 +204,13 @@ int cmd_serve(int argc, char **argv)
         cli_error("serve", "%s", err.msg);
         goto done;
     }
-    sctx.am = am;
-    sctx.api = api;
     node_config nc = {
         .peer_listen = o.peer_listen ? o.peer_listen : SERVE_DEFAULT_PEER,
         .mdns = !o.no_mdns,
         .mdns_ifname = o.mdns_ifname,
-        .load = serve_load,
-        .run = serve_run,
-        .ud = &sctx,
+        .load = api_node_load,
+        .run = api_peer_run,
+        .ud = api,
     };
     if (node_start(&nc, &nd, &err) != 0) {
         if (o.peer_listen) {

@@ -499,17 +499,3 @@ int api_models_lookup(api_models *am, const char *spec, api_model_entry *e, uh_e
     entry_from_store(&s, name, e);
     return UH_OK;
 }
-
-void api_models_load(api_models *am, int *active, int *slots, int *queued)
-{
-    *active = *queued = 0;
-    *slots = am->p.n_slots > 0 ? am->p.n_slots : 4;
-    pthread_mutex_lock(&am->mu);
-    for (int i = 0; i < am->n_loaded; i++) {
-        sched_stats_t st;
-        sched_stats(am->loaded[i]->sched, &st);
-        *active += st.slots_in_use;
-        *queued += st.queue_depth;
-    }
-    pthread_mutex_unlock(&am->mu);
-}

@@ -88,9 +88,6 @@ void api_model_observe_token_gap(api_model *m, double seconds);
 void api_model_observe_done(api_model *m, enum sched_finish finish, const sched_usage *u);
 void api_model_observe_rejected(api_model *m);
 
-/* Load over every loaded model: requests generating, slots per model, requests waiting. */
-void api_models_load(api_models *am, int *active, int *slots, int *queued);
-
 /* Refreshes the gauges from the schedulers (before /metrics renders). */
 void api_models_refresh_metrics(void *am);
 
