@@ -318,10 +318,10 @@ int cmd_pair(int argc, char **argv)
     }
     show_code(p);
     int accept = o.code ? 1 : ask_confirm();
-    if (o.code && strcmp(o.code6, node_client_str(p, "code")) != 0)
-        fprintf(stderr, "unhosted pair: the codes differ: rejecting\n");
+    int differ = o.code && strcmp(o.code6, node_client_str(p, "code")) != 0;
+    if (differ) fprintf(stderr, "unhosted pair: the codes differ: rejecting\n");
     if (decide("pair", c, pid, accept, &o) != 0) goto done;
-    if (accept) {
+    if (accept && !differ) {
         printf("Waiting for the other device...\n");
         fflush(stdout);
     }

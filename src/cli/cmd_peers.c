@@ -25,7 +25,8 @@ static void print_peer(const cJSON *p)
     node_client_printable(node_client_str(p, "short"), shortid, sizeof shortid);
     node_client_printable(node_client_str(p, "name"), name, sizeof name);
     node_client_printable(node_client_str(p, "addr")[0] ? node_client_str(p, "addr") : "-", addr, sizeof addr);
-    int paired = node_client_bool(p, "paired"), online = node_client_bool(p, "online");
+    int paired = node_client_bool(p, "paired");
+    int online = paired && node_client_bool(p, "online");
     const char *state = !paired ? "discovered" : online ? "online" : "offline";
     node_client_printable(paired ? node_client_str(p, "ring") : "-", ring, sizeof ring);
     double rtt_ms = node_client_num(p, "rtt_ms", 0);
