@@ -27,6 +27,13 @@ static const struct {
     {"serve", cmd_serve, "run the HTTP API (OpenAI and Ollama compatible) on 127.0.0.1:7777"},
     {"token", cmd_token, "print the API token that non-local clients of serve need"},
     {"id", cmd_id, "show this device's id and name (--name renames it)"},
+    {"peers", cmd_peers, "list paired and discovered devices of the running node"},
+    {"peer", cmd_peer, "peer add HOST:PORT: a device to contact by address"},
+    {"pair", cmd_pair, "pair with a device on the same network (a 6-digit code to confirm)"},
+    {"pairing", cmd_pairing, "list pairings in progress, or accept / reject one"},
+    {"invite", cmd_invite, "make a one-time code for a friend's device elsewhere"},
+    {"join", cmd_join, "pair through a friend's invite code"},
+    {"revoke", cmd_revoke, "forget a paired device"},
 };
 
 static void usage(FILE *f)

@@ -19,5 +19,12 @@ int cmd_pull(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_token(int argc, char **argv);
 int cmd_id(int argc, char **argv);
+int cmd_peers(int argc, char **argv);
+int cmd_peer(int argc, char **argv);
+int cmd_revoke(int argc, char **argv);
+int cmd_pair(int argc, char **argv);
+int cmd_pairing(int argc, char **argv);
+int cmd_invite(int argc, char **argv);
+int cmd_join(int argc, char **argv);
 
 #endif
