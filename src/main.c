@@ -26,6 +26,7 @@ static const struct {
     {"rm", cmd_rm, "remove a model from the store"},
     {"serve", cmd_serve, "run the HTTP API (OpenAI and Ollama compatible) on 127.0.0.1:7777"},
     {"token", cmd_token, "print the API token that non-local clients of serve need"},
+    {"discover", cmd_discover, "list other nodes on the local network (mDNS)"},
 };
 
 static void usage(FILE *f)

@@ -18,5 +18,6 @@ int cmd_import(int argc, char **argv);
 int cmd_pull(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_token(int argc, char **argv);
+int cmd_discover(int argc, char **argv);
 
 #endif
