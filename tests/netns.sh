@@ -5,6 +5,7 @@
 #   netns_skip_unless_root          # prints "SKIP ..." and exits 0 where namespaces are denied
 #   netns_setup 2                   # hosts 1..2: namespaces $(netns_name 1), $(netns_name 2)
 #   netns_exec 1 cmd args...        # runs a command in host 1
+#   netns_bg 1 cmd args... >out     # the same in the background; its pid in NETNS_BG_PID
 #   netns_addr 1                    # host 1's IPv4 address (10.77.X.(10+N))
 #   netns_if 1                      # host 1's interface name inside its namespace
 #   netns_capture FILE / netns_capture_stop   # tcpdump on the bridge into a pcap file
@@ -37,6 +38,14 @@ netns_exec() {
     n=$1
     shift
     ip netns exec "$(netns_name "$n")" "$@"
+}
+
+# `ip netns exec` execs the command, so NETNS_BG_PID is the command's own pid (for kill/wait).
+netns_bg() {
+    n=$1
+    shift
+    ip netns exec "$(netns_name "$n")" "$@" &
+    NETNS_BG_PID=$!
 }
 
 # Creates the bridge and hosts 1..N. Returns non-zero (after cleaning up) on failure.
