@@ -34,6 +34,7 @@ static const struct {
     {"invite", cmd_invite, "make a one-time code for a friend's device elsewhere"},
     {"join", cmd_join, "pair through a friend's invite code"},
     {"revoke", cmd_revoke, "forget a paired device"},
+    {"discover", cmd_discover, "list other nodes on the local network (mDNS)"},
 };
 
 static void usage(FILE *f)

@@ -26,5 +26,6 @@ int cmd_pair(int argc, char **argv);
 int cmd_pairing(int argc, char **argv);
 int cmd_invite(int argc, char **argv);
 int cmd_join(int argc, char **argv);
+int cmd_discover(int argc, char **argv);
 
 #endif
