@@ -32,14 +32,17 @@ TEST_SRC := $(wildcard tests/test_*.c)
 FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
 BENCH_SRC := $(wildcard bench/*.c)
 
-LIB_OBJ  := $(LIB_SRC:%.c=$(B)/obj/%.o)
+# The dashboard (web/*) embedded as C arrays by tools/embed_web.sh, part of the library.
+WEB_SRC  := $(sort $(wildcard web/*))
+WEB_GEN  := $(B)/gen/web_assets.c
+LIB_OBJ  := $(LIB_SRC:%.c=$(B)/obj/%.o) $(B)/obj/gen/web_assets.o
 CLI_OBJ  := $(CLI_SRC:%.c=$(B)/obj/%.o)
-ASAN_LIB_OBJ := $(LIB_SRC:%.c=$(B)/asan/obj/%.o)
+ASAN_LIB_OBJ := $(LIB_SRC:%.c=$(B)/asan/obj/%.o) $(B)/asan/obj/gen/web_assets.o
 TOOLS    := $(TOOL_SRC:tools/%.c=$(B)/%)
 TESTS    := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 ASAN_TESTS := $(TEST_SRC:tests/%.c=$(B)/asan/tests/%)
 # the tests that exercise threads, again under ThreadSanitizer
-TSAN_LIB_OBJ := $(LIB_SRC:%.c=$(B)/tsan/obj/%.o)
+TSAN_LIB_OBJ := $(LIB_SRC:%.c=$(B)/tsan/obj/%.o) $(B)/tsan/obj/gen/web_assets.o
 TSAN_TESTS := $(B)/tsan/tests/test_threadpool $(B)/tsan/tests/test_parallel $(B)/tsan/tests/test_sched $(B)/tsan/tests/test_http
 FUZZERS  := $(FUZZ_SRC:fuzz/%.c=$(B)/fuzz/%)
 BENCHES  := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
@@ -55,6 +58,22 @@ $(B)/obj/%.o: %.c
 $(B)/asan/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) $(SAN) -c $< -o $@
+
+$(WEB_GEN): $(WEB_SRC) tools/embed_web.sh
+	@mkdir -p $(dir $@)
+	sh tools/embed_web.sh $@ $(WEB_SRC)
+
+$(B)/obj/gen/web_assets.o: $(WEB_GEN)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) -c $< -o $@
+
+$(B)/asan/obj/gen/web_assets.o: $(WEB_GEN)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) $(SAN) -c $< -o $@
+
+$(B)/tsan/obj/gen/web_assets.o: $(WEB_GEN)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) $(TSAN) -c $< -o $@
 
 $(B)/libunhosted.a: $(LIB_OBJ)
 	@rm -f $@
@@ -86,10 +105,10 @@ $(B)/asan/tests/%: $(B)/asan/obj/tests/%.o $(B)/asan/libunhosted.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) $(SAN) -o $@ $< $(B)/asan/libunhosted.a $(CJSON_LIBS) $(LDLIBS)
 
-$(B)/fuzz/%: fuzz/%.c $(LIB_SRC)
+$(B)/fuzz/%: fuzz/%.c $(LIB_SRC) $(WEB_GEN)
 	@mkdir -p $(dir $@)
 	$(FUZZCC) $(CSTD) -O1 -g $(CPPFLAGS) -fsanitize=fuzzer,address,undefined \
-	    -fno-sanitize-recover=undefined -o $@ $< $(LIB_SRC) $(LDLIBS)
+	    -fno-sanitize-recover=undefined -o $@ $< $(LIB_SRC) $(WEB_GEN) $(LDLIBS)
 
 $(B)/bench/%: bench/%.c $(B)/libunhosted.a
 	@mkdir -p $(dir $@)
