@@ -33,6 +33,13 @@ int64_t node_now_s(void)
     return (int64_t)time(NULL);
 }
 
+static int64_t node_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 int64_t node_now_ms(void)
 {
     struct timespec ts;
@@ -436,7 +443,7 @@ static void health_session(node *n, const char *id, chan *c, const char *addr)
     if (wire_send(c, WIRE_HELLO, hello, &err)) return;
     uint64_t seq = 0;
     int first = 1;
-    int64_t sent = node_now_ms();
+    int64_t sent = node_now_ms(), sent_us = node_now_us();
     for (;;) {
         uint8_t type;
         uint8_t *body = NULL;
@@ -465,7 +472,6 @@ static void health_session(node *n, const char *id, chan *c, const char *addr)
         char name[IDENTITY_NAME_MAX] = "";
         if (type == WIRE_HELLO) wire_get_str(msg, "name", name, sizeof name - 1, 0, &err);
         cJSON_Delete(msg);
-        int64_t now = node_now_ms();
         pthread_mutex_lock(&n->mu);
         node_peer_state *p = node_peer_locked(n, id, 1);
         if (p) {
@@ -473,7 +479,7 @@ static void health_session(node *n, const char *id, chan *c, const char *addr)
             p->online = 1;
             p->last_seen = node_now_s();
             snprintf(p->live_addr, sizeof p->live_addr, "%s", addr);
-            if (type == WIRE_PONG) p->rtt_ms = (double)(now - sent);
+            if (type == WIRE_PONG) p->rtt_ms = (double)(node_now_us() - sent_us) / 1000.0;
             if (name[0]) snprintf(p->name, sizeof p->name, "%s", name);
         }
         pthread_mutex_unlock(&n->mu);
@@ -488,6 +494,7 @@ static void health_session(node *n, const char *id, chan *c, const char *addr)
         cJSON *ping = cJSON_CreateObject();
         cJSON_AddNumberToObject(ping, "seq", (double)++seq);
         sent = node_now_ms();
+        sent_us = node_now_us();
         if (wire_send(c, WIRE_PING, ping, &err)) return;
     }
 }
@@ -761,7 +768,7 @@ static int parse_listen(const char *addr, struct sockaddr_storage *ss, socklen_t
 static int open_listener(node *n, const char *addr, uh_err *err)
 {
     struct sockaddr_storage ss;
-    socklen_t sl;
+    socklen_t sl = 0;
     int rc = parse_listen(addr, &ss, &sl, err);
     if (rc) return rc;
     int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -131,7 +131,7 @@ void node_serve_join(node *n, chan *c, const char *peer_id, const uint8_t peer_p
 /* 1 when pairing is locked out now (message filled). */
 int node_pair_locked(node *n, char *msg, size_t cap);
 void node_pair_failed(node *n);
-/* Stores a paired device in the trust store. */
+/* Stores a paired device in the trust store. Does not take mu (callers may hold it). */
 int node_store_peer(node *n, const char *id, const uint8_t pk[32], const char *name,
                     enum trust_ring ring, int64_t quota, const char *addr, uh_err *err);
 /* Receives one message of type want within 10 s; REFUSED and others become errors. */

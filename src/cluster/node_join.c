@@ -56,7 +56,7 @@ static void reachable_addr(node *n, char *out, size_t cap)
             freeifaddrs(ifs);
         }
     }
-    snprintf(out, cap, "%s:%d", host, n->port);
+    snprintf(out, cap, "%.46s:%d", host, n->port);
 }
 
 static void random_b32(char *out, int len)

@@ -154,12 +154,7 @@ int node_store_peer(node *n, const char *id, const uint8_t pk[32], const char *n
     }
     tp.paired_at = tp.last_seen = node_now_s();
     int rc = trust_put(n->trust, &tp, err);
-    if (rc == 0) {
-        log_info("peer_paired", "peer=%.7s ring=%s", id, trust_ring_name(ring));
-        pthread_mutex_lock(&n->mu);
-        pthread_cond_broadcast(&n->cond);
-        pthread_mutex_unlock(&n->mu);
-    }
+    if (rc == 0) log_info("peer_paired", "peer=%.7s ring=%s", id, trust_ring_name(ring));
     return rc;
 }
 
@@ -196,7 +191,7 @@ static void finish_locked(node_pair *p, enum node_pair_state s, const char *why)
 {
     if (p->pub.state >= PAIR_DONE) return;
     p->pub.state = s;
-    snprintf(p->pub.message, sizeof p->pub.message, "%s", why);
+    snprintf(p->pub.message, sizeof p->pub.message, "%.127s", why);
 }
 
 /* Both confirmed: store the other device (once). Under mu. */
