@@ -27,7 +27,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
     } while (0)
 
 /* Fixed keys: [0] initiator, [1] responder. */
-static const uint8_t STATIC_PRIV[2][32] = {{1, 2, 3, 4, 5, 6, 7, 8, 9}, {9, 8, 7, 6, 5, 4, 3, 2, 1}};
+static const uint8_t STATIC_PRIV[2][32] = {{1, 2, 3, 4, 5, 6, 7, 8, 9},
+                                           {9, 8, 7, 6, 5, 4, 3, 2, 1}};
 static const uint8_t EPH_PRIV[2][32] = {{0x11, 0x22, 0x33}, {0x44, 0x55, 0x66}};
 static const uint8_t PROLOGUE[] = "unhosted/1 fuzz";
 
@@ -130,7 +131,8 @@ int main(int argc, char **argv)
             if (!f) return 1;
             fputc(p | (r ? 4 : 0), f);
             noise_hs *me = make_side((enum noise_pattern)p, r ? NOISE_INITIATOR : NOISE_RESPONDER);
-            noise_hs *peer = make_side((enum noise_pattern)p, r ? NOISE_RESPONDER : NOISE_INITIATOR);
+            noise_hs *peer =
+                make_side((enum noise_pattern)p, r ? NOISE_RESPONDER : NOISE_INITIATOR);
             while (!noise_hs_done(me)) {
                 size_t n = 0, pn = 0;
                 noise_hs *w = noise_hs_wants_write(me) ? me : peer, *rd = w == me ? peer : me;
