@@ -53,8 +53,10 @@ static void *accept_main(void *arg)
 
 static chan_config config(const uint8_t *priv, const char *auth)
 {
-    chan_config cfg = {.static_priv = priv, .auth = (const uint8_t *)auth,
-                       .auth_len = auth ? strlen(auth) : 0, .timeout_ms = 2000};
+    chan_config cfg = {.static_priv = priv,
+                       .auth = (const uint8_t *)auth,
+                       .auth_len = auth ? strlen(auth) : 0,
+                       .timeout_ms = 2000};
     return cfg;
 }
 
@@ -87,8 +89,7 @@ static int tcp_pair(enum chan_purpose purpose, const chan_config *ccfg, const ch
 }
 
 /* In-memory XX handshake: transport ciphers for both ends. */
-static void mem_ciphers(noise_cipher *itx, noise_cipher *irx, noise_cipher *rtx,
-                        noise_cipher *rrx)
+static void mem_ciphers(noise_cipher *itx, noise_cipher *irx, noise_cipher *rtx, noise_cipher *rrx)
 {
     noise_hs *hi = NULL, *hr = NULL;
     noise_hs_new(NOISE_XX, NOISE_INITIATOR, NULL, 0, g_cs, NULL, &hi, NULL);
@@ -179,7 +180,8 @@ typedef struct {
 static void *send_main(void *arg)
 {
     sender *s = arg;
-    for (int i = 0; i < s->n_times && !s->rc; i++) s->rc = chan_send(s->c, s->type, s->p, s->len, NULL);
+    for (int i = 0; i < s->n_times && !s->rc; i++)
+        s->rc = chan_send(s->c, s->type, s->p, s->len, NULL);
     return NULL;
 }
 
@@ -188,8 +190,13 @@ static void test_message_sizes(void)
     chan_config cc = config(g_cs, NULL), sc = config(g_ss, NULL);
     chan *c, *s;
     if (tcp_pair(CHAN_CONNECT, &cc, &sc, &c, &s)) return;
-    size_t sizes[] = {0, 1, CHAN_MAX_FRAME_PAYLOAD - 1, CHAN_MAX_FRAME_PAYLOAD,
-                      CHAN_MAX_FRAME_PAYLOAD + 1, 3 * CHAN_MAX_FRAME_PAYLOAD, 1u << 20};
+    size_t sizes[] = {0,
+                      1,
+                      CHAN_MAX_FRAME_PAYLOAD - 1,
+                      CHAN_MAX_FRAME_PAYLOAD,
+                      CHAN_MAX_FRAME_PAYLOAD + 1,
+                      3 * CHAN_MAX_FRAME_PAYLOAD,
+                      1u << 20};
     uint8_t *big = malloc(1u << 20);
     for (size_t i = 0; i < (1u << 20); i++) big[i] = (uint8_t)(i * 7 + (i >> 11));
     for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
@@ -302,8 +309,10 @@ static void test_concurrent_senders(void)
             bad++;
             break;
         }
-        if (type < 1 || type > 2 || len != n || memcmp(msg, type == 1 ? a : b, n)) bad++;
-        else got[type]++;
+        if (type < 1 || type > 2 || len != n || memcmp(msg, type == 1 ? a : b, n))
+            bad++;
+        else
+            got[type]++;
         free(msg);
     }
     pthread_join(ta, NULL);
@@ -406,13 +415,21 @@ static void test_bad_frames(void)
         const char *w = cases[k].what;
         if (!strcmp(w, "tampered")) raw_frame(raw, &tx, 1, 0, "hello", 5, 1);
         if (!strcmp(w, "zero")) CHECK(write(raw, "\0\0", 2) == 2);
-        if (!strcmp(w, "short")) CHECK(write(raw, "\0\x11" "0123456789abcdefg", 19) == 19);
+        if (!strcmp(w, "short"))
+            CHECK(write(raw,
+                        "\0\x11"
+                        "0123456789abcdefg",
+                        19) == 19);
         if (!strcmp(w, "flags")) raw_frame(raw, &tx, 1, 0x80, "hello", 5, 0);
         if (!strcmp(w, "type")) {
             raw_frame(raw, &tx, 1, CHAN_FLAG_MORE, "he", 2, 0);
             raw_frame(raw, &tx, 2, 0, "llo", 3, 0);
         }
-        if (!strcmp(w, "truncated")) CHECK(write(raw, "\x01\x00" "abc", 5) == 5);
+        if (!strcmp(w, "truncated"))
+            CHECK(write(raw,
+                        "\x01\x00"
+                        "abc",
+                        5) == 5);
         shutdown(raw, SHUT_WR);
         uint8_t type, *msg = NULL;
         size_t len;
@@ -474,7 +491,9 @@ static void test_bad_preambles_and_stalls(void)
     int64_t t0 = chan_now_ms();
     CHECK(accept_raw("", 0, 400, 100, &err) == UH_EIO);
     CHECK(strstr(err.msg, "ms") != NULL);
-    CHECK(accept_raw("UNH\x01\0\0\0\0\0\x20" "0123", 14, 400, 100, &err) == UH_EIO);
+    CHECK(accept_raw("UNH\x01\0\0\0\0\0\x20"
+                     "0123",
+                     14, 400, 100, &err) == UH_EIO);
     CHECK(strstr(err.msg, "timed out") != NULL);
     CHECK(chan_now_ms() - t0 < 1500);
 }
@@ -502,8 +521,8 @@ static void *fake_responder_main(void *arg)
     char prologue[32];
     snprintf(prologue, sizeof prologue, "unhosted/1 %s", names[f->prologue_purpose]);
     noise_hs *hs = NULL;
-    noise_hs_new(NOISE_XX, NOISE_RESPONDER, (const uint8_t *)prologue, strlen(prologue), g_ss,
-                 NULL, &hs, NULL);
+    noise_hs_new(NOISE_XX, NOISE_RESPONDER, (const uint8_t *)prologue, strlen(prologue), g_ss, NULL,
+                 &hs, NULL);
     if (noise_hs_read(hs, buf + 10, 32, pl, sizeof pl, &pn, NULL) == 0 &&
         noise_hs_write(hs, NULL, 0, buf + 2, sizeof buf - 2, &n, NULL) == 0) {
         buf[0] = (uint8_t)(n >> 8);

@@ -64,8 +64,8 @@ static int run_vector(const cJSON *v)
     CHECKF(noise_hs_new(pat, NOISE_INITIATOR, ipro, (size_t)ipro_len, has_is ? is : NULL,
                         has_irs ? irs : NULL, &hi, &err) == 0,
            "%s: %s", name, err.msg);
-    CHECKF(noise_hs_new(pat, NOISE_RESPONDER, rpro, (size_t)rpro_len, has_rs ? rs : NULL, NULL,
-                        &hr, &err) == 0,
+    CHECKF(noise_hs_new(pat, NOISE_RESPONDER, rpro, (size_t)rpro_len, has_rs ? rs : NULL, NULL, &hr,
+                        &err) == 0,
            "%s: %s", name, err.msg);
     if (!hi || !hr) goto done;
     noise_hs_set_ephemeral(hi, ie);
@@ -323,12 +323,10 @@ static void test_caps(void)
     pair_free(&p);
     pair_new(&p, NOISE_XX);
     static uint8_t big[NOISE_MAX_MSG];
-    CHECK(noise_hs_write(p.hi, big, NOISE_MAX_MSG - 31, g_a, sizeof g_a, &n, NULL) ==
-          UH_ELIMIT);
+    CHECK(noise_hs_write(p.hi, big, NOISE_MAX_MSG - 31, g_a, sizeof g_a, &n, NULL) == UH_ELIMIT);
     CHECK(noise_hs_write(p.hi, big, NOISE_MAX_MSG - 32, g_a, sizeof g_a, &n, NULL) == 0);
     CHECK(n == NOISE_MAX_MSG);
-    CHECK(noise_hs_read(p.hr, g_a, n, g_b, sizeof g_b, &pn, NULL) == 0 &&
-          pn == NOISE_MAX_MSG - 32);
+    CHECK(noise_hs_read(p.hr, g_a, n, g_b, sizeof g_b, &pn, NULL) == 0 && pn == NOISE_MAX_MSG - 32);
     pair_free(&p);
 }
 

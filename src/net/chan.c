@@ -104,8 +104,8 @@ static int check_config(const chan_config *cfg, uh_err *err)
     if (!cfg || !cfg->static_priv)
         return err_setf(err, UH_EINVAL, "chan: a static key is required");
     if (cfg->auth_len > CHAN_MAX_AUTH || (cfg->auth_len && !cfg->auth))
-        return err_setf(err, UH_EINVAL, "chan: auth payload of %zu bytes (max %d)",
-                        cfg->auth_len, CHAN_MAX_AUTH);
+        return err_setf(err, UH_EINVAL, "chan: auth payload of %zu bytes (max %d)", cfg->auth_len,
+                        CHAN_MAX_AUTH);
     return 0;
 }
 
@@ -270,9 +270,18 @@ int chan_accept(int fd, const chan_config *cfg, chan **out, uh_err *err)
 
 /* ---- getters ---- */
 
-enum chan_purpose chan_purpose_of(const chan *c) { return c->purpose; }
-const uint8_t *chan_remote_static(const chan *c) { return c->remote_static; }
-const char *chan_peer_addr(const chan *c) { return c->peer; }
+enum chan_purpose chan_purpose_of(const chan *c)
+{
+    return c->purpose;
+}
+const uint8_t *chan_remote_static(const chan *c)
+{
+    return c->remote_static;
+}
+const char *chan_peer_addr(const chan *c)
+{
+    return c->peer;
+}
 
 const uint8_t *chan_remote_auth(const chan *c, size_t *len)
 {
@@ -280,7 +289,10 @@ const uint8_t *chan_remote_auth(const chan *c, size_t *len)
     return c->remote_auth;
 }
 
-void chan_handshake_hash(const chan *c, uint8_t out[32]) { memcpy(out, c->hash, 32); }
+void chan_handshake_hash(const chan *c, uint8_t out[32])
+{
+    memcpy(out, c->hash, 32);
+}
 
 void chan_shutdown(chan *c)
 {

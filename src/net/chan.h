@@ -57,7 +57,8 @@ typedef struct {
 typedef struct chan chan;
 
 /* Connects to "HOST:PORT" (IPv4, [IPv6] or a name) and runs the handshake as initiator. Errors
- * name the address: refused, timed out, handshake failed. */
+ * name the address: refused, timed out, handshake failed. Every address a name resolves to is
+ * tried in turn within timeout_ms; the name lookup itself (getaddrinfo) is not bounded by it. */
 int chan_connect(const char *host_port, enum chan_purpose purpose, const chan_config *cfg,
                  chan **out, uh_err *err);
 /* Runs the handshake as responder on an accepted socket (taken over, closed on failure too). */

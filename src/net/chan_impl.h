@@ -18,29 +18,29 @@
 struct chan {
     int fd;
     enum chan_purpose purpose;
-    uint32_t rekey_every;    /* frames per direction between rekeys */
-    size_t max_message;      /* receive cap, bytes */
-    int io_timeout_ms;       /* how long a send waits for the peer to take data */
-    atomic_int shut;         /* chan_shutdown was called */
+    uint32_t rekey_every; /* frames per direction between rekeys */
+    size_t max_message;   /* receive cap, bytes */
+    int io_timeout_ms;    /* how long a send waits for the peer to take data */
+    atomic_int shut;      /* chan_shutdown was called */
 
     pthread_mutex_t send_mu; /* guards everything tx_* and send_buf */
     noise_cipher tx;
-    uint32_t tx_frames;      /* since the last rekey */
-    int tx_dead;             /* a send broke off mid-message: the stream is out of step */
+    uint32_t tx_frames; /* since the last rekey */
+    int tx_dead;        /* a send broke off mid-message: the stream is out of step */
     uint8_t send_buf[2 + CHAN_WIRE_MAX];
 
     /* receiver side: one thread at a time */
     noise_cipher rx;
     uint32_t rx_frames;
-    int rx_dead;             /* 0, or the error that ended the receive side */
+    int rx_dead; /* 0, or the error that ended the receive side */
     uint8_t hdr[2];
-    size_t hdr_have;         /* bytes of the length prefix read so far */
-    size_t frame_len;        /* bytes of the frame body, once hdr_have == 2 */
+    size_t hdr_have;  /* bytes of the length prefix read so far */
+    size_t frame_len; /* bytes of the frame body, once hdr_have == 2 */
     size_t frame_have;
     uint8_t frame[CHAN_WIRE_MAX];
-    uint8_t *msg;            /* message being reassembled (malloc'd), msg_cap bytes */
+    uint8_t *msg; /* message being reassembled (malloc'd), msg_cap bytes */
     size_t msg_len, msg_cap;
-    int msg_type;            /* type of the message in progress, -1 between messages */
+    int msg_type; /* type of the message in progress, -1 between messages */
 
     uint8_t remote_static[32];
     uint8_t remote_auth[CHAN_MAX_AUTH];

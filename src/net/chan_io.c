@@ -88,8 +88,8 @@ static int read_frame(chan *c, int64_t deadline, uh_err *err)
         }
     }
     while (c->frame_have < c->frame_len) {
-        rc = chan_read_some(c->fd, c->frame + c->frame_have, c->frame_len - c->frame_have,
-                            deadline, &got);
+        rc = chan_read_some(c->fd, c->frame + c->frame_have, c->frame_len - c->frame_have, deadline,
+                            &got);
         if (rc) goto io_fail;
         c->frame_have += got;
     }
@@ -100,8 +100,7 @@ io_fail:
     if (atomic_load(&c->shut)) return err_setf(err, UH_EIO, "chan %s: shut down", c->peer);
     if (c->hdr_have == 0 && c->msg_type < 0)
         return err_setf(err, UH_EIO, "chan %s: peer closed the connection", c->peer);
-    return err_setf(err, UH_EIO, "chan %s: connection ended in the middle of a message",
-                    c->peer);
+    return err_setf(err, UH_EIO, "chan %s: connection ended in the middle of a message", c->peer);
 }
 
 /* Appends a frame's payload to the message in progress, under the cap. */
@@ -149,8 +148,7 @@ static int take_frame(chan *c, int *complete, uh_err *err)
     return 0;
 }
 
-int chan_recv(chan *c, uint8_t *type, uint8_t **payload, size_t *len, int timeout_ms,
-              uh_err *err)
+int chan_recv(chan *c, uint8_t *type, uint8_t **payload, size_t *len, int timeout_ms, uh_err *err)
 {
     *payload = NULL;
     *len = 0;

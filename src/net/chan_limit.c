@@ -15,9 +15,9 @@
 typedef struct {
     uint8_t key[KEY_LEN];
     int used;
-    unsigned active;    /* handshakes in progress */
-    double tokens;      /* handshakes it may still start; refills max_per_minute per minute */
-    int64_t last_ms;    /* last refill / use */
+    unsigned active; /* handshakes in progress */
+    double tokens;   /* handshakes it may still start; refills max_per_minute per minute */
+    int64_t last_ms; /* last refill / use */
 } slot;
 
 struct chan_limiter {

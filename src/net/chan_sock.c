@@ -25,7 +25,10 @@ int64_t chan_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int64_t chan_deadline(int timeout_ms) { return timeout_ms < 0 ? -1 : chan_now_ms() + timeout_ms; }
+int64_t chan_deadline(int timeout_ms)
+{
+    return timeout_ms < 0 ? -1 : chan_now_ms() + timeout_ms;
+}
 
 /* Waits for events on fd: 0 when ready (or hung up: the next call reports it), UH_ENOTFOUND at
  * the deadline, UH_EIO when poll fails. */
@@ -92,8 +95,7 @@ int chan_write_full(int fd, const void *buf, size_t len, int64_t deadline)
 }
 
 /* Splits "HOST:PORT" / "[V6]:PORT" into host and port. */
-static int split_host_port(const char *hp, char *host, size_t host_cap, char *port,
-                           size_t port_cap)
+static int split_host_port(const char *hp, char *host, size_t host_cap, char *port, size_t port_cap)
 {
     const char *colon, *h = hp;
     size_t hl;
@@ -119,11 +121,9 @@ static int split_host_port(const char *hp, char *host, size_t host_cap, char *po
 }
 
 /* One address: 0 and *fd_out, or an errno-like reason in *why. */
-static int connect_one(const struct addrinfo *ai, int64_t deadline, int *fd_out,
-                       const char **why)
+static int connect_one(const struct addrinfo *ai, int64_t deadline, int *fd_out, const char **why)
 {
-    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                    ai->ai_protocol);
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
     if (fd < 0) {
         *why = strerror(errno);
         return -1;
@@ -161,8 +161,8 @@ int chan_tcp_connect(const char *host_port, int timeout_ms, int *fd_out, uh_err 
         return err_setf(err, UH_EINVAL, "bad peer address '%.200s' (want HOST:PORT or [V6]:PORT)",
                         host_port);
     int64_t deadline = chan_deadline(timeout_ms);
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_NUMERICSERV};
+    struct addrinfo hints = {
+        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
     struct addrinfo *res = NULL;
     int gai = getaddrinfo(host, port, &hints, &res);
     if (gai)

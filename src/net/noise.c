@@ -100,8 +100,7 @@ static void hmac(const uint8_t *key, size_t key_len, const uint8_t *a, size_t a_
 
 /* HKDF(ck, ikm) with three outputs; out3 may be NULL when only two are wanted. */
 static void hkdf(const uint8_t ck[NOISE_HASH_LEN], const uint8_t *ikm, size_t ikm_len,
-                 uint8_t out1[NOISE_HASH_LEN], uint8_t out2[NOISE_HASH_LEN],
-                 uint8_t *out3)
+                 uint8_t out1[NOISE_HASH_LEN], uint8_t out2[NOISE_HASH_LEN], uint8_t *out3)
 {
     uint8_t temp[NOISE_HASH_LEN], o1[NOISE_HASH_LEN], o2[NOISE_HASH_LEN];
     const uint8_t one = 1, two = 2, three = 3;
@@ -231,8 +230,8 @@ void noise_keypair(uint8_t priv[32], uint8_t pub[32])
 }
 
 int noise_hs_new(enum noise_pattern p, enum noise_role r, const uint8_t *prologue,
-                 size_t prologue_len, const uint8_t *s_priv, const uint8_t *rs_pub,
-                 noise_hs **out, uh_err *err)
+                 size_t prologue_len, const uint8_t *s_priv, const uint8_t *rs_pub, noise_hs **out,
+                 uh_err *err)
 {
     *out = NULL;
     if ((unsigned)p > NOISE_XX || (r != NOISE_INITIATOR && r != NOISE_RESPONDER))
@@ -276,7 +275,10 @@ void noise_hs_set_ephemeral(noise_hs *hs, const uint8_t e_priv[32])
     hs->e_fixed = 1;
 }
 
-int noise_hs_done(const noise_hs *hs) { return hs->msg_index >= hs->pat->n_msgs; }
+int noise_hs_done(const noise_hs *hs)
+{
+    return hs->msg_index >= hs->pat->n_msgs;
+}
 
 int noise_hs_wants_write(const noise_hs *hs)
 {
@@ -291,10 +293,18 @@ static int mix_dh(noise_hs *hs, enum token t)
     const uint8_t *priv, *pub;
     int init = hs->role == NOISE_INITIATOR;
     switch (t) {
-    case T_EE: priv = hs->e_priv, pub = hs->re; break;
-    case T_ES: priv = init ? hs->e_priv : hs->s_priv, pub = init ? hs->rs : hs->re; break;
-    case T_SE: priv = init ? hs->s_priv : hs->e_priv, pub = init ? hs->re : hs->rs; break;
-    default: priv = hs->s_priv, pub = hs->rs; break;
+    case T_EE:
+        priv = hs->e_priv, pub = hs->re;
+        break;
+    case T_ES:
+        priv = init ? hs->e_priv : hs->s_priv, pub = init ? hs->rs : hs->re;
+        break;
+    case T_SE:
+        priv = init ? hs->s_priv : hs->e_priv, pub = init ? hs->re : hs->rs;
+        break;
+    default:
+        priv = hs->s_priv, pub = hs->rs;
+        break;
     }
     uint8_t shared[32];
     int rc = UH_OK;
@@ -358,14 +368,15 @@ int noise_hs_write(noise_hs *hs, const uint8_t *payload, size_t payload_len, uin
             rc = sym_encrypt_and_hash(&hs->ss, hs->s_pub, 32, out + at);
             at += 32 + (hs->ss.cs.has_key ? NOISE_TAG_LEN : 0);
             break;
-        default: rc = mix_dh(hs, tok[i]); break;
+        default:
+            rc = mix_dh(hs, tok[i]);
+            break;
         }
     }
     if (!rc) rc = sym_encrypt_and_hash(&hs->ss, payload, payload_len, out + at);
     if (rc) {
         hs->dead = 1;
-        return err_setf(err, rc, "noise: writing handshake message %d failed",
-                        hs->msg_index + 1);
+        return err_setf(err, rc, "noise: writing handshake message %d failed", hs->msg_index + 1);
     }
     *out_len = at + payload_len + tag;
     hs->msg_index++;
@@ -414,7 +425,9 @@ int noise_hs_read(noise_hs *hs, const uint8_t *msg, size_t len, uint8_t *payload
             at += n;
             break;
         }
-        default: rc = mix_dh(hs, tok[i]); break;
+        default:
+            rc = mix_dh(hs, tok[i]);
+            break;
         }
     }
     if (!rc) {
@@ -428,15 +441,17 @@ int noise_hs_read(noise_hs *hs, const uint8_t *msg, size_t len, uint8_t *payload
     if (rc) {
         hs->dead = 1;
         if (plen) sodium_memzero(payload, plen);
-        return err_setf(err, UH_EFORMAT, "noise: handshake message %d is not authentic",
-                        msg_no);
+        return err_setf(err, UH_EFORMAT, "noise: handshake message %d is not authentic", msg_no);
     }
     *payload_len = plen;
     hs->msg_index++;
     return UH_OK;
 }
 
-const uint8_t *noise_hs_remote_static(const noise_hs *hs) { return hs->has_rs ? hs->rs : NULL; }
+const uint8_t *noise_hs_remote_static(const noise_hs *hs)
+{
+    return hs->has_rs ? hs->rs : NULL;
+}
 
 void noise_hs_hash(const noise_hs *hs, uint8_t out[NOISE_HASH_LEN])
 {
