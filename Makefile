@@ -43,7 +43,7 @@ TESTS    := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 ASAN_TESTS := $(TEST_SRC:tests/%.c=$(B)/asan/tests/%)
 # the tests that exercise threads, again under ThreadSanitizer
 TSAN_LIB_OBJ := $(LIB_SRC:%.c=$(B)/tsan/obj/%.o) $(B)/tsan/obj/gen/web_assets.o
-TSAN_TESTS := $(B)/tsan/tests/test_threadpool $(B)/tsan/tests/test_parallel $(B)/tsan/tests/test_sched $(B)/tsan/tests/test_http
+TSAN_TESTS := $(B)/tsan/tests/test_threadpool $(B)/tsan/tests/test_parallel $(B)/tsan/tests/test_sched $(B)/tsan/tests/test_http $(B)/tsan/tests/test_chan $(B)/tsan/tests/test_trust
 FUZZERS  := $(FUZZ_SRC:fuzz/%.c=$(B)/fuzz/%)
 BENCHES  := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 
