@@ -142,6 +142,15 @@ static void send_pkt(mdns *m, const mdns_iface *f, const uint8_t *p, size_t n,
 {
     struct sockaddr_in group = {.sin_family = AF_INET, .sin_port = htons(MDNS_PORT)};
     inet_pton(AF_INET, MDNS_GROUP, &group.sin_addr);
+    if (m->fd < 0) { /* offline: keep the packet for the caller to look at */
+        if (n <= sizeof m->offline_sent) {
+            memcpy(m->offline_sent, p, n);
+            m->offline_sent_len = n;
+            m->offline_unicast = dst != NULL;
+            m->n_offline_sent++;
+        }
+        return;
+    }
     if (!dst) {
         struct ip_mreqn mr = {.imr_ifindex = f->index};
         memcpy(&mr.imr_address, f->ip4, 4);
@@ -203,7 +212,7 @@ static void our_record(const mdns *m, int type, const mdns_iface *f, int goodbye
 static const int our_types[4] = {MDNS_TYPE_PTR, MDNS_TYPE_SRV, MDNS_TYPE_TXT, MDNS_TYPE_A};
 
 /* Unsolicited response with all our records on every interface (goodbye: TTL 0). */
-static void announce(mdns *m, int goodbye)
+void mdns_announce(mdns *m, int goodbye)
 {
     uint8_t buf[SEND_CAP];
     for (int i = 0; i < m->n_ifs; i++) {
@@ -346,7 +355,7 @@ static void check_conflict(mdns *m, const mdns_packet *p)
 
 /* ---- the thread ---- */
 
-static void handle_packet(mdns *m, const uint8_t *p, size_t n, int ifindex,
+void mdns_handle_packet(mdns *m, const uint8_t *p, size_t n, int ifindex,
                           const struct sockaddr_in *src)
 {
     const mdns_iface *f = NULL;
@@ -392,7 +401,7 @@ static void receive(mdns *m)
                 memcpy(&pi, CMSG_DATA(c), sizeof pi);
                 ifindex = pi.ipi_ifindex;
             }
-        handle_packet(m, m->rx, (size_t)got, ifindex, &src);
+        mdns_handle_packet(m, m->rx, (size_t)got, ifindex, &src);
     }
 }
 
@@ -402,7 +411,7 @@ static void *thread_main(void *arg)
     while (!__atomic_load_n(&m->stop, __ATOMIC_ACQUIRE)) {
         int64_t now = mdns_now_ms(), next = now + 1000;
         if (m->announcing && m->n_announce_left > 0 && now >= m->next_announce) {
-            announce(m, 0);
+            mdns_announce(m, 0);
             m->n_announce_left--;
             m->next_announce = now + 1000;
         }
@@ -482,7 +491,14 @@ fail:
 
 int mdns_offline_new(const mdns_config *cfg, mdns **out, uh_err *err)
 {
-    return setup(cfg, out, err);
+    int rc = setup(cfg, out, err);
+    if (rc) return rc;
+    mdns_iface *f = &(*out)->ifs[0];
+    f->index = 1;
+    snprintf(f->name, sizeof f->name, "offline0");
+    memcpy(f->ip4, (const uint8_t[4]){192, 0, 2, 1}, 4);
+    (*out)->n_ifs = 1;
+    return 0;
 }
 
 int mdns_start(const mdns_config *cfg, mdns **out, uh_err *err)
@@ -538,7 +554,7 @@ void mdns_stop(mdns *m)
         wake(m);
         pthread_join(m->thread, NULL);
     }
-    if (m->announcing && m->fd >= 0) announce(m, 1);
+    if (m->announcing && m->fd >= 0) mdns_announce(m, 1);
     if (m->fd >= 0) close(m->fd);
     if (m->wake[0] >= 0) close(m->wake[0]);
     if (m->wake[1] >= 0) close(m->wake[1]);
