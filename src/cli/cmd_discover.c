@@ -52,12 +52,17 @@ static void print_clean(const char *s, int width)
     printf("%-*s", width, buf);
 }
 
+/* n_chars random base32 characters (a throwaway id or name tag; not a secret). */
 static void random_id(char *out, size_t n_chars)
 {
     static const char b32[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    uint8_t rnd[64] = {0};
-    if (getrandom(rnd, n_chars, 0) != (ssize_t)n_chars) srand((unsigned)time(NULL));
-    for (size_t i = 0; i < n_chars; i++) out[i] = b32[(rnd[i] ^ (uint8_t)rand()) & 31];
+    uint8_t rnd[64];
+    if (n_chars > sizeof rnd) n_chars = sizeof rnd;
+    if (getrandom(rnd, n_chars, 0) != (ssize_t)n_chars) {
+        uint64_t x = (uint64_t)time(NULL) * 2654435761u ^ (uint64_t)getpid();
+        for (size_t i = 0; i < n_chars; i++) rnd[i] = (uint8_t)((x = x * 6364136223846793005u + 1) >> 56);
+    }
+    for (size_t i = 0; i < n_chars; i++) out[i] = b32[rnd[i] & 31];
     out[n_chars] = 0;
 }
 
