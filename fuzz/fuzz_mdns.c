@@ -67,7 +67,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int n = 0;
     if (mdns_list(g_node, &list, &n) == 0) {
         REQUIRE(n >= 0 && n <= MDNS_MAX_SERVICES);
-        for (int i = 0; i < n; i++) REQUIRE(strnlen(list[i].addr, sizeof list[i].addr) < sizeof list[i].addr);
+        for (int i = 0; i < n; i++)
+            REQUIRE(strnlen(list[i].addr, sizeof list[i].addr) < sizeof list[i].addr);
     }
     free(list);
     return 0;

@@ -20,8 +20,8 @@ static void rec(mdns_record *r, const char *name, int type, uint32_t ttl)
 }
 
 /* An announcement of "<instance>" on host "<host>.local" at 10.0.0.<ip>:port with TXT id. */
-static int build_announce(uint8_t *buf, size_t cap, const char *inst_esc, const char *host,
-                          int ip, int port, const char *id, uint32_t ttl, int compress)
+static int build_announce(uint8_t *buf, size_t cap, const char *inst_esc, const char *host, int ip,
+                          int port, const char *id, uint32_t ttl, int compress)
 {
     mdns_builder b;
     mdns_record r;
@@ -50,8 +50,10 @@ static int build_announce(uint8_t *buf, size_t cap, const char *inst_esc, const 
 static void test_roundtrip_all_types(void)
 {
     uint8_t buf[1500], buf2[1500];
-    int n = build_announce(buf, sizeof buf, "our node\\.test", "h1.local", 7, 7778, "ABC-DEF", 120, 1);
-    int n2 = build_announce(buf2, sizeof buf2, "our node\\.test", "h1.local", 7, 7778, "ABC-DEF", 120, 0);
+    int n =
+        build_announce(buf, sizeof buf, "our node\\.test", "h1.local", 7, 7778, "ABC-DEF", 120, 1);
+    int n2 = build_announce(buf2, sizeof buf2, "our node\\.test", "h1.local", 7, 7778, "ABC-DEF",
+                            120, 0);
     CHECK(n > 12 && n2 > n); /* compression makes it smaller */
     uh_err err = {0};
     for (int pass = 0; pass < 2; pass++) {
@@ -62,7 +64,8 @@ static void test_roundtrip_all_types(void)
         CHECK(strcmp(r[0].target, "our node\\.test._unhosted._tcp.local") == 0 && r[0].ttl == 120);
         CHECK(r[1].type == MDNS_TYPE_SRV && r[1].port == 7778 && r[1].flag == 1 && r[1].klass == 1);
         CHECK(strcmp(r[1].target, "h1.local") == 0);
-        CHECK(r[2].type == MDNS_TYPE_TXT && strcmp(r[2].txt, "txtvers=1\nid=ABC-DEF\nproto=1") == 0);
+        CHECK(r[2].type == MDNS_TYPE_TXT &&
+              strcmp(r[2].txt, "txtvers=1\nid=ABC-DEF\nproto=1") == 0);
         CHECK(r[3].type == MDNS_TYPE_A && memcmp(r[3].ip4, (uint8_t[4]){10, 0, 0, 7}, 4) == 0);
     }
 }
@@ -252,7 +255,8 @@ static void test_bad_counts_and_rdata(void)
     buf[12 + 12] = 3; /* A of 3 bytes, 1 trailing */
     CHECK(mdns_parse(buf, n, &g_pkt, NULL) == UH_EFORMAT);
     /* SRV whose target runs past its rdata, PTR with trailing bytes, TXT string past rdata */
-    const uint8_t srv[] = {1, 'h', 0, 0, 33, 0, 1, 0, 0, 0, 9, 0, 8, 0, 0, 0, 0, 0, 80, 3, 'a', 'b', 'c', 0};
+    const uint8_t srv[] = {1, 'h', 0, 0, 33, 0, 1,  0, 0,   0,   9,   0,
+                           8, 0,   0, 0, 0,  0, 80, 3, 'a', 'b', 'c', 0};
     CHECK(parse_body(srv, sizeof srv) == UH_EFORMAT);
     const uint8_t ptr[] = {1, 'h', 0, 0, 12, 0, 1, 0, 0, 0, 9, 0, 4, 1, 'a', 0, 7};
     CHECK(parse_body(ptr, sizeof ptr) == UH_EFORMAT);
@@ -262,7 +266,8 @@ static void test_bad_counts_and_rdata(void)
     CHECK(parse_body(txt_nl, sizeof txt_nl) == UH_EFORMAT);
     /* AAAA kept without data; unknown types skipped */
     const uint8_t aaaa[] = {1, 'h', 0, 0, 28, 0, 1, 0, 0, 0, 9, 0, 2, 1, 2};
-    CHECK(parse_body(aaaa, sizeof aaaa) == 0 && g_pkt.n_records == 1 && g_pkt.records[0].type == 28);
+    CHECK(parse_body(aaaa, sizeof aaaa) == 0 && g_pkt.n_records == 1 &&
+          g_pkt.records[0].type == 28);
     CHECK(mdns_parse(buf, 11, &g_pkt, NULL) == UH_EFORMAT);
     CHECK(mdns_parse(NULL, 0, &g_pkt, NULL) == UH_EFORMAT);
 }
@@ -271,7 +276,8 @@ static void test_bad_counts_and_rdata(void)
 
 static mdns *new_node(const char *instance, mdns_cb cb, void *ud)
 {
-    mdns_config cfg = {.instance = instance, .device_id = "QWERTYU-ASDF", .port = 7778, .cb = cb, .ud = ud};
+    mdns_config cfg = {
+        .instance = instance, .device_id = "QWERTYU-ASDF", .port = 7778, .cb = cb, .ud = ud};
     mdns *m = NULL;
     uh_err err = {0};
     CHECKF(mdns_offline_new(&cfg, &m, &err) == 0, "%s", err.msg);
@@ -304,8 +310,10 @@ static void test_answers_ptr_with_additionals(void)
     CHECK(!m->offline_unicast && g_pkt.id == 0 && g_pkt.n_questions == 0 && g_pkt.n_records == 4);
     const mdns_record *r = g_pkt.records;
     CHECK(r[0].type == MDNS_TYPE_PTR && strcmp(r[0].target, "my box._unhosted._tcp.local") == 0);
-    CHECK(r[1].type == MDNS_TYPE_SRV && r[1].port == 7778 && strcmp(r[1].target, "unhosted-qwertyu.local") == 0);
-    CHECK(r[2].type == MDNS_TYPE_TXT && strcmp(r[2].txt, "txtvers=1\nid=QWERTYU-ASDF\nproto=1") == 0);
+    CHECK(r[1].type == MDNS_TYPE_SRV && r[1].port == 7778 &&
+          strcmp(r[1].target, "unhosted-qwertyu.local") == 0);
+    CHECK(r[2].type == MDNS_TYPE_TXT &&
+          strcmp(r[2].txt, "txtvers=1\nid=QWERTYU-ASDF\nproto=1") == 0);
     CHECK(r[3].type == MDNS_TYPE_A && memcmp(r[3].ip4, (uint8_t[4]){192, 0, 2, 1}, 4) == 0);
     CHECK(r[3].flag == 1 && r[0].flag == 0);
     /* the querier already knows the PTR: no answer */
@@ -317,7 +325,8 @@ static void test_answers_ptr_with_additionals(void)
     CHECK(query(m, MDNS_SERVICE, MDNS_TYPE_PTR, 5353, &k) == 1);
     /* SRV, TXT, A of ours; nothing for other names */
     CHECK(query(m, "My Box._unhosted._tcp.local", MDNS_TYPE_SRV, 5353, NULL) == 1);
-    CHECK(g_pkt.records[0].type == MDNS_TYPE_SRV && g_pkt.records[g_pkt.n_records - 1].type == MDNS_TYPE_A);
+    CHECK(g_pkt.records[0].type == MDNS_TYPE_SRV &&
+          g_pkt.records[g_pkt.n_records - 1].type == MDNS_TYPE_A);
     CHECK(query(m, "unhosted-qwertyu.local", MDNS_TYPE_A, 5353, NULL) == 1 && g_pkt.n_records == 1);
     CHECK(query(m, "other._unhosted._tcp.local", MDNS_TYPE_SRV, 5353, NULL) == 0);
     CHECK(query(m, "_http._tcp.local", MDNS_TYPE_PTR, 5353, NULL) == 0);
@@ -326,10 +335,12 @@ static void test_answers_ptr_with_additionals(void)
     /* legacy unicast: id and question echoed, TTL at most 10 s, no cache-flush bit */
     CHECK(query(m, MDNS_SERVICE, MDNS_TYPE_PTR, 40000, NULL) == 1);
     CHECK(m->offline_unicast && g_pkt.id == 0x4242 && g_pkt.n_questions == 1);
-    for (int i = 0; i < g_pkt.n_records; i++) CHECK(g_pkt.records[i].ttl <= 10 && !g_pkt.records[i].flag);
+    for (int i = 0; i < g_pkt.n_records; i++)
+        CHECK(g_pkt.records[i].ttl <= 10 && !g_pkt.records[i].flag);
     /* goodbye: every record with TTL 0 */
     mdns_announce(m, 1);
-    CHECK(mdns_parse(m->offline_sent, m->offline_sent_len, &g_pkt, NULL) == 0 && g_pkt.n_records == 4);
+    CHECK(mdns_parse(m->offline_sent, m->offline_sent_len, &g_pkt, NULL) == 0 &&
+          g_pkt.n_records == 4);
     for (int i = 0; i < g_pkt.n_records; i++) CHECK(g_pkt.records[i].ttl == 0);
     mdns_stop(m);
 }
@@ -341,7 +352,8 @@ static void test_conflict_renames(void)
     uint8_t buf[1500];
     struct sockaddr_in src = {.sin_family = AF_INET, .sin_port = htons(5353)};
     /* the same records (our own, e.g. through another interface): no conflict */
-    int n = build_announce(buf, sizeof buf, "my box", "unhosted-qwertyu.local", 1, 7778, "QWERTYU-ASDF", 120, 1);
+    int n = build_announce(buf, sizeof buf, "my box", "unhosted-qwertyu.local", 1, 7778,
+                           "QWERTYU-ASDF", 120, 1);
     mdns_handle_packet(m, buf, (size_t)n, 1, &src);
     CHECK(strcmp(m->instance, "my box") == 0);
     n = build_announce(buf, sizeof buf, "my box", "elsewhere.local", 1, 9, "OTHER", 120, 1);
@@ -361,8 +373,10 @@ typedef struct {
 static void on_event(void *ud, const mdns_service *s, int gone)
 {
     events *e = ud;
-    if (gone) e->n_gone++;
-    else e->n_up++;
+    if (gone)
+        e->n_gone++;
+    else
+        e->n_up++;
     e->last = *s;
 }
 
@@ -448,7 +462,8 @@ static void test_browse_ttl_expiry_and_self(void)
     mdns_browse_tick(m, 1000 + 3000);
     CHECK(ev.n_gone == 1);
     /* our own announcement is never listed */
-    n = build_announce(buf, sizeof buf, "me", "unhosted-qwertyu.local", 1, 7778, "QWERTYU-ASDF", 120, 1);
+    n = build_announce(buf, sizeof buf, "me", "unhosted-qwertyu.local", 1, 7778, "QWERTYU-ASDF",
+                       120, 1);
     feed(m, buf, n, 5000);
     mdns_service *list = NULL;
     int k = -1;
@@ -465,7 +480,8 @@ static void test_browse_ttl_expiry_and_self(void)
 
 static void test_live_stop_is_quick(void)
 {
-    mdns_config cfg = {.instance = "stop test", .device_id = "STOPTST", .port = 1, .ifname = "lo", .loopback = 1};
+    mdns_config cfg = {
+        .instance = "stop test", .device_id = "STOPTST", .port = 1, .ifname = "lo", .loopback = 1};
     mdns *m = NULL;
     uh_err err = {0};
     if (mdns_start(&cfg, &m, &err) != 0) {

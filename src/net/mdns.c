@@ -31,14 +31,14 @@
 #include "base/log.h"
 #include "net/mdns_impl.h"
 
-#define MDNS_GROUP        "224.0.0.251"
-#define TTL_SERVICE       4500 /* PTR, SRV, TXT: 75 minutes (RFC 6762 section 10) */
-#define TTL_HOST          120  /* A */
-#define SEND_CAP          1460 /* fits an Ethernet frame */
-#define RECV_CAP          9000
-#define N_SENT            32    /* hashes of recent packets kept for loop detection */
-#define SENT_WINDOW_MS    5000
-#define BROWSE_MAX_MS     60000
+#define MDNS_GROUP     "224.0.0.251"
+#define TTL_SERVICE    4500 /* PTR, SRV, TXT: 75 minutes (RFC 6762 section 10) */
+#define TTL_HOST       120  /* A */
+#define SEND_CAP       1460 /* fits an Ethernet frame */
+#define RECV_CAP       9000
+#define N_SENT         32 /* hashes of recent packets kept for loop detection */
+#define SENT_WINDOW_MS 5000
+#define BROWSE_MAX_MS  60000
 
 int64_t mdns_now_ms(void)
 {
@@ -284,7 +284,8 @@ static void answer_query(mdns *m, const mdns_packet *q, const mdns_iface *f,
         const mdns_record *qq = &q->questions[i];
         if (qq->klass != MDNS_CLASS_IN && qq->klass != MDNS_TYPE_ANY) continue;
         int any = qq->type == MDNS_TYPE_ANY, hit = 0;
-        if ((qq->type == MDNS_TYPE_PTR || any) && mdns_name_eq(qq->name, MDNS_SERVICE)) want[0] = hit = 1;
+        if ((qq->type == MDNS_TYPE_PTR || any) && mdns_name_eq(qq->name, MDNS_SERVICE))
+            want[0] = hit = 1;
         if ((qq->type == MDNS_TYPE_PTR || any) &&
             mdns_name_eq(qq->name, "_services._dns-sd._udp.local"))
             enum_services = hit = 1;
@@ -303,7 +304,8 @@ static void answer_query(mdns *m, const mdns_packet *q, const mdns_iface *f,
     uint32_t ttl_cap = legacy ? 10 : UINT32_MAX;
     mdns_build_init(&b, buf, sizeof buf, legacy ? q->id : 0, MDNS_FLAG_RESPONSE);
     if (legacy) /* a plain DNS client expects its questions back */
-        for (int i = 0; i < q->n_questions; i++) mdns_build_add(&b, MDNS_SEC_QUESTION, &q->questions[i], 1);
+        for (int i = 0; i < q->n_questions; i++)
+            mdns_build_add(&b, MDNS_SEC_QUESTION, &q->questions[i], 1);
     int n_answers = 0, sent[4] = {0};
     if (enum_services) {
         rec_init(&r, "_services._dns-sd._udp.local", MDNS_TYPE_PTR, TTL_SERVICE, 0);
@@ -356,7 +358,7 @@ static void check_conflict(mdns *m, const mdns_packet *p)
 /* ---- the thread ---- */
 
 void mdns_handle_packet(mdns *m, const uint8_t *p, size_t n, int ifindex,
-                          const struct sockaddr_in *src)
+                        const struct sockaddr_in *src)
 {
     const mdns_iface *f = NULL;
     for (int i = 0; i < m->n_ifs; i++)
@@ -388,8 +390,11 @@ static void receive(mdns *m)
             struct cmsghdr align;
         } ctl;
         struct iovec iov = {.iov_base = m->rx, .iov_len = sizeof m->rx};
-        struct msghdr msg = {.msg_name = &src, .msg_namelen = sizeof src, .msg_iov = &iov,
-                             .msg_iovlen = 1, .msg_control = ctl.buf,
+        struct msghdr msg = {.msg_name = &src,
+                             .msg_namelen = sizeof src,
+                             .msg_iov = &iov,
+                             .msg_iovlen = 1,
+                             .msg_control = ctl.buf,
                              .msg_controllen = sizeof ctl.buf};
         ssize_t got = recvmsg(m->fd, &msg, 0);
         if (got < 0) return;
@@ -415,15 +420,18 @@ static void *thread_main(void *arg)
             m->n_announce_left--;
             m->next_announce = now + 1000;
         }
-        if (m->announcing && m->n_announce_left > 0 && m->next_announce < next) next = m->next_announce;
+        if (m->announcing && m->n_announce_left > 0 && m->next_announce < next)
+            next = m->next_announce;
         int64_t t = mdns_browse_tick(m, now);
         if (t < next) next = t;
-        struct pollfd pf[2] = {{.fd = m->fd, .events = POLLIN}, {.fd = m->wake[0], .events = POLLIN}};
+        struct pollfd pf[2] = {{.fd = m->fd, .events = POLLIN},
+                               {.fd = m->wake[0], .events = POLLIN}};
         int timeout = next > now ? (int)(next - now) : 0;
         if (poll(pf, 2, timeout) < 0 && errno != EINTR) break;
         if (pf[1].revents) {
             char drain[64];
-            while (read(m->wake[0], drain, sizeof drain) > 0) {}
+            while (read(m->wake[0], drain, sizeof drain) > 0) {
+            }
         }
         if (pf[0].revents & POLLIN) receive(m);
     }
@@ -510,7 +518,8 @@ int mdns_start(const mdns_config *cfg, mdns **out, uh_err *err)
     if ((rc = scan_ifaces(m, cfg, err)) != 0) goto fail;
     if ((rc = open_socket(m, err)) != 0) goto fail;
     if (pipe(m->wake) != 0 || fcntl(m->wake[0], F_SETFL, O_NONBLOCK) != 0 ||
-        fcntl(m->wake[1], F_SETFL, O_NONBLOCK) != 0 || fcntl(m->wake[0], F_SETFD, FD_CLOEXEC) != 0 ||
+        fcntl(m->wake[1], F_SETFL, O_NONBLOCK) != 0 ||
+        fcntl(m->wake[0], F_SETFD, FD_CLOEXEC) != 0 ||
         fcntl(m->wake[1], F_SETFD, FD_CLOEXEC) != 0) {
         rc = err_setf(err, UH_EIO, "mdns: pipe: %s", strerror(errno));
         goto fail;
@@ -536,7 +545,8 @@ fail:
 static void wake(mdns *m)
 {
     char c = 1;
-    if (write(m->wake[1], &c, 1) < 0) {} /* a full pipe already wakes the thread */
+    if (write(m->wake[1], &c, 1) < 0) {
+    } /* a full pipe already wakes the thread */
 }
 
 void mdns_browse_now(mdns *m)

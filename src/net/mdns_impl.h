@@ -20,7 +20,7 @@
 #define MDNS_MAX_NAME      255 /* bytes of a name on the wire, length bytes included */
 #define MDNS_MAX_LABELS    128
 #define MDNS_MAX_LABEL     63
-#define MDNS_MAX_COMPRESS  64   /* name offsets the builder remembers for compression */
+#define MDNS_MAX_COMPRESS  64     /* name offsets the builder remembers for compression */
 #define MDNS_FLAG_RESPONSE 0x8400 /* QR + AA */
 #define MDNS_CLASS_IN      1
 
@@ -84,9 +84,9 @@ typedef struct {
 /* A service of another node, complete once PTR, SRV, TXT and the A of its host are known. */
 typedef struct {
     int used, reported;
-    char fullname[256];    /* text form, "<instance>._unhosted._tcp.local" */
-    mdns_service svc;      /* svc.addr only valid when reported */
-    mdns_service last;     /* what the callback was last told */
+    char fullname[256]; /* text form, "<instance>._unhosted._tcp.local" */
+    mdns_service svc;   /* svc.addr only valid when reported */
+    mdns_service last;  /* what the callback was last told */
     uint16_t port;
     int64_t ptr_expire, srv_expire, txt_expire;    /* monotonic ms; 0 = not seen */
     int64_t ptr_refresh, srv_refresh, txt_refresh; /* when to ask again before expiry */
