@@ -48,12 +48,29 @@ netns_bg() {
     NETNS_BG_PID=$!
 }
 
+# Removes what runs of this library left behind when they were killed outright (SIGKILL):
+# namespaces and bridges named after a pid that no longer exists.
+netns_reap_stale() {
+    for ns in $(ip netns list 2>/dev/null | sed -n 's/^\(uh[0-9]*h[0-9]*\).*/\1/p'); do
+        pid=${ns#uh}
+        pid=${pid%%h*}
+        kill -0 "$pid" 2>/dev/null && continue
+        for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+        ip netns del "$ns" 2>/dev/null
+    done
+    for br in $(ip -o link show type bridge 2>/dev/null | sed -n 's/^[0-9]*: \(bruh[0-9]*\)[:@].*/\1/p'); do
+        pid=${br#bruh}
+        kill -0 "$pid" 2>/dev/null || ip link del "$br" 2>/dev/null
+    done
+}
+
 # Creates the bridge and hosts 1..N. Returns non-zero (after cleaning up) on failure.
 netns_setup() {
     NETNS_N=$1
     NETNS_SUBNET="10.77.$(($$ % 200 + 20))"
     trap netns_cleanup EXIT
-    trap 'exit 130' INT TERM
+    trap 'exit 130' HUP INT TERM
+    netns_reap_stale
     ip link add "$NETNS_BR" type bridge || return 1
     ip link set "$NETNS_BR" type bridge mcast_snooping 0
     ip link set "$NETNS_BR" up || return 1

@@ -24,22 +24,23 @@ static void on_signal(int sig)
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: unhosted discover [--timeout SECONDS] [--json] [--interface IF]\n"
-            "\n"
-            "Looks for other unhosted nodes on the local network (mDNS, _unhosted._tcp) for\n"
-            "--timeout seconds (default 3) and lists them: instance, device id, address.\n"
-            "Found devices are hints: pairing proves who is at an address.\n"
-            "\n"
-            "  --timeout SECONDS   how long to listen (0.1 to 3600)\n"
-            "  --json              {\"services\":[{\"instance\",\"id\",\"proto\",\"host\",\"addr\"}]}\n"
-            "  --interface IF      only this network interface\n"
-            "\n"
-            "Diagnostics (for testing other mDNS implementations against this one):\n"
-            "  --announce-port PORT  also announce a throwaway instance with this port\n"
-            "  --announce-name NAME  its instance name (default \"unhosted discover XXXX\")\n"
-            "  --announce-id ID      its TXT id= value (default random)\n"
-            "  --loopback            also use loopback interfaces\n");
+    fprintf(
+        f,
+        "usage: unhosted discover [--timeout SECONDS] [--json] [--interface IF]\n"
+        "\n"
+        "Looks for other unhosted nodes on the local network (mDNS, _unhosted._tcp) for\n"
+        "--timeout seconds (default 3) and lists them: instance, device id, address.\n"
+        "Found devices are hints: pairing proves who is at an address.\n"
+        "\n"
+        "  --timeout SECONDS   how long to listen (0.1 to 3600)\n"
+        "  --json              {\"services\":[{\"instance\",\"id\",\"proto\",\"host\",\"addr\"}]}\n"
+        "  --interface IF      only this network interface\n"
+        "\n"
+        "Diagnostics (for testing other mDNS implementations against this one):\n"
+        "  --announce-port PORT  also announce a throwaway instance with this port\n"
+        "  --announce-name NAME  its instance name (default \"unhosted discover XXXX\")\n"
+        "  --announce-id ID      its TXT id= value (default random)\n"
+        "  --loopback            also use loopback interfaces\n");
 }
 
 /* Replaces control characters, so a name from the network cannot drive the terminal. */
@@ -47,17 +48,24 @@ static void print_clean(const char *s, int width)
 {
     char buf[256];
     size_t n = 0;
-    for (; *s && n + 1 < sizeof buf; s++) buf[n++] = (unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s;
+    for (; *s && n + 1 < sizeof buf; s++)
+        buf[n++] = (unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s;
     buf[n] = 0;
     printf("%-*s", width, buf);
 }
 
+/* n_chars random base32 characters (a throwaway id or name tag; not a secret). */
 static void random_id(char *out, size_t n_chars)
 {
     static const char b32[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    uint8_t rnd[64] = {0};
-    if (getrandom(rnd, n_chars, 0) != (ssize_t)n_chars) srand((unsigned)time(NULL));
-    for (size_t i = 0; i < n_chars; i++) out[i] = b32[(rnd[i] ^ (uint8_t)rand()) & 31];
+    uint8_t rnd[64];
+    if (n_chars > sizeof rnd) n_chars = sizeof rnd;
+    if (getrandom(rnd, n_chars, 0) != (ssize_t)n_chars) {
+        uint64_t x = (uint64_t)time(NULL) * 2654435761u ^ (uint64_t)getpid();
+        for (size_t i = 0; i < n_chars; i++)
+            rnd[i] = (uint8_t)((x = x * 6364136223846793005u + 1) >> 56);
+    }
+    for (size_t i = 0; i < n_chars; i++) out[i] = b32[rnd[i] & 31];
     out[n_chars] = 0;
 }
 

@@ -31,14 +31,14 @@
 #include "base/log.h"
 #include "net/mdns_impl.h"
 
-#define MDNS_GROUP        "224.0.0.251"
-#define TTL_SERVICE       4500 /* PTR, SRV, TXT: 75 minutes (RFC 6762 section 10) */
-#define TTL_HOST          120  /* A */
-#define SEND_CAP          1460 /* fits an Ethernet frame */
-#define RECV_CAP          9000
-#define N_SENT            32    /* hashes of recent packets kept for loop detection */
-#define SENT_WINDOW_MS    5000
-#define BROWSE_MAX_MS     60000
+#define MDNS_GROUP     "224.0.0.251"
+#define TTL_SERVICE    4500 /* PTR, SRV, TXT: 75 minutes (RFC 6762 section 10) */
+#define TTL_HOST       120  /* A */
+#define SEND_CAP       1460 /* fits an Ethernet frame */
+#define RECV_CAP       9000
+#define N_SENT         32 /* hashes of recent packets kept for loop detection */
+#define SENT_WINDOW_MS 5000
+#define BROWSE_MAX_MS  60000
 
 int64_t mdns_now_ms(void)
 {
@@ -142,6 +142,15 @@ static void send_pkt(mdns *m, const mdns_iface *f, const uint8_t *p, size_t n,
 {
     struct sockaddr_in group = {.sin_family = AF_INET, .sin_port = htons(MDNS_PORT)};
     inet_pton(AF_INET, MDNS_GROUP, &group.sin_addr);
+    if (m->fd < 0) { /* offline: keep the packet for the caller to look at */
+        if (n <= sizeof m->offline_sent) {
+            memcpy(m->offline_sent, p, n);
+            m->offline_sent_len = n;
+            m->offline_unicast = dst != NULL;
+            m->n_offline_sent++;
+        }
+        return;
+    }
     if (!dst) {
         struct ip_mreqn mr = {.imr_ifindex = f->index};
         memcpy(&mr.imr_address, f->ip4, 4);
@@ -203,7 +212,7 @@ static void our_record(const mdns *m, int type, const mdns_iface *f, int goodbye
 static const int our_types[4] = {MDNS_TYPE_PTR, MDNS_TYPE_SRV, MDNS_TYPE_TXT, MDNS_TYPE_A};
 
 /* Unsolicited response with all our records on every interface (goodbye: TTL 0). */
-static void announce(mdns *m, int goodbye)
+void mdns_announce(mdns *m, int goodbye)
 {
     uint8_t buf[SEND_CAP];
     for (int i = 0; i < m->n_ifs; i++) {
@@ -275,7 +284,8 @@ static void answer_query(mdns *m, const mdns_packet *q, const mdns_iface *f,
         const mdns_record *qq = &q->questions[i];
         if (qq->klass != MDNS_CLASS_IN && qq->klass != MDNS_TYPE_ANY) continue;
         int any = qq->type == MDNS_TYPE_ANY, hit = 0;
-        if ((qq->type == MDNS_TYPE_PTR || any) && mdns_name_eq(qq->name, MDNS_SERVICE)) want[0] = hit = 1;
+        if ((qq->type == MDNS_TYPE_PTR || any) && mdns_name_eq(qq->name, MDNS_SERVICE))
+            want[0] = hit = 1;
         if ((qq->type == MDNS_TYPE_PTR || any) &&
             mdns_name_eq(qq->name, "_services._dns-sd._udp.local"))
             enum_services = hit = 1;
@@ -294,7 +304,8 @@ static void answer_query(mdns *m, const mdns_packet *q, const mdns_iface *f,
     uint32_t ttl_cap = legacy ? 10 : UINT32_MAX;
     mdns_build_init(&b, buf, sizeof buf, legacy ? q->id : 0, MDNS_FLAG_RESPONSE);
     if (legacy) /* a plain DNS client expects its questions back */
-        for (int i = 0; i < q->n_questions; i++) mdns_build_add(&b, MDNS_SEC_QUESTION, &q->questions[i], 1);
+        for (int i = 0; i < q->n_questions; i++)
+            mdns_build_add(&b, MDNS_SEC_QUESTION, &q->questions[i], 1);
     int n_answers = 0, sent[4] = {0};
     if (enum_services) {
         rec_init(&r, "_services._dns-sd._udp.local", MDNS_TYPE_PTR, TTL_SERVICE, 0);
@@ -346,8 +357,8 @@ static void check_conflict(mdns *m, const mdns_packet *p)
 
 /* ---- the thread ---- */
 
-static void handle_packet(mdns *m, const uint8_t *p, size_t n, int ifindex,
-                          const struct sockaddr_in *src)
+void mdns_handle_packet(mdns *m, const uint8_t *p, size_t n, int ifindex,
+                        const struct sockaddr_in *src)
 {
     const mdns_iface *f = NULL;
     for (int i = 0; i < m->n_ifs; i++)
@@ -379,8 +390,11 @@ static void receive(mdns *m)
             struct cmsghdr align;
         } ctl;
         struct iovec iov = {.iov_base = m->rx, .iov_len = sizeof m->rx};
-        struct msghdr msg = {.msg_name = &src, .msg_namelen = sizeof src, .msg_iov = &iov,
-                             .msg_iovlen = 1, .msg_control = ctl.buf,
+        struct msghdr msg = {.msg_name = &src,
+                             .msg_namelen = sizeof src,
+                             .msg_iov = &iov,
+                             .msg_iovlen = 1,
+                             .msg_control = ctl.buf,
                              .msg_controllen = sizeof ctl.buf};
         ssize_t got = recvmsg(m->fd, &msg, 0);
         if (got < 0) return;
@@ -392,7 +406,7 @@ static void receive(mdns *m)
                 memcpy(&pi, CMSG_DATA(c), sizeof pi);
                 ifindex = pi.ipi_ifindex;
             }
-        handle_packet(m, m->rx, (size_t)got, ifindex, &src);
+        mdns_handle_packet(m, m->rx, (size_t)got, ifindex, &src);
     }
 }
 
@@ -402,19 +416,22 @@ static void *thread_main(void *arg)
     while (!__atomic_load_n(&m->stop, __ATOMIC_ACQUIRE)) {
         int64_t now = mdns_now_ms(), next = now + 1000;
         if (m->announcing && m->n_announce_left > 0 && now >= m->next_announce) {
-            announce(m, 0);
+            mdns_announce(m, 0);
             m->n_announce_left--;
             m->next_announce = now + 1000;
         }
-        if (m->announcing && m->n_announce_left > 0 && m->next_announce < next) next = m->next_announce;
+        if (m->announcing && m->n_announce_left > 0 && m->next_announce < next)
+            next = m->next_announce;
         int64_t t = mdns_browse_tick(m, now);
         if (t < next) next = t;
-        struct pollfd pf[2] = {{.fd = m->fd, .events = POLLIN}, {.fd = m->wake[0], .events = POLLIN}};
+        struct pollfd pf[2] = {{.fd = m->fd, .events = POLLIN},
+                               {.fd = m->wake[0], .events = POLLIN}};
         int timeout = next > now ? (int)(next - now) : 0;
         if (poll(pf, 2, timeout) < 0 && errno != EINTR) break;
         if (pf[1].revents) {
             char drain[64];
-            while (read(m->wake[0], drain, sizeof drain) > 0) {}
+            while (read(m->wake[0], drain, sizeof drain) > 0) {
+            }
         }
         if (pf[0].revents & POLLIN) receive(m);
     }
@@ -482,7 +499,14 @@ fail:
 
 int mdns_offline_new(const mdns_config *cfg, mdns **out, uh_err *err)
 {
-    return setup(cfg, out, err);
+    int rc = setup(cfg, out, err);
+    if (rc) return rc;
+    mdns_iface *f = &(*out)->ifs[0];
+    f->index = 1;
+    snprintf(f->name, sizeof f->name, "offline0");
+    memcpy(f->ip4, (const uint8_t[4]){192, 0, 2, 1}, 4);
+    (*out)->n_ifs = 1;
+    return 0;
 }
 
 int mdns_start(const mdns_config *cfg, mdns **out, uh_err *err)
@@ -494,7 +518,8 @@ int mdns_start(const mdns_config *cfg, mdns **out, uh_err *err)
     if ((rc = scan_ifaces(m, cfg, err)) != 0) goto fail;
     if ((rc = open_socket(m, err)) != 0) goto fail;
     if (pipe(m->wake) != 0 || fcntl(m->wake[0], F_SETFL, O_NONBLOCK) != 0 ||
-        fcntl(m->wake[1], F_SETFL, O_NONBLOCK) != 0 || fcntl(m->wake[0], F_SETFD, FD_CLOEXEC) != 0 ||
+        fcntl(m->wake[1], F_SETFL, O_NONBLOCK) != 0 ||
+        fcntl(m->wake[0], F_SETFD, FD_CLOEXEC) != 0 ||
         fcntl(m->wake[1], F_SETFD, FD_CLOEXEC) != 0) {
         rc = err_setf(err, UH_EIO, "mdns: pipe: %s", strerror(errno));
         goto fail;
@@ -520,7 +545,8 @@ fail:
 static void wake(mdns *m)
 {
     char c = 1;
-    if (write(m->wake[1], &c, 1) < 0) {} /* a full pipe already wakes the thread */
+    if (write(m->wake[1], &c, 1) < 0) {
+    } /* a full pipe already wakes the thread */
 }
 
 void mdns_browse_now(mdns *m)
@@ -538,7 +564,7 @@ void mdns_stop(mdns *m)
         wake(m);
         pthread_join(m->thread, NULL);
     }
-    if (m->announcing && m->fd >= 0) announce(m, 1);
+    if (m->announcing && m->fd >= 0) mdns_announce(m, 1);
     if (m->fd >= 0) close(m->fd);
     if (m->wake[0] >= 0) close(m->wake[0]);
     if (m->wake[1] >= 0) close(m->wake[1]);

@@ -78,14 +78,17 @@ static void take_host(mdns *m, const mdns_record *r, int64_t now)
 {
     int wanted = 0;
     for (int i = 0; i < MDNS_MAX_SERVICES && !wanted; i++)
-        wanted = m->svcs[i].used && m->svcs[i].srv_expire && mdns_name_eq(m->svcs[i].svc.host, r->name);
+        wanted =
+            m->svcs[i].used && m->svcs[i].srv_expire && mdns_name_eq(m->svcs[i].svc.host, r->name);
     if (!wanted) return; /* A records of hosts without our service are none of our business */
     mdns_host *h = find_host(m, r->name);
     if (!h) {
         mdns_host *oldest = &m->hosts[0];
         for (int i = 0; i < MDNS_MAX_HOSTS && !h; i++) {
-            if (!m->hosts[i].expire) h = &m->hosts[i];
-            else if (m->hosts[i].expire < oldest->expire) oldest = &m->hosts[i];
+            if (!m->hosts[i].expire)
+                h = &m->hosts[i];
+            else if (m->hosts[i].expire < oldest->expire)
+                oldest = &m->hosts[i];
         }
         if (!h) h = oldest;
         snprintf(h->name, sizeof h->name, "%s", r->name);
@@ -116,7 +119,8 @@ static void notify(mdns *m, mdns_entry *e)
     mdns_service copy = e->svc;
     pthread_mutex_unlock(&m->mu);
     if (!changed) return;
-    log_info("mdns_found", "instance=\"%s\" id=%s addr=%s", copy.instance, copy.device_id, copy.addr);
+    log_info("mdns_found", "instance=\"%s\" id=%s addr=%s", copy.instance, copy.device_id,
+             copy.addr);
     if (m->cb) m->cb(m->ud, &copy, 0);
 }
 
@@ -252,7 +256,8 @@ static int follow_up(mdns *m, mdns_entry *e, int64_t now)
 
 static int needs_query(mdns *m, const mdns_entry *e, int64_t now)
 {
-    if (!e->srv_expire || !e->txt_expire || e->srv_refresh <= now || e->txt_refresh <= now) return 1;
+    if (!e->srv_expire || !e->txt_expire || e->srv_refresh <= now || e->txt_refresh <= now)
+        return 1;
     mdns_host *h = find_host(m, e->svc.host);
     return !h || h->refresh <= now;
 }
@@ -314,7 +319,8 @@ int64_t mdns_browse_tick(mdns *m, int64_t now)
 
 static int newest_first(const void *a, const void *b)
 {
-    int64_t x = ((const mdns_service *)a)->last_seen_ms, y = ((const mdns_service *)b)->last_seen_ms;
+    int64_t x = ((const mdns_service *)a)->last_seen_ms,
+            y = ((const mdns_service *)b)->last_seen_ms;
     return x < y ? 1 : x > y ? -1 : 0;
 }
 

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <netinet/in.h>
 #include <pthread.h>
 
 #include "net/mdns.h"
@@ -19,7 +20,7 @@
 #define MDNS_MAX_NAME      255 /* bytes of a name on the wire, length bytes included */
 #define MDNS_MAX_LABELS    128
 #define MDNS_MAX_LABEL     63
-#define MDNS_MAX_COMPRESS  64   /* name offsets the builder remembers for compression */
+#define MDNS_MAX_COMPRESS  64     /* name offsets the builder remembers for compression */
 #define MDNS_FLAG_RESPONSE 0x8400 /* QR + AA */
 #define MDNS_CLASS_IN      1
 
@@ -83,9 +84,9 @@ typedef struct {
 /* A service of another node, complete once PTR, SRV, TXT and the A of its host are known. */
 typedef struct {
     int used, reported;
-    char fullname[256];    /* text form, "<instance>._unhosted._tcp.local" */
-    mdns_service svc;      /* svc.addr only valid when reported */
-    mdns_service last;     /* what the callback was last told */
+    char fullname[256]; /* text form, "<instance>._unhosted._tcp.local" */
+    mdns_service svc;   /* svc.addr only valid when reported */
+    mdns_service last;  /* what the callback was last told */
     uint16_t port;
     int64_t ptr_expire, srv_expire, txt_expire;    /* monotonic ms; 0 = not seen */
     int64_t ptr_refresh, srv_refresh, txt_refresh; /* when to ask again before expiry */
@@ -125,6 +126,10 @@ struct mdns {
     mdns_cb cb;
     void *ud;
     mdns_packet *pkt; /* scratch for parsing */
+    /* offline (no socket): the last packet that would have been sent, and how */
+    uint8_t offline_sent[1460];
+    size_t offline_sent_len;
+    int offline_unicast, n_offline_sent;
     uint8_t rx[9000];
 };
 
@@ -134,9 +139,15 @@ int mdns_is_own_packet(mdns *m, const uint8_t *p, size_t n);
 /* Sends to the group on every joined interface. */
 void mdns_send_all(mdns *m, const uint8_t *p, size_t n);
 
-/* An instance without socket or thread, for feeding records to the browse table directly
- * (tests, fuzzer). Free with mdns_stop. */
+/* An instance without socket or thread (tests, fuzzer): one pretend interface, index 1,
+ * address 192.0.2.1; packets it would send land in offline_sent. Free with mdns_stop. */
 int mdns_offline_new(const mdns_config *cfg, mdns **out, uh_err *err);
+/* Handles one received packet (src: its sender) that came in on interface ifindex: answers a
+ * query, takes a response's records. */
+void mdns_handle_packet(mdns *m, const uint8_t *p, size_t n, int ifindex,
+                        const struct sockaddr_in *src);
+/* Unsolicited response with all our records on every interface (goodbye: TTL 0). */
+void mdns_announce(mdns *m, int goodbye);
 void mdns_browse_init(mdns *m, int64_t now);
 /* Takes the records of a response into the browse table; calls the callback for services
  * that appear or change. */

@@ -75,7 +75,10 @@ int mdns_label_unescape(const char *name, uint8_t out[64], size_t *len)
     return i;
 }
 
-static int lower(int c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; }
+static int lower(int c)
+{
+    return c >= 'A' && c <= 'Z' ? c + 32 : c;
+}
 
 int mdns_name_eq(const char *a, const char *b)
 {
@@ -85,7 +88,10 @@ int mdns_name_eq(const char *a, const char *b)
 
 /* ---- parsing ---- */
 
-static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static uint16_t rd16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] << 8 | p[1]);
+}
 static uint32_t rd32(const uint8_t *p)
 {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
@@ -99,7 +105,8 @@ static int read_name(const uint8_t *pkt, size_t len, size_t *off, char out[256],
     int n_labels = 0, jumped = 0;
     out[0] = 0;
     for (;;) {
-        if (pos >= len) return err_setf(err, UH_EFORMAT, "mdns: name at %zu runs past the end", *off);
+        if (pos >= len)
+            return err_setf(err, UH_EFORMAT, "mdns: name at %zu runs past the end", *off);
         uint8_t l = pkt[pos];
         if (l == 0) {
             pos++;
@@ -109,15 +116,17 @@ static int read_name(const uint8_t *pkt, size_t len, size_t *off, char out[256],
             if (pos + 1 >= len) return err_setf(err, UH_EFORMAT, "mdns: pointer cut at %zu", pos);
             size_t target = (size_t)(l & 0x3f) << 8 | pkt[pos + 1];
             if (target >= lowest)
-                return err_setf(err, UH_EFORMAT, "mdns: pointer at %zu to %zu is not backwards", pos,
-                                target);
+                return err_setf(err, UH_EFORMAT, "mdns: pointer at %zu to %zu is not backwards",
+                                pos, target);
             if (!jumped) end = pos + 2;
             jumped = 1;
             pos = lowest = target;
             continue;
         }
-        if (l & 0xc0) return err_setf(err, UH_EFORMAT, "mdns: bad label type 0x%02x at %zu", l, pos);
-        if (pos + 1 + l > len) return err_setf(err, UH_EFORMAT, "mdns: label at %zu past the end", pos);
+        if (l & 0xc0)
+            return err_setf(err, UH_EFORMAT, "mdns: bad label type 0x%02x at %zu", l, pos);
+        if (pos + 1 + l > len)
+            return err_setf(err, UH_EFORMAT, "mdns: label at %zu past the end", pos);
         wire += 1u + l;
         if (wire > MDNS_MAX_NAME || ++n_labels > MDNS_MAX_LABELS)
             return err_setf(err, UH_EFORMAT, "mdns: name at %zu longer than 255 bytes", *off);
@@ -170,7 +179,8 @@ static int read_record(const uint8_t *pkt, size_t len, size_t *off, mdns_record 
     if (question) return 0;
     r->ttl = rd32(p + 4);
     size_t rdlen = rd16(p + 8), start = *off;
-    if (start + rdlen > len) return err_setf(err, UH_EFORMAT, "mdns: rdata at %zu past the end", start);
+    if (start + rdlen > len)
+        return err_setf(err, UH_EFORMAT, "mdns: rdata at %zu past the end", start);
     *off = start + rdlen;
     size_t at = start;
     switch (r->type) {
@@ -195,7 +205,8 @@ static int read_record(const uint8_t *pkt, size_t len, size_t *off, mdns_record 
         return 0;
     }
     if (rc) return rc;
-    if (at != start + rdlen) return err_setf(err, UH_EFORMAT, "mdns: rdata at %zu has trailing bytes", start);
+    if (at != start + rdlen)
+        return err_setf(err, UH_EFORMAT, "mdns: rdata at %zu has trailing bytes", start);
     return 0;
 }
 
@@ -214,7 +225,8 @@ int mdns_parse(const uint8_t *pkt, size_t len, mdns_packet *out, uh_err *err)
     size_t off = 12;
     mdns_record tmp;
     for (unsigned i = 0; i < n_q; i++) {
-        mdns_record *q = out->n_questions < MDNS_MAX_RECORDS ? &out->questions[out->n_questions] : &tmp;
+        mdns_record *q =
+            out->n_questions < MDNS_MAX_RECORDS ? &out->questions[out->n_questions] : &tmp;
         int rc = read_record(pkt, len, &off, q, 1, err);
         if (rc) return rc;
         if (q != &tmp) out->n_questions++;
@@ -284,7 +296,8 @@ static int put_name(mdns_builder *b, const char *name, int compress)
                 uint8_t ptr[2] = {(uint8_t)(0xc0 | at >> 8), (uint8_t)at};
                 return put(b, ptr, 2);
             }
-            if (b->len < 0x3fff && b->n_offs < MDNS_MAX_COMPRESS) b->offs[b->n_offs++] = (uint16_t)b->len;
+            if (b->len < 0x3fff && b->n_offs < MDNS_MAX_COMPRESS)
+                b->offs[b->n_offs++] = (uint16_t)b->len;
         }
         uint8_t label[64];
         size_t l;
@@ -345,16 +358,23 @@ int mdns_build_add(mdns_builder *b, int section, const mdns_record *r, int compr
     if ((rc = put(b, fixed, 10)) != 0) goto fail;
     size_t rdstart = b->len;
     switch (r->type) {
-    case MDNS_TYPE_A: rc = put(b, r->ip4, 4); break;
-    case MDNS_TYPE_PTR: rc = put_name(b, r->target, compress); break;
+    case MDNS_TYPE_A:
+        rc = put(b, r->ip4, 4);
+        break;
+    case MDNS_TYPE_PTR:
+        rc = put_name(b, r->target, compress);
+        break;
     case MDNS_TYPE_SRV: {
         uint8_t srv[6] = {0, 0, 0, 0, (uint8_t)(r->port >> 8), (uint8_t)r->port};
         rc = put(b, srv, 6);
         if (!rc) rc = put_name(b, r->target, compress);
         break;
     }
-    case MDNS_TYPE_TXT: rc = put_txt(b, r->txt); break;
-    default: break;
+    case MDNS_TYPE_TXT:
+        rc = put_txt(b, r->txt);
+        break;
+    default:
+        break;
     }
     if (rc) goto fail;
     wr16(b->buf + rdstart - 2, (unsigned)(b->len - rdstart));
