@@ -38,8 +38,8 @@ static size_t on_data(char *p, size_t size, size_t n, void *ud)
 }
 
 /* method path [body with content_type] [extra header]; the parsed body (or NULL) in *json. */
-static void call(const char *method, const char *path, const char *content_type,
-                 const char *body, const char *extra, reply *r, cJSON **json)
+static void call(const char *method, const char *path, const char *content_type, const char *body,
+                 const char *extra, reply *r, cJSON **json)
 {
     char url[256], ct[96];
     snprintf(url, sizeof url, "%s%s", g_base, path);
@@ -113,8 +113,8 @@ static void admin_lists_are_arrays(void)
            r.body);
     cJSON_Delete(j);
     call("GET", "/admin/pairings", NULL, NULL, NULL, &r, &j);
-    CHECKF(r.status == 200 && cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(j, "pairings")),
-           "%s", r.body);
+    CHECKF(r.status == 200 && cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(j, "pairings")), "%s",
+           r.body);
     cJSON_Delete(j);
 }
 
@@ -155,8 +155,7 @@ static void admin_post_needs_json_type(void)
     }
     reply r;
     cJSON *j;
-    call("POST", "/admin/invite", "application/json; charset=utf-8", "{\"ttl\":60}", NULL, &r,
-         &j);
+    call("POST", "/admin/invite", "application/json; charset=utf-8", "{\"ttl\":60}", NULL, &r, &j);
     CHECKF(r.status == 200, "%ld %s", r.status, r.body);
     cJSON_Delete(j);
 }
@@ -189,6 +188,7 @@ static void admin_bad_fields_named(void)
         {"/admin/pair", "{}", "target"},
         {"/admin/pair", "{\"target\":5}", "target"},
         {"/admin/pair", "{\"target\":\"host:notaport\"}", "target"},
+        {"/admin/pair", "{\"target\":\"ABC/DEF\"}", "target"},
         {"/admin/pair", "{\"target\":\"127.0.0.1:7\",\"ring\":\"x\"}", "ring"},
         {"/admin/peers/add", "{\"addr\":\"nohost\"}", "addr"},
         {"/admin/peers/add", "{\"addr\":\"h:70000\"}", "addr"},
@@ -277,13 +277,12 @@ int main(void)
     char token_path[128];
     snprintf(token_path, sizeof token_path, "%s/api-token", g_dir);
     http_config hc = {.listen = "127.0.0.1:0", .token_path = token_path, .version = "1.2.3"};
-    node_config nc = {.dir = g_dir, .peer_listen = "127.0.0.1:0", .mdns = 0,
-                      .load = load_none, .run = run_none};
+    node_config nc = {
+        .dir = g_dir, .peer_listen = "127.0.0.1:0", .mdns = 0, .load = load_none, .run = run_none};
     http_server *srv = NULL;
     int rc = 1;
     if (http_server_new(&hc, &srv, &err) != 0 || node_start(&nc, &g_node, &err) != 0 ||
-        api_admin_register(srv, g_node, "1.2.3", &err) != 0 ||
-        http_server_start(srv, &err) != 0) {
+        api_admin_register(srv, g_node, "1.2.3", &err) != 0 || http_server_start(srv, &err) != 0) {
         printf("FAIL admin_setup\n  %s\n", err.msg);
         goto done;
     }
