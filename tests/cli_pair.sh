@@ -57,22 +57,22 @@ if $UH pair --help | grep -q -- "--no-confirm" && $UH peers --help >/dev/null &&
     fail pair_help; fi
 
 # ---- two (then three) nodes ----
-# start_node N: serve with home $T/hN on free ports; sets HN (home) and QN (peer address).
+# start_node N: serve with home $T/hN on free ports; sets HN (home) and QN (peer address) once
+# the node has written its node.json.
 start_node() {
     h="$T/h$1"
-    $UH serve --home "$h" --listen 127.0.0.1:0 --peer-listen 127.0.0.1:0 --no-mdns \
+    q=127.0.0.1:$(free_port)
+    $UH serve --home "$h" --listen 127.0.0.1:$(free_port) --peer-listen "$q" --no-mdns \
         >"$T/out$1" 2>"$T/err$1" &
     pids="$pids $!"
     i=0
-    while [ $i -lt 100 ]; do
-        if [ -s "$h/config/node.json" ]; then
-            q=$(field "d['peer']" <"$h/config/node.json" 2>/dev/null) && [ -n "$q" ] && break
-        fi
+    while [ $i -lt 100 ] && ! field "d['http']" 2>/dev/null >/dev/null <"$h/config/node.json"; do
         sleep 0.1
         i=$((i + 1))
     done
+    [ $i -lt 100 ] || q=""
     eval "H$1=\$h"
-    eval "Q$1=\${q:-}"
+    eval "Q$1=\$q"
 }
 if ! $UH serve --help | grep -q -- "--peer-listen"; then
     fail pair_nodes_start "serve has no --peer-listen: the cluster node is not built in"
@@ -128,7 +128,7 @@ pid2=${1:-} code2=${2:-} id1=${3:-}
 if [ -n "$pid1" ] && echo "$code1" | grep -qx '[0-9]\{6\}' && [ "$code1" = "$code2" ]; then
     pass pair_same_code_both_sides; else
     fail pair_same_code_both_sides "node1: $(cat "$T/p1" "$T/e")" "node2: $in2"; fi
-wrong=$(printf '%06d' $(((${code2:-0} + 1) % 1000000)))
+wrong=$(python3 -c "print('%06d' % ((int('${code2:-0}') + 1) % 1000000))")
 $U2 pairing accept "$pid2" --code "$wrong" >/dev/null 2>&1
 s1=$(final_state "$H1" "$pid1")
 s2=$(final_state "$H2" "$pid2")

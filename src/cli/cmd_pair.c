@@ -37,20 +37,20 @@ static const char NODE_HELP[] =
 /* Options shared by the commands here; which ones a command takes is checked in its parser. */
 typedef struct {
     const char *node_addr;
-    const char *ring;   /* NULL = the node's default */
-    long quota;         /* -1 = not given */
-    const char *code;   /* as typed */
-    char code6[7];      /* its digits */
+    const char *ring; /* NULL = the node's default */
+    long quota;       /* -1 = not given */
+    const char *code; /* as typed */
+    char code6[7];    /* its digits */
     long timeout_s;
-    long ttl_s;         /* -1 = not given */
+    long ttl_s; /* -1 = not given */
     int json, no_confirm, wait;
-    const char *arg;    /* the one positional argument */
+    const char *arg; /* the one positional argument */
 } pair_opts;
 
 /* Parses argv[from..]. allowed: the options the command takes, e.g. "ring,quota,code". Returns
  * -1 to go on, else the exit status (help printed: 0; usage error: 2). */
-static int parse_opts(const char *cmd, const char *help, const char *allowed, int argc,
-                      char **argv, int from, pair_opts *o)
+static int parse_opts(const char *cmd, const char *help, const char *allowed, int argc, char **argv,
+                      int from, pair_opts *o)
 {
     o->quota = -1;
     o->ttl_s = -1;
@@ -140,8 +140,7 @@ static int state_final(const char *state)
 }
 
 /* GET /admin/pairing?id=pid into *out (the "pairing" object's parent; caller deletes). */
-static int get_pairing(node_client *c, const char *pid, cJSON **root, const cJSON **p,
-                       uh_err *err)
+static int get_pairing(node_client *c, const char *pid, cJSON **root, const cJSON **p, uh_err *err)
 {
     char path[64];
     snprintf(path, sizeof path, "/admin/pairing?id=%s", pid);
@@ -204,8 +203,7 @@ static int outcome(const char *cmd, const cJSON *p)
 
 /* POSTs accept or reject for pid. 409 (no longer waiting: the other side decided first) is
  * not an error here: the outcome follows. */
-static int decide(const char *cmd, node_client *c, const char *pid, int accept,
-                  const pair_opts *o)
+static int decide(const char *cmd, node_client *c, const char *pid, int accept, const pair_opts *o)
 {
     cJSON *body = cJSON_CreateObject(), *ans = NULL;
     if (!body) return UH_ENOMEM;
@@ -216,10 +214,12 @@ static int decide(const char *cmd, node_client *c, const char *pid, int accept,
     }
     uh_err err = {0};
     int status = 0;
-    int rc = node_client_post(c, accept ? "/admin/pairing/accept" : "/admin/pairing/reject",
-                              body, 0, &ans, &status, &err);
-    if (rc != 0 && status == 409) rc = 0;
-    else if (rc != 0) cli_error(cmd, "%s", err.msg);
+    int rc = node_client_post(c, accept ? "/admin/pairing/accept" : "/admin/pairing/reject", body,
+                              0, &ans, &status, &err);
+    if (rc != 0 && status == 409)
+        rc = 0;
+    else if (rc != 0)
+        cli_error(cmd, "%s", err.msg);
     cJSON_Delete(body);
     cJSON_Delete(ans);
     return rc;
@@ -254,14 +254,15 @@ int cmd_pair(int argc, char **argv)
         "  --timeout S        seconds to wait for the code and for the other device\n"
         "                     (default 120)\n";
     pair_opts o = {0};
-    int rc = parse_opts("pair", help, "ARG,ring,quota,code,timeout,no-confirm,json", argc, argv,
-                        1, &o);
+    int rc =
+        parse_opts("pair", help, "ARG,ring,quota,code,timeout,no-confirm,json", argc, argv, 1, &o);
     if (rc >= 0) return rc;
     const char *target = o.arg;
-    if (strchr(target, ':') ? !node_client_addr_valid(target)
-                            : strlen(target) >= ADMIN_TARGET_MAX ||
-                                  strspn(target, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                                                 "0123456789-") != strlen(target)) {
+    if (strchr(target, ':')
+            ? !node_client_addr_valid(target)
+            : strlen(target) >= ADMIN_TARGET_MAX ||
+                  strspn(target, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                 "0123456789-") != strlen(target)) {
         cli_error("pair", "%.80s: expected a device id (or its start) or HOST:PORT", target);
         return 2;
     }
@@ -311,7 +312,8 @@ int cmd_pair(int argc, char **argv)
             printf("Pairing id: %s\n", pid);
             show_code(p);
             printf("Answer with 'unhosted pairing accept %s --code CODE' or "
-                   "'unhosted pairing reject %s'.\n", pid, pid);
+                   "'unhosted pairing reject %s'.\n",
+                   pid, pid);
             rc = 0;
         }
         goto done;
@@ -371,8 +373,7 @@ static int pairing_list(const pair_opts *o)
         rc = 0;
         goto done;
     }
-    printf("%-10s %-9s %-10s %-8s %-8s %s\n", "ID", "DIRECTION", "STATE", "CODE", "DEVICE",
-           "NAME");
+    printf("%-10s %-9s %-10s %-8s %-8s %s\n", "ID", "DIRECTION", "STATE", "CODE", "DEVICE", "NAME");
     cJSON_ArrayForEach(p, list)
     {
         char pid[16], state[16], code[8], shortid[16], name[NAME_PRINT_MAX], shown[8];
@@ -381,8 +382,10 @@ static int pairing_list(const pair_opts *o)
         node_client_printable(node_client_str(p, "code"), code, sizeof code);
         node_client_printable(node_client_str(p, "peer_short"), shortid, sizeof shortid);
         node_client_printable(node_client_str(p, "peer_name"), name, sizeof name);
-        if (strlen(code) == 6) snprintf(shown, sizeof shown, "%.3s %.3s", code, code + 3);
-        else snprintf(shown, sizeof shown, "-");
+        if (strlen(code) == 6)
+            snprintf(shown, sizeof shown, "%.3s %.3s", code, code + 3);
+        else
+            snprintf(shown, sizeof shown, "-");
         printf("%-10s %-9s %-10s %-8s %-8s %s\n", pid,
                node_client_bool(p, "incoming") ? "in" : "out", state, shown,
                shortid[0] ? shortid : "-", name[0] ? name : "-");

@@ -24,14 +24,17 @@ static void print_peer(const cJSON *p)
     char shortid[16], name[24], ring[12], rtt[16], models[MODELS_COL + 1], load[32], addr[72];
     node_client_printable(node_client_str(p, "short"), shortid, sizeof shortid);
     node_client_printable(node_client_str(p, "name"), name, sizeof name);
-    node_client_printable(node_client_str(p, "addr")[0] ? node_client_str(p, "addr") : "-", addr, sizeof addr);
+    node_client_printable(node_client_str(p, "addr")[0] ? node_client_str(p, "addr") : "-", addr,
+                          sizeof addr);
     int paired = node_client_bool(p, "paired");
     int online = paired && node_client_bool(p, "online");
     const char *state = !paired ? "discovered" : online ? "online" : "offline";
     node_client_printable(paired ? node_client_str(p, "ring") : "-", ring, sizeof ring);
     double rtt_ms = node_client_num(p, "rtt_ms", 0);
-    if (online && rtt_ms > 0) snprintf(rtt, sizeof rtt, "%.1fms", rtt_ms);
-    else snprintf(rtt, sizeof rtt, "-");
+    if (online && rtt_ms > 0)
+        snprintf(rtt, sizeof rtt, "%.1fms", rtt_ms);
+    else
+        snprintf(rtt, sizeof rtt, "-");
     size_t n = 0;
     const cJSON *m;
     models[0] = '\0';
@@ -57,8 +60,8 @@ static void print_peer(const cJSON *p)
     } else {
         snprintf(load, sizeof load, "-");
     }
-    printf("%-8s %-16s %-10s %-7s %-8s %-*s %-7s %s\n", shortid, name, state, ring, rtt,
-           MODELS_COL, models, load, addr);
+    printf("%-8s %-16s %-10s %-7s %-8s %-*s %-7s %s\n", shortid, name, state, ring, rtt, MODELS_COL,
+           models, load, addr);
 }
 
 int cmd_peers(int argc, char **argv)

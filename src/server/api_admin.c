@@ -145,8 +145,10 @@ static int opt_ring(const http_request *req, const cJSON *body, enum trust_ring 
     const char *s;
     if (opt_string(req, body, "ring", 16, &s, resp) != 0) return -1;
     if (!s) return 0;
-    if (!strcmp(s, "own")) *out = TRUST_RING_OWN;
-    else if (!strcmp(s, "trusted")) *out = TRUST_RING_TRUSTED;
+    if (!strcmp(s, "own"))
+        *out = TRUST_RING_OWN;
+    else if (!strcmp(s, "trusted"))
+        *out = TRUST_RING_TRUSTED;
     else {
         *resp = http_error(req, 400, "'ring' must be \"own\" or \"trusted\"", "ring", NULL);
         return -1;
@@ -178,11 +180,20 @@ static http_response *node_error(const http_request *req, int rc, const uh_err *
     switch (rc) {
     case UH_EINVAL:
     case UH_EFORMAT:
-    case UH_EUNSUPPORTED: status = 400; break;
-    case UH_ENOTFOUND: status = 404; break;
-    case UH_ELIMIT: status = 429; break;
-    case UH_EIO: status = 502; break;
-    default: break;
+    case UH_EUNSUPPORTED:
+        status = 400;
+        break;
+    case UH_ENOTFOUND:
+        status = 404;
+        break;
+    case UH_ELIMIT:
+        status = 429;
+        break;
+    case UH_EIO:
+        status = 502;
+        break;
+    default:
+        break;
     }
     return http_error(req, status, err->msg[0] ? err->msg : "the node failed", NULL, NULL);
 }
@@ -204,8 +215,10 @@ static cJSON *pairing_json(const node_pairing *p)
     cJSON_AddStringToObject(o, "id", p->pid);
     cJSON_AddBoolToObject(o, "incoming", p->incoming);
     cJSON_AddStringToObject(o, "state", node_pair_state_name(p->state));
-    if (p->code[0]) cJSON_AddStringToObject(o, "code", p->code);
-    else cJSON_AddNullToObject(o, "code");
+    if (p->code[0])
+        cJSON_AddStringToObject(o, "code", p->code);
+    else
+        cJSON_AddNullToObject(o, "code");
     add_id(o, "peer_id", "peer_short", p->peer_id);
     cJSON_AddStringToObject(o, "peer_name", p->peer_name);
     cJSON_AddStringToObject(o, "peer_addr", p->peer_addr);
@@ -253,8 +266,10 @@ static cJSON *peer_json(const node_peer *p)
         cJSON_AddNullToObject(o, "quota");
     }
     cJSON_AddBoolToObject(o, "online", p->online);
-    if (p->rtt_ms > 0) cJSON_AddNumberToObject(o, "rtt_ms", p->rtt_ms);
-    else cJSON_AddNullToObject(o, "rtt_ms");
+    if (p->rtt_ms > 0)
+        cJSON_AddNumberToObject(o, "rtt_ms", p->rtt_ms);
+    else
+        cJSON_AddNullToObject(o, "rtt_ms");
     cJSON *models = cJSON_AddArrayToObject(o, "models");
     int n_models = p->load.n_models < NODE_MAX_MODELS ? p->load.n_models : NODE_MAX_MODELS;
     for (int i = 0; models && i < n_models; i++) {
@@ -349,8 +364,7 @@ static http_response *h_peer_add(const http_request *req, void *ud)
     http_response *resp;
     const cJSON *body = post_body(req, &resp);
     const char *addr;
-    if (!body || req_string(req, body, "addr", TRUST_ADDR_MAX - 1, &addr, &resp) != 0)
-        return resp;
+    if (!body || req_string(req, body, "addr", TRUST_ADDR_MAX - 1, &addr, &resp) != 0) return resp;
     if (!api_admin_addr_valid(addr))
         return http_error(req, 400, "'addr' must be HOST:PORT (port 1-65535)", "addr", NULL);
     char id[DEVICE_ID_STRLEN] = "";
@@ -436,7 +450,9 @@ static http_response *h_pair(const http_request *req, void *ud)
         opt_ring(req, body, &ring, &resp) != 0 ||
         opt_int(req, body, "quota", 0, ADMIN_QUOTA_MAX, &quota, &resp) != 0)
         return resp;
-    if (strchr(target, ':') && !api_admin_addr_valid(target))
+    int is_addr = strchr(target, ':') != NULL;
+    size_t n_id = strspn(target, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-");
+    if (is_addr ? !api_admin_addr_valid(target) : n_id != strlen(target))
         return http_error(req, 400, "'target' must be a device id prefix or HOST:PORT", "target",
                           NULL);
     char pid[16] = "";

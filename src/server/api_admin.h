@@ -19,7 +19,7 @@
 #define ADMIN_INVITE_TTL_MIN     60
 #define ADMIN_INVITE_TTL_MAX     604800 /* a week */
 #define ADMIN_INVITE_TTL_DEFAULT 3600
-#define ADMIN_TARGET_MAX         128    /* bytes of a device id prefix or HOST:PORT */
+#define ADMIN_TARGET_MAX         128 /* bytes of a device id prefix or HOST:PORT */
 
 /* Registers every /admin/ route (before http_server_start). version is reported by
  * GET /admin/self and is copied. Returns 0 or the http_route error (UH_ELIMIT, UH_EINVAL). */
