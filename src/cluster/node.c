@@ -26,6 +26,8 @@
 #include "cluster/node_impl.h"
 #include "cluster/wire.h"
 
+#define NODE_PONG_WAIT_MS 1500
+
 /* ---- small helpers ---- */
 
 int64_t node_now_s(void)
@@ -430,8 +432,9 @@ static void mark(node *n, const char *id, chan *c, const char *addr, int online)
 }
 
 /* One health session over an open channel: HELLO, then PING every NODE_PING_MS; returns when
- * the peer stops answering within NODE_DOWN_AFTER_MS - NODE_PING_MS (so it is marked down
- * within NODE_DOWN_AFTER_MS of its last answer), refuses, or we stop. */
+ * the peer leaves a ping unanswered for NODE_PONG_WAIT_MS: with a ping every NODE_PING_MS
+ * that marks it down at most NODE_PING_MS + NODE_PONG_WAIT_MS (< NODE_DOWN_AFTER_MS) after its
+ * last answer; also when it refuses us, or we stop. */
 static void health_session(node *n, const char *id, chan *c, const char *addr)
 {
     uh_err err;
@@ -448,7 +451,7 @@ static void health_session(node *n, const char *id, chan *c, const char *addr)
         uint8_t type;
         uint8_t *body = NULL;
         size_t len = 0;
-        int rc = chan_recv(c, &type, &body, &len, NODE_DOWN_AFTER_MS - NODE_PING_MS, &err);
+        int rc = chan_recv(c, &type, &body, &len, NODE_PONG_WAIT_MS, &err);
         if (rc) {
             if (rc == UH_ENOTFOUND) log_info("peer_silent", "peer=%.7s", id);
             return;
