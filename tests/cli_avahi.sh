@@ -91,7 +91,9 @@ if ! wait_for "$T/avahi.log" 100 'Server startup complete'; then
     fail avahi_starts "$(tail -5 "$T/avahi.log")" "$(tail -3 "$T/dbus.log")"
     exit 1
 fi
-ID_A=ABCDEFG-HIJKLMN-OPQRSTU-VWXYZ23-4567ABC-DEFGHIJ-KLMNOPQ-RSTUVWX
+# a real device id (check characters valid), as a node on host 1 would announce
+mkdir -p "$T/ida"
+ID_A=$("$UH" --home "$T/ida" id --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 netns_bg 1 avahi-publish -s "friend box" _unhosted._tcp 7778 txtvers=1 "id=$ID_A" proto=1 \
     >"$T/publish.log" 2>&1
 if ! wait_for "$T/publish.log" 50 'Established'; then
@@ -133,6 +135,32 @@ if [ -n "$found" ] && echo "$found" | grep -q "\"id=$ID_B\"" && echo "$found" | 
 else
     fail avahi_browse_sees_us "wanted $want" "$(cat "$T/browse.out" "$T/browse.err")"
 fi
+
+# ---- the node itself: `unhosted serve` announces, and lists what Avahi publishes ----
+mkdir -p "$T/node"
+NODE_ID=$("$UH" --home "$T/node" id --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+netns_bg 2 "$UH" serve --home "$T/node" --listen 127.0.0.1:7777 --peer-listen 0.0.0.0:7778 \
+    --mdns-interface "$(netns_if 2)" >"$T/serve.log" 2>&1
+node_pid=$NETNS_BG_PID
+found=""
+i=0
+while [ $i -lt 10 ] && [ -z "$found" ]; do
+    netns_exec 1 avahi-browse -rpt _unhosted._tcp >"$T/browse3.out" 2>&1
+    found=$(grep "^=;.*;$B_IP;7778;.*\"id=$NODE_ID\"" "$T/browse3.out")
+    i=$((i + 1))
+done
+if [ -n "$found" ]; then pass avahi_sees_serve_node; else
+    fail avahi_sees_serve_node "$(cat "$T/browse3.out")" "$(tail -3 "$T/serve.log")"; fi
+seen=""
+for _ in $(seq 50); do
+    netns_exec 2 "$UH" --home "$T/node" peers --json >"$T/peers.json" 2>&1
+    grep -q "$ID_A" "$T/peers.json" && grep -q "$A_IP:7778" "$T/peers.json" && seen=1 && break
+    sleep 0.1
+done
+if [ -n "$seen" ]; then pass serve_node_sees_avahi_service; else
+    fail serve_node_sees_avahi_service "$(cat "$T/peers.json")"; fi
+kill -TERM "$node_pid" 2>/dev/null
+wait "$node_pid"
 
 # ---- goodbye: SIGTERM ends the announcer, which says goodbye; Avahi forgets us ----
 kill -TERM "$announcer" 2>/dev/null
