@@ -2,6 +2,9 @@
 # bench_route.sh - what routing a request to a paired peer costs, against serving it locally.
 #
 #   sh bench/bench_route.sh [ROUNDS]        (default 5)
+#   THREADS=N sh bench/bench_route.sh       evaluation threads per node (default: one fewer than
+#                                           the CPUs, so the transport has a core, as it does
+#                                           when the two nodes are separate machines)
 #
 # Starts two nodes on loopback, each with its own home: B holds a generated model (about 165 MB
 # Q8_0, stories-sized vocabulary), A holds none; pairs them (codes checked on both sides), then
@@ -17,6 +20,8 @@
 # one run, medians over rounds. Only loopback addresses are used.
 set -eu
 ROUNDS=${1:-5}
+NCPU=$(nproc 2>/dev/null || echo 2)
+THREADS=${THREADS:-$((NCPU > 1 ? NCPU - 1 : 1))}
 B_DIR=${B:-build}
 UH=$B_DIR/unhosted
 GEN=$B_DIR/unhosted-gen
@@ -40,10 +45,10 @@ field() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1, end='')
     --n-ff 2816 --vocab-from "$TESTDATA/models/stories260K.gguf" -o "$T/bench.gguf" >/dev/null
 HA=$(port) HB=$(port) PA=$(port) PB=$(port)
 "$UH" serve --home "$T/a" --listen 127.0.0.1:$HA --peer-listen 127.0.0.1:$PA --no-mdns \
-    --parallel 1 >"$T/a.log" 2>&1 &
+    --parallel 1 --threads "$THREADS" >"$T/a.log" 2>&1 &
 PIDS="$PIDS $!"
 "$UH" serve --home "$T/b" --listen 127.0.0.1:$HB --peer-listen 127.0.0.1:$PB --no-mdns \
-    --parallel 1 --model "$T/bench.gguf" >"$T/b.log" 2>&1 &
+    --parallel 1 --threads "$THREADS" --model "$T/bench.gguf" >"$T/b.log" 2>&1 &
 PIDS="$PIDS $!"
 for _ in $(seq 100); do
     curl -sf http://127.0.0.1:$HA/health >/dev/null 2>&1 && curl -sf http://127.0.0.1:$HB/health >/dev/null 2>&1 && break
@@ -88,4 +93,5 @@ fl, fr = statistics.median(lf), statistics.median(rf)
 print(f"local   stream {ml:8.1f} tok/s   ttft p50 {fl:7.2f} ms   (rounds: {len(lt)})")
 print(f"routed  stream {mr:8.1f} tok/s   ttft p50 {fr:7.2f} ms")
 print(f"tps_ratio {mr / ml:.3f}   ttft_added {fr - fl:+.2f} ms")
+print("per round (local routed tok/s):", " ".join(f"{a:.0f}/{b:.0f}" for a, b in zip(lt, rt)))
 EOF

@@ -44,6 +44,7 @@ typedef struct {
     const char *models[SERVE_MAX_MODELS];
     int n_models;
     long parallel;    /* sequences decoded together; 0 = default */
+    long threads;     /* evaluation threads; 0 = all online CPUs */
     long n_ctx;       /* context per sequence; 0 = min(the model's, 4096) */
     long queue;       /* requests waiting per model before 429; 0 = 64 */
     uint64_t mem_budget; /* bytes for weights + KV; 0 = no limit */
@@ -64,6 +65,7 @@ static void serve_usage(FILE *f)
             "  --require-token      require the API token from every client, local ones too\n"
             "  --model NAME|PATH    a model to serve (repeatable)\n"
             "  --parallel N         sequences generated together (continuous batching)\n"
+            "  --threads N          threads evaluating the model (default: all CPUs)\n"
             "  --ctx N              context length per sequence (default: the model's, at\n"
             "                       most 4096)\n"
             "  --queue N            requests that may wait for a slot, per model (default 64);\n"
@@ -109,6 +111,12 @@ static int parse_serve(int argc, char **argv, serve_opts *o)
             if (!(v = cli_value("serve", argc, argv, &i))) return -1;
             if (cli_parse_long(v, 1, 256, &o->parallel) != 0) {
                 cli_error("serve", "--parallel must be 1..256");
+                return -1;
+            }
+        } else if (!strcmp(a, "--threads") || !strcmp(a, "-t")) {
+            if (!(v = cli_value("serve", argc, argv, &i))) return -1;
+            if (cli_parse_long(v, 1, 1024, &o->threads) != 0) {
+                cli_error("serve", "--threads must be 1..1024");
                 return -1;
             }
         } else if (!strcmp(a, "--ctx")) {
@@ -187,7 +195,8 @@ int cmd_serve(int argc, char **argv)
                        .version = UNHOSTED_VERSION};
     int rc = 1;
     api_models_params mp = {.n_slots = (int)o.parallel, .n_ctx = (int)o.n_ctx,
-                            .queue_max = (int)o.queue, .mem_budget = o.mem_budget};
+                            .queue_max = (int)o.queue, .n_threads = (int)o.threads,
+                            .mem_budget = o.mem_budget};
     if (http_server_new(&cfg, &srv, &err) != 0 ||
         api_models_new(&mp, http_server_metrics(srv), &am, &err) != 0) {
         cli_error("serve", "%s", err.msg);
