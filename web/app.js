@@ -95,7 +95,7 @@ function confirmButton(label, ask, action) {
 }
 
 function fmtBytes(n) {
-    if (!Number.isFinite(n) || n <= 0) return '';
+    if (!Number.isFinite(n) || n <= 0) return '0 B';
     const u = ['B', 'KB', 'MB', 'GB', 'TB'];
     let i = 0;
     while (n >= 1000 && i < u.length - 1) {
