@@ -4,6 +4,7 @@
 # then the page itself in Debian's Chromium, headless, driven by playwright-core
 # (tests/web/dashboard.mjs: load, chat streaming with served-by and tokens/s, stop, model output
 # shown as text, pull progress from a local nginx, delete, keyboard, phone width, cluster view;
+# tests/web/md_test.mjs: the markdown parser alone;
 # tests/web/login.mjs: the login form of a node that requires its token; tests/web/pair.mjs:
 # two nodes pair from their dashboards and chat on one with a model only the other has).
 # playwright-core comes from the npm registry (pinned by tests/web/package-lock.json) into
@@ -16,7 +17,7 @@ GEN=${GEN:-build/unhosted-gen}
 NGINX=${NGINX:-/usr/sbin/nginx}
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 MODEL=${UNHOSTED_TESTDATA:-../shared/testdata}/models/stories260K.gguf
-NODE_DIR=${NODE_DIR:-$(dirname "$UH")/web-node}
+NODE_DIR=${NODE_DIR:-build/web-node}
 T=$(mktemp -d)
 ART=${UNHOSTED_ARTIFACTS:-$(mktemp -d /tmp/unhosted-web-XXXXXX)}
 mkdir -p "$ART"
@@ -134,6 +135,11 @@ if [ "$code" = 404 ] && grep -q '^{"error":' "$T/body"; then pass web_delete_unk
 code=$(C -o "$T/body" -w '%{http_code}' -X DELETE "$URL/api/delete?model=../etc")
 if [ "$code" = 400 ]; then pass web_delete_bad_name_400; else fail web_delete_bad_name_400 "$code"; fi
 
+# ---- the markdown parser, without a browser ----
+if command -v node >/dev/null; then
+    node tests/web/md_test.mjs "$(pwd)/web/md.js"
+fi
+
 # ---- the browser ----
 if [ ! -x "$CHROMIUM" ]; then
     skip web_browser "no Chromium at $CHROMIUM (scripts/install-deps installs chromium)"
@@ -214,12 +220,15 @@ fi
 # ---- two nodes pair from their dashboards ----
 QA=$((20000 + ($$ * 11 + 4099) % 40000))
 QB=$((QA + 1))
-start_node pa "$T/pa" --peer-listen 127.0.0.1:$QA
+QC=$((QA + 2))
+start_node pa "$T/pa" --peer-listen 127.0.0.1:$QA --no-mdns
 PA=$PORT
-start_node pb "$T/pb" --peer-listen 127.0.0.1:$QB --model "$MODEL"
+start_node pb "$T/pb" --peer-listen 127.0.0.1:$QB --no-mdns --model "$MODEL"
 PB=$PORT
-if [ "$PA" -eq 0 ] || [ "$PB" -eq 0 ]; then
-    skip web_pairing "serve cannot run a peer listener here: $(head -1 "$T/pa.err") $(head -1 "$T/pb.err")"
+start_node pc "$T/pc" --peer-listen 127.0.0.1:$QC --no-mdns
+PC=$PORT
+if [ "$PA" -eq 0 ] || [ "$PB" -eq 0 ] || [ "$PC" -eq 0 ]; then
+    skip web_pairing "serve cannot run a peer listener here: $(head -1 "$T/pa.err")"
     exit 0
 fi
 code=$(C -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PA/admin/self")
@@ -227,4 +236,5 @@ if [ "$code" = 404 ]; then
     skip web_pairing "the node has no admin API yet (/admin/self answers 404)"
     exit 0
 fi
-node "$NODE_DIR/pair.mjs" "http://127.0.0.1:$PA" "http://127.0.0.1:$PB" "127.0.0.1:$QB" "$ART" stories260K
+node "$NODE_DIR/pair.mjs" "http://127.0.0.1:$PA" "http://127.0.0.1:$PB" "127.0.0.1:$QB" "$ART" \
+    stories260K "http://127.0.0.1:$PC" "127.0.0.1:$QC"

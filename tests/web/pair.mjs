@@ -1,19 +1,24 @@
-// pair.mjs URL_A URL_B PEER_ADDR_B ARTIFACTS MODEL - two nodes pair from their dashboards: A
-// adds B by address, Pair on A opens a dialog with a 6-digit code, B's dashboard shows the
-// incoming request with the same code, both confirm, both sidebars list the other device
-// without a reload; then a chat on A with a model only B has streams and names B as the server.
+// pair.mjs URL_A URL_B PEER_ADDR_B ARTIFACTS MODEL URL_C PEER_ADDR_C - nodes pair from their
+// dashboards. A adds C by address and asks to pair; C's user sees the codes differ and says so:
+// both dialogs say nothing was paired and neither sidebar lists the other. Then A adds B, Pair
+// on A opens a dialog with a 6-digit code, B's dashboard shows the incoming request with the
+// same code, both confirm, both sidebars list the other device without a reload; a chat on A
+// with a model only B has names B as the server.
 import { check, expect, failed, launch, screenshotter, watchErrors } from './lib.mjs';
 
-const [urlA, urlB, peerB, artifacts, model] = process.argv.slice(2);
+const [urlA, urlB, peerB, artifacts, model, urlC, peerC] = process.argv.slice(2);
 const shotA = screenshotter(artifacts, 'pair-a');
 const shotB = screenshotter(artifacts, 'pair-b');
+const shotC = screenshotter(artifacts, 'pair-c');
 const { context, close } = await launch();
 const a = await context.newPage();
 const b = await context.newPage();
-for (const p of [a, b]) p.setDefaultTimeout(30000);
-const errors = [...[a, b].map(watchErrors)];
+const c = await context.newPage();
+for (const p of [a, b, c]) p.setDefaultTimeout(30000);
+const errors = [...[a, b, c].map(watchErrors)];
 const selfA = await (await fetch(`${urlA}/admin/self`)).json();
 const selfB = await (await fetch(`${urlB}/admin/self`)).json();
+const selfC = await (await fetch(`${urlC}/admin/self`)).json();
 
 let ok = await check('web_pair_dashboards_load', async () => {
     await a.goto(urlA);
@@ -21,6 +26,34 @@ let ok = await check('web_pair_dashboards_load', async () => {
     await a.waitForSelector('#self-id');
     await b.waitForSelector('#self-id');
     expect(await a.locator('#self-id').innerText() === selfA.id, 'A shows another id');
+});
+
+await check('web_pair_mismatch_rejected', async () => {
+    await c.goto(urlC);
+    await c.waitForSelector('#self-id');
+    await a.fill('#add-peer-addr', peerC);
+    await a.press('#add-peer-addr', 'Enter');
+    await a.waitForSelector(`#nearby li[data-id="${selfC.id}"]`);
+    await a.locator(`#nearby li[data-id="${selfC.id}"] button`).click();
+    await c.waitForSelector('#pair-dialog[open]');
+    await c.waitForFunction(() => /^\d{3} \d{3}$/.test(document.getElementById('pair-code').textContent));
+    await shotC(c, 'incoming');
+    await c.click('#pair-reject');
+    await c.waitForSelector('#pair-dialog[data-state="rejected"], #pair-dialog[data-state="failed"]');
+    await a.waitForSelector('#pair-dialog[data-state="rejected"], #pair-dialog[data-state="failed"]');
+    const textA = await a.locator('#pair-text').innerText();
+    await shotA(a, 'rejected');
+    await shotC(c, 'rejected');
+    expect(/nothing was paired|cancel|reject|declin/i.test(textA), `A says: ${textA}`);
+    expect(await a.isVisible('#pair-close') && !(await a.isVisible('#pair-accept')), 'A still offers to confirm');
+    await a.click('#pair-close');
+    await c.click('#pair-close');
+    await a.waitForTimeout(1500);
+    expect(await a.locator(`#paired li[data-id="${selfC.id}"]`).count() === 0, 'A lists C as paired');
+    expect(await c.locator(`#paired li[data-id="${selfA.id}"]`).count() === 0, 'C lists A as paired');
+});
+
+ok = ok && await check('web_pair_add_by_address', async () => {
     await a.fill('#add-peer-addr', peerB);
     await a.press('#add-peer-addr', 'Enter');
     await a.waitForSelector(`#nearby li[data-id="${selfB.id}"]`);
@@ -74,7 +107,7 @@ ok = ok && await check('web_chat_served_by_peer', async () => {
     await shotA(a, 'chat-on-b');
     expect(await ans.getAttribute('data-outcome') !== 'error', `error: ${meta}`);
     expect(served === `peer:${selfB.id}`, `served by ${served}`);
-    expect(meta.includes(selfB.name) && /tokens\/s/.test(meta), `meta: ${meta}`);
+    expect(meta.includes(selfB.name) && meta.includes(selfB.id.split('-')[0]) && /tokens\/s/.test(meta), `meta: ${meta}`);
     expect((await ans.locator('.body').innerText()).trim().length > 0, 'empty answer');
 });
 
