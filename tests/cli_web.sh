@@ -130,7 +130,7 @@ code=$(C -o /dev/null -w '%{http_code}' -X OPTIONS -H 'Origin: http://attacker.e
 if [ "$code" = 403 ]; then pass web_foreign_preflight_refused; else
     fail web_foreign_preflight_refused "$code"; fi
 code=$(C -o "$T/body" -w '%{http_code}' -X DELETE "$URL/api/delete?model=no-such-model")
-if [ "$code" = 404 ] && grep -q '^{"error":' "$T/body"; then pass web_delete_unknown_404; else
+if [ "$code" = 404 ] && grep -q '^{"error":"model .no-such-model:latest. not found"}' "$T/body"; then pass web_delete_unknown_404; else
     fail web_delete_unknown_404 "$code $(cat "$T/body")"; fi
 code=$(C -o "$T/body" -w '%{http_code}' -X DELETE "$URL/api/delete?model=../etc")
 if [ "$code" = 400 ]; then pass web_delete_bad_name_400; else fail web_delete_bad_name_400 "$code"; fi
