@@ -95,7 +95,7 @@ function confirmButton(label, ask, action) {
 }
 
 function fmtBytes(n) {
-    if (!Number.isFinite(n) || n <= 0) return '';
+    if (!Number.isFinite(n) || n <= 0) return '0 B';
     const u = ['B', 'KB', 'MB', 'GB', 'TB'];
     let i = 0;
     while (n >= 1000 && i < u.length - 1) {
@@ -215,8 +215,8 @@ function renderSelf() {
             h('p', { class: 'self-name', id: 'self-name' }, s.name || 'this device'),
             h('p', { class: 'small' }, 'Device ID'),
             h('code', { class: 'device-id', id: 'self-id', title: s.id }, s.id || ''),
-            s.peer_addr ? h('p', { class: 'small muted' }, `Peer address ${s.peer_addr}`) : null,
         );
+        if (s.peer_addr) box.append(h('p', { class: 'small muted' }, `Peer address ${s.peer_addr}`));
     }
     $('cluster-sections').hidden = state.admin === false;
     $('cluster-off').hidden = state.admin !== false;
@@ -239,7 +239,8 @@ function renderPeers() {
         $('nearby').replaceChildren(...nearby.map((p) => h('li', { class: 'item', 'data-id': p.id },
             h('div', { class: 'grow' },
                 h('span', { class: 'name' }, peerName(p)),
-                h('span', { class: 'small muted block' }, [shortId(p.id), p.addr].filter(Boolean).join(' · '))),
+                h('span', { class: 'small muted block' },
+                    [p.name ? shortId(p.id) : '', p.addr].filter(Boolean).join(' · '))),
             h('button', {
                 type: 'button', class: 'primary small-button', 'aria-label': `Pair with ${peerName(p)}`,
                 onclick: () => startPairing(p),
@@ -324,7 +325,9 @@ function drawPairing(p) {
     const over = ['done', 'rejected', 'failed'].includes(p.state);
     const dlg = $('pair-dialog');
     dlg.dataset.state = p.state || '';
-    $('pair-title').textContent = p.incoming ? `${who} wants to pair` : `Pair with ${who}`;
+    const failedNow = p.state === 'rejected' || p.state === 'failed';
+    $('pair-title').textContent = failedNow ? `Not paired with ${who}`
+        : p.incoming ? `${who} wants to pair` : `Pair with ${who}`;
     $('pair-code').textContent = waiting || p.state === 'done' ? fmtCode(p.code) : '';
     $('pair-ring-label').hidden = !waiting || !!p.local_ok;
     let text = '';
@@ -334,7 +337,7 @@ function drawPairing(p) {
     } else if (waiting) text = `Confirmed here. Waiting for ${who} to confirm…`;
     else if (p.state === 'done') text = `Paired with ${who}.`;
     else if (p.state === 'rejected') {
-        text = p.message || `The pairing with ${who} was cancelled: nothing was paired.`;
+        text = `The pairing was cancelled${p.message ? ` (${p.message})` : ''}. Nothing was paired; you can try again.`;
     } else if (p.state === 'failed') text = `Pairing failed: ${p.message || 'unknown error'}. Nothing was paired.`;
     $('pair-text').textContent = text;
     dlg.classList.toggle('ok', p.state === 'done');

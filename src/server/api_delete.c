@@ -23,7 +23,8 @@ static http_response *handle_delete(const http_request *req, void *ud)
     if (!spec && req->json) {
         const cJSON *m = cJSON_GetObjectItemCaseSensitive(req->json, "model");
         if (!m) m = cJSON_GetObjectItemCaseSensitive(req->json, "name");
-        if (m && !cJSON_IsString(m)) return http_error(req, 400, "model must be a string", "model", NULL);
+        if (m && !cJSON_IsString(m))
+            return http_error(req, 400, "model must be a string", "model", NULL);
         if (m) spec = m->valuestring;
     }
     if (!spec || !*spec) return http_error(req, 400, "model is required", "model", NULL);

@@ -14,9 +14,9 @@
 #define WEB_ETAG_BYTES 16
 
 /* No inline script or style, nothing from another origin; the page may not be framed. */
-#define WEB_CSP                                                                                   \
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "            \
-    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "               \
+#define WEB_CSP                                                                                    \
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "              \
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "                 \
     "frame-ancestors 'none'"
 
 typedef struct {
