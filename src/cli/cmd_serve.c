@@ -20,6 +20,7 @@
 #include "cli/cli.h"
 #include "cli/cli_util.h"
 #include "server/api_admin.h"
+#include "server/api_delete.h"
 #include "server/api_pull.h"
 #include "server/api.h"
 #include "server/api_models.h"
@@ -209,7 +210,8 @@ int cmd_serve(int argc, char **argv)
         }
     }
     if (api_register(srv, am, &api, &err) != 0 ||
-        (api_pull_register(srv) != 0 && err_setf(&err, UH_ELIMIT, "cannot add /api/pull"))) {
+        (api_pull_register(srv) != 0 && err_setf(&err, UH_ELIMIT, "cannot add /api/pull")) ||
+        (api_delete_register(srv) != 0 && err_setf(&err, UH_ELIMIT, "cannot add /api/delete"))) {
         cli_error("serve", "%s", err.msg);
         goto done;
     }

@@ -27,6 +27,7 @@ typedef struct {
     char path[128];
     http_handler fn;
     void *ud;
+    int public_get; /* GET/HEAD without the token (the dashboard's static files) */
 } http_route_entry;
 
 /* One accepted socket (libmicrohttpd's socket context). deadline: when the request being read
@@ -205,6 +206,13 @@ int http_route(http_server *s, const char *method, const char *path, http_handle
     r->fn = h;
     r->ud = ud;
     return UH_OK;
+}
+
+int http_route_public(http_server *s, const char *path, http_handler h, void *ud)
+{
+    int rc = http_route(s, "GET", path, h, ud);
+    if (rc == UH_OK) s->routes[s->n_routes - 1].public_get = 1;
+    return rc;
 }
 
 static http_response *route_health(const http_request *req, void *ud)
@@ -389,7 +397,7 @@ static enum MHD_Result reject(struct http_req_ctx *x, int status, const char *re
 
 static int is_body_method(const char *m)
 {
-    return !strcmp(m, "POST") || !strcmp(m, "PUT") || !strcmp(m, "PATCH");
+    return !strcmp(m, "POST") || !strcmp(m, "PUT") || !strcmp(m, "PATCH") || !strcmp(m, "DELETE");
 }
 
 /* Rules 1-3 of http.h and the preflight; returns 1 when a response was queued (*ret set). */
@@ -428,6 +436,9 @@ static int check_access(struct http_req_ctx *x, enum MHD_Result *ret)
         return 1;
     }
     int need = !x->req.is_loopback || s->cfg.require_token || foreign_origin;
+    if (need && (!strcmp(x->req.method, "GET") || !strcmp(x->req.method, "HEAD")))
+        for (int i = 0; i < s->n_routes; i++)
+            if (s->routes[i].public_get && !strcmp(s->routes[i].path, x->req.path)) need = 0;
     if (need && !x->req.authed) {
         const char *why = foreign_origin ? "requests from another origin need the API token"
                                          : "this server needs the API token";

@@ -119,6 +119,10 @@ typedef http_response *(*http_handler)(const http_request *req, void *ud);
  * borrowed (must outlive the server). Only before http_server_start. Returns 0, UH_ELIMIT (more
  * than HTTP_MAX_ROUTES), UH_EINVAL (already registered, or after start). */
 int http_route(http_server *s, const char *method, const char *path, http_handler h, void *ud);
+/* Like http_route for GET, for a resource that holds nothing secret (the dashboard's page and
+ * files): rule 2 (the token) does not apply to it, so a browser on another machine can load the
+ * page that asks for the token; rules 1 and 3 still do. */
+int http_route_public(http_server *s, const char *path, http_handler h, void *ud);
 
 /* ---- responses ---- */
 

@@ -105,9 +105,9 @@ int web_register(http_server *srv, uh_err *err)
                         WEB_MAX_ASSETS);
     for (int i = 0; i < n_entries; i++) {
         web_entry *e = &entries[i];
-        int rc = http_route(srv, "GET", e->asset->path, serve_asset, e);
+        int rc = http_route_public(srv, e->asset->path, serve_asset, e);
         if (rc == 0 && !strcmp(e->asset->path, "/index.html"))
-            rc = http_route(srv, "GET", "/", serve_asset, e);
+            rc = http_route_public(srv, "/", serve_asset, e);
         if (rc != 0) return err_setf(err, rc, "web: cannot add the route GET %s", e->asset->path);
     }
     return UH_OK;
