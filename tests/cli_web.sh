@@ -218,9 +218,12 @@ else
 fi
 
 # ---- two nodes pair from their dashboards ----
-QA=$((20000 + ($$ * 11 + 4099) % 40000))
-QB=$((QA + 1))
-QC=$((QA + 2))
+# three peer ports nothing listens on now (bound together, so they differ)
+set -- $(python3 -c 'import socket
+ss=[socket.socket() for _ in range(3)]
+for s in ss: s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in ss))')
+QA=$1 QB=$2 QC=$3
 start_node pa "$T/pa" --peer-listen 127.0.0.1:$QA --no-mdns
 PA=$PORT
 start_node pb "$T/pb" --peer-listen 127.0.0.1:$QB --no-mdns --model "$MODEL"
@@ -228,7 +231,7 @@ PB=$PORT
 start_node pc "$T/pc" --peer-listen 127.0.0.1:$QC --no-mdns
 PC=$PORT
 if [ "$PA" -eq 0 ] || [ "$PB" -eq 0 ] || [ "$PC" -eq 0 ]; then
-    skip web_pairing "serve cannot run a peer listener here: $(head -1 "$T/pa.err")"
+    skip web_pairing "serve cannot run a peer listener here: $(cat "$T/pa.err" "$T/pb.err" "$T/pc.err" | head -3)"
     exit 0
 fi
 code=$(C -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PA/admin/self")
