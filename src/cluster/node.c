@@ -365,7 +365,10 @@ static void *accept_thread(void *p)
             if (errno == EMFILE || errno == ENFILE) usleep(100 * 1000);
             continue;
         }
-        if (chan_limiter_enter(n->limiter, (struct sockaddr *)&ss) != 0) {
+        pthread_mutex_lock(&n->mu);
+        int busy = n->n_threads >= NODE_MAX_THREADS;
+        pthread_mutex_unlock(&n->mu);
+        if (busy || chan_limiter_enter(n->limiter, (struct sockaddr *)&ss) != 0) {
             close(fd);
             continue;
         }

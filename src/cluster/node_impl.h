@@ -17,6 +17,7 @@
 #define NODE_MAX_PENDING   8   /* incoming pairings waiting for the user at once */
 #define NODE_MAX_INVITES   16
 #define NODE_MAX_CONNS     512
+#define NODE_MAX_THREADS   600 /* connection threads and workers; past it new connections are closed */
 #define NODE_PAIR_WAIT_S   300 /* a pairing waits this long for both users */
 #define NODE_PAIR_KEEP_S   600 /* finished pairings stay listed this long */
 #define NODE_LOCK_FAILURES 5   /* failed pairings within NODE_LOCK_WINDOW_S ... */

@@ -146,23 +146,18 @@ void node_serve_run(node *n, chan *c, const char *peer_id, const cJSON *msg)
         int done = q.done;
         pthread_mutex_unlock(&q.mu);
         if (!m && !done && !broken) broken = chan_send(c, WIRE_KEEPALIVE, "{}", 2, &err) != 0;
-        int sent_done = 0;
         while (m) {
             run_msg *next = m->next;
             if (!broken) broken = chan_send(c, m->type, m->body, strlen(m->body), &err) != 0;
             if (broken) sched_cancel(h);
-            sent_done |= m->type == WIRE_DONE;
             free(m->body);
             free(m);
             m = next;
         }
-        if (done && sent_done) break;
-        if (done && !q.head) {
-            pthread_mutex_lock(&q.mu);
-            int empty = !q.head;
-            pthread_mutex_unlock(&q.mu);
-            if (empty) break;
-        }
+        /* DONE is the last callback and was read under the lock that gave us the list, so
+         * everything is sent (or, out of memory, dropped; the client then sees the channel end
+         * and fails over). */
+        if (done) break;
     }
     node_quota_add(n, peer_id, q.completion);
     chan_shutdown(c); /* ends the reader */

@@ -75,6 +75,9 @@ int wire_get_str(const cJSON *msg, const char *key, char *out, size_t max, int r
     size_t n = strlen(v->valuestring);
     if (n > max) return err_setf(err, UH_EFORMAT, "field %s longer than %zu bytes", key, max);
     memcpy(out, v->valuestring, n + 1);
+    /* Names and reasons end up on screens: no control characters from a peer. */
+    for (char *p = out; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
     return 0;
 }
 

@@ -499,3 +499,14 @@ int api_models_lookup(api_models *am, const char *spec, api_model_entry *e, uh_e
     entry_from_store(&s, name, e);
     return UH_OK;
 }
+
+int api_models_available(api_models *am, const char *spec)
+{
+    char name[API_MAX_MODEL_NAME], path[4096];
+    uh_err err = {0};
+    pthread_mutex_lock(&am->mu);
+    int ok = find_loaded(am, spec, NULL) != NULL ||
+             lookup_locked(am, spec, 0, name, path, NULL, &err) == 0;
+    pthread_mutex_unlock(&am->mu);
+    return ok;
+}

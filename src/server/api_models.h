@@ -115,6 +115,9 @@ typedef struct {
 /* What can be served: the configured, loaded and store models. *entries is malloc'd (caller
  * frees), sorted by name, without duplicates. */
 int api_models_list(api_models *am, api_model_entry **entries, int *n, uh_err *err);
+/* 1 when spec names a model this node can serve (loaded, configured, in the store or found on
+ * disk), without reading the file: the router asks this for every request. */
+int api_models_available(api_models *am, const char *spec);
 /* The entry of one servable model (resolved as api_models_acquire would, not loaded). */
 int api_models_lookup(api_models *am, const char *spec, api_model_entry *e, uh_err *err);
 

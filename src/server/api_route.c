@@ -398,9 +398,8 @@ int api_route_plan(api_gen *g, const char *ring_header, const cJSON *body)
     g->n_cand = 0;
     g->next_cand = 0;
     if (api->node) {
-        api_model_entry e;
         uh_err err = {0};
-        const int local_has = api_models_lookup(api->am, g->o.model, &e, &err) == 0;
+        const int local_has = api_models_available(api->am, g->o.model);
         node_load ll;
         memset(&ll, 0, sizeof ll);
         api_models_load(api->am, &ll.active, &ll.slots, &ll.queued);
