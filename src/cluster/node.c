@@ -178,6 +178,48 @@ int node_addrs_for(node *n, const char *id, char out[][TRUST_ADDR_MAX], int max)
     return k;
 }
 
+/* ---- idle run channels ---- */
+
+void node_pool_drop_locked(node_peer_state *p)
+{
+    for (int i = 0; i < p->n_idle; i++) chan_free(p->idle[i]);
+    p->n_idle = 0;
+}
+
+int node_pool_put(node *n, const char *id, chan *c)
+{
+    trust_peer tp;
+    if (trust_get(n->trust, id, &tp) != 0) return 0;
+    pthread_mutex_lock(&n->mu);
+    node_peer_state *p = node_peer_locked(n, id, 0);
+    int ok = p && !n->stopping && p->online && p->n_idle < NODE_POOL;
+    if (ok) {
+        p->idle_at[p->n_idle] = node_now_ms();
+        p->idle[p->n_idle++] = c;
+    }
+    pthread_mutex_unlock(&n->mu);
+    return ok;
+}
+
+chan *node_pool_get(node *n, const char *id)
+{
+    for (;;) {
+        pthread_mutex_lock(&n->mu);
+        node_peer_state *p = node_peer_locked(n, id, 0);
+        chan *c = NULL;
+        int64_t at = 0;
+        if (p && p->n_idle > 0) {
+            p->n_idle--;
+            c = p->idle[p->n_idle];
+            at = p->idle_at[p->n_idle];
+        }
+        pthread_mutex_unlock(&n->mu);
+        /* Too old and the other side may be closing it (NODE_IDLE_MS): dial afresh. */
+        if (!c || (node_now_ms() - at < NODE_POOL_MAX_MS && chan_idle_ok(c))) return c;
+        chan_free(c);
+    }
+}
+
 /* ---- quotas ---- */
 
 int node_quota_left(node *n, const char *id)
@@ -248,7 +290,7 @@ static void serve_connect(node *n, chan *c, const char *peer_id)
         uint8_t type;
         uint8_t *body = NULL;
         size_t len = 0;
-        int rc = chan_recv(c, &type, &body, &len, -1, &err);
+        int rc = chan_recv(c, &type, &body, &len, NODE_IDLE_MS, &err);
         if (rc) break;
         cJSON *msg = wire_parse(body, len, &err);
         free(body);
@@ -280,9 +322,14 @@ static void serve_connect(node *n, chan *c, const char *peer_id)
             continue;
         }
         if (type == WIRE_RUN) {
-            node_serve_run(n, c, peer_id, msg);
+            int again = node_serve_run(n, c, peer_id, msg);
             cJSON_Delete(msg);
-            break; /* a run channel carries one run */
+            if (!again) break;
+            continue; /* the client may keep the channel for its next run */
+        }
+        if (type == WIRE_CANCEL) { /* a cancel that crossed the run's end: nothing to do */
+            cJSON_Delete(msg);
+            continue;
         }
         cJSON_Delete(msg);
         log_warn("peer_bad_message", "peer=%.7s type=%d", peer_id, type);
@@ -429,7 +476,10 @@ static void mark(node *n, const char *id, chan *c, const char *addr, int online)
         p->ctl = c;
         p->online = online;
         snprintf(p->live_addr, sizeof p->live_addr, "%s", online ? addr : "");
-        if (!online) p->rtt_ms = 0;
+        if (!online) {
+            p->rtt_ms = 0;
+            node_pool_drop_locked(p);
+        }
     }
     pthread_mutex_unlock(&n->mu);
 }
@@ -586,7 +636,10 @@ static void *manager_thread(void *p)
                 int paired = 0;
                 for (int j = 0; j < count; j++) paired |= strcmp(list[j].id, n->peers[i].id) == 0;
                 if (!paired && n->peers[i].ctl) chan_shutdown(n->peers[i].ctl);
-                if (!paired) n->peers[i].online = 0;
+                if (!paired) {
+                    n->peers[i].online = 0;
+                    node_pool_drop_locked(&n->peers[i]);
+                }
             }
             pthread_mutex_unlock(&n->mu);
             free(list);
@@ -710,6 +763,7 @@ int node_revoke(node *n, const char *id_prefix, uh_err *err)
     if (p) {
         if (p->ctl) chan_shutdown(p->ctl);
         p->online = 0;
+        node_pool_drop_locked(p);
     }
     pthread_cond_broadcast(&n->cond);
     pthread_mutex_unlock(&n->mu);
@@ -817,7 +871,7 @@ int node_start(const node_config *cfg, node **out, uh_err *err)
     n->chcfg.static_priv = identity_dh_sk(n->id);
     n->chcfg.auth = identity_auth(n->id);
     n->chcfg.auth_len = IDENTITY_AUTH_LEN;
-    if ((rc = chan_limiter_new(8, 120, &n->limiter, err))) goto fail;
+    if ((rc = chan_limiter_new(8, 600, &n->limiter, err))) goto fail;
     if (pipe(n->wake) != 0) {
         rc = err_setf(err, UH_EIO, "pipe: %s", strerror(errno));
         goto fail;
@@ -895,6 +949,7 @@ void node_stop(node *n)
         }
         pthread_cond_timedwait(&n->cond, &n->mu, &ts);
     }
+    for (int i = 0; i < n->n_peers; i++) node_pool_drop_locked(&n->peers[i]);
     pthread_mutex_unlock(&n->mu);
     if (n->listen_fd >= 0) close(n->listen_fd);
     if (n->wake[0] >= 0) close(n->wake[0]);

@@ -17,6 +17,9 @@
 #define NODE_MAX_PENDING   8   /* incoming pairings waiting for the user at once */
 #define NODE_MAX_INVITES   16
 #define NODE_MAX_CONNS     512
+#define NODE_POOL          2   /* idle run channels kept per paired device ... */
+#define NODE_POOL_MAX_MS   30000 /* ... for at most this long */
+#define NODE_IDLE_MS       60000 /* a served channel silent this long is closed */
 #define NODE_MAX_THREADS   600 /* connection threads and workers; past it new connections are closed */
 #define NODE_PAIR_WAIT_S   300 /* a pairing waits this long for both users */
 #define NODE_PAIR_KEEP_S   600 /* finished pairings stay listed this long */
@@ -40,6 +43,9 @@ typedef struct {
     int64_t last_seen;
     int worker;                       /* a health worker runs for it */
     chan *ctl;                        /* the worker's channel, for shutdown */
+    chan *idle[NODE_POOL];            /* run channels kept open for the next run */
+    int64_t idle_at[NODE_POOL];       /* when each was put there (monotonic ms) */
+    int n_idle;
     int64_t quota_day;                /* day number of quota_used */
     int64_t quota_used;               /* tokens generated here for it that day */
 } node_peer_state;
@@ -122,8 +128,15 @@ int node_quota_left(node *n, const char *id);
 void node_quota_add(node *n, const char *id, int tokens);
 
 /* ---- node_run.c ---- */
-/* Serves a RUN message on a connect channel (blocks until the run is done). */
-void node_serve_run(node *n, chan *c, const char *peer_id, const cJSON *msg);
+/* Serves a RUN message on a connect channel (blocks until the run is done). Returns 1 when the
+ * channel is in step for another run, 0 when it must be closed. */
+int node_serve_run(node *n, chan *c, const char *peer_id, const cJSON *msg);
+/* Keeps an idle run channel to device id (1), or refuses (0: full, not paired, stopping). */
+int node_pool_put(node *n, const char *id, chan *c);
+/* An idle run channel to device id that still looks usable, or NULL. */
+chan *node_pool_get(node *n, const char *id);
+/* Under mu: closes the idle channels of p. */
+void node_pool_drop_locked(node_peer_state *p);
 
 /* ---- node_pair.c ---- */
 /* Serves an incoming pair / join channel (takes the channel over). */

@@ -35,6 +35,7 @@ typedef struct {
     int completion; /* tokens generated, from DONE */
     sched_handle *h;
     int cancel;     /* the client cancelled or left */
+    int reader_end; /* 1: the reader saw CANCEL (channel in step), 2: it broke */
     chan *c;
 } run_q;
 
@@ -78,7 +79,12 @@ static void *run_reader(void *p)
         uh_err err;
         int rc = chan_recv(q->c, &type, &body, &len, -1, &err);
         free(body);
-        if (rc || type == WIRE_CANCEL) break;
+        if (rc || type == WIRE_CANCEL) {
+            pthread_mutex_lock(&q->mu);
+            q->reader_end = rc ? 2 : 1;
+            pthread_mutex_unlock(&q->mu);
+            break;
+        }
     }
     pthread_mutex_lock(&q->mu);
     q->cancel = 1;
@@ -94,20 +100,21 @@ static void refuse_run(chan *c, int status, const char *msg)
     wire_send(c, WIRE_REFUSED, wire_refused_json(status, msg), &e);
 }
 
-void node_serve_run(node *n, chan *c, const char *peer_id, const cJSON *msg)
+int node_serve_run(node *n, chan *c, const char *peer_id, const cJSON *msg)
 {
+    int reusable = 0;
     uh_err err;
     int kind, n_resume;
     const cJSON *body;
     uh_token *resume = NULL;
     if (wire_run_from(msg, &kind, &body, &resume, &n_resume, &err)) {
         refuse_run(c, 400, err.msg);
-        return;
+        return 0;
     }
     if (!node_quota_left(n, peer_id)) {
         free(resume);
         refuse_run(c, 429, "this device's daily token quota for you is used up");
-        return;
+        return 0;
     }
     run_q q;
     memset(&q, 0, sizeof q);
@@ -160,8 +167,20 @@ void node_serve_run(node *n, chan *c, const char *peer_id, const cJSON *msg)
         if (done) break;
     }
     node_quota_add(n, peer_id, q.completion);
-    chan_shutdown(c); /* ends the reader */
-    if (have_reader) pthread_join(reader, NULL);
+    /* The client answers DONE with a CANCEL, which ends the reader and leaves the channel ready
+     * for its next run; a client that does not within a while loses the channel. */
+    if (have_reader) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += NODE_DOWN_AFTER_MS / 1000;
+        pthread_mutex_lock(&q.mu);
+        while (!q.reader_end && !broken)
+            if (pthread_cond_timedwait(&q.cond, &q.mu, &ts) != 0) break;
+        reusable = q.reader_end == 1 && !broken;
+        pthread_mutex_unlock(&q.mu);
+        if (!reusable) chan_shutdown(c);
+        pthread_join(reader, NULL);
+    }
     sched_release(h);
 out:
     pthread_mutex_lock(&q.mu);
@@ -174,6 +193,7 @@ out:
     pthread_mutex_unlock(&q.mu);
     pthread_mutex_destroy(&q.mu);
     pthread_cond_destroy(&q.cond);
+    return reusable;
 }
 
 /* ---- client ---- */
@@ -181,6 +201,7 @@ out:
 struct node_run {
     atomic_int refs;
     node *n;
+    pthread_mutex_t mu; /* guards c against node_run_cancel while the reader pools it */
     chan *c;
     node_run_cb cb;
     void *ud;
@@ -192,6 +213,7 @@ static void run_unref(node_run *r)
 {
     if (atomic_fetch_sub(&r->refs, 1) != 1) return;
     chan_free(r->c);
+    pthread_mutex_destroy(&r->mu);
     free(r);
 }
 
@@ -199,7 +221,7 @@ static void *client_reader(void *p)
 {
     node_run *r = p;
     node *n = r->n;
-    int finished = 0;
+    int finished = 0, done_ok = 0;
     while (!finished) {
         uint8_t type;
         uint8_t *body = NULL;
@@ -228,7 +250,7 @@ static void *client_reader(void *p)
         } else if (msg && (type == WIRE_TOKEN || type == WIRE_DONE) &&
                    wire_event_from((enum wire_type)type, msg, &ev, &err) == 0) {
             r->cb(r->ud, &ev, 0, 0, "");
-            finished = type == WIRE_DONE;
+            finished = done_ok = type == WIRE_DONE;
         } else {
             log_warn("peer_bad_message", "peer=%.7s type=%d", r->peer, type);
             r->cb(r->ud, NULL, 1, 0, "the device sent a malformed message");
@@ -237,7 +259,15 @@ static void *client_reader(void *p)
         cJSON_Delete(msg);
     }
     node_conn_remove(n, r->slot);
-    chan_shutdown(r->c);
+    uh_err err;
+    /* A run that ended with DONE leaves the channel in step: say so (CANCEL) and keep it for
+     * the next run to this device. */
+    pthread_mutex_lock(&r->mu);
+    if (done_ok && chan_send(r->c, WIRE_CANCEL, "{}", 2, &err) == 0 && node_pool_put(n, r->peer, r->c))
+        r->c = NULL;
+    else
+        chan_shutdown(r->c);
+    pthread_mutex_unlock(&r->mu);
     run_unref(r);
     node_thread_done(n);
     return NULL;
@@ -250,27 +280,49 @@ int node_run_start(node *n, const char *peer_id, int kind, const char *body, siz
     trust_peer tp;
     if (trust_get(n->trust, peer_id, &tp) != 0)
         return err_setf(err, UH_ENOTFOUND, "device %.7s is not paired", peer_id);
-    char addrs[8][TRUST_ADDR_MAX];
-    int k = node_addrs_for(n, peer_id, addrs, 8);
+    char *run_text = NULL;
+    {
+        cJSON *msg = wire_run_json(kind, body, body_len, resume, n_resume, err);
+        if (!msg) return UH_EINVAL;
+        run_text = cJSON_PrintUnformatted(msg);
+        cJSON_Delete(msg);
+        if (!run_text) return err_setf(err, UH_ENOMEM, "out of memory");
+    }
+    /* A channel kept from an earlier run first (no handshake), else a new one. */
     chan *c = NULL;
-    int rc = err_setf(err, UH_EIO, "no address known for device %.7s", peer_id);
-    for (int i = 0; i < k && !c; i++) {
-        char got[DEVICE_ID_STRLEN];
-        uint8_t pk[32];
-        rc = node_dial(n, addrs[i], CHAN_CONNECT, peer_id, &c, got, pk, err);
+    int rc = 0;
+    while (!c && (c = node_pool_get(n, peer_id)) != NULL)
+        if (chan_send(c, WIRE_RUN, run_text, strlen(run_text), err) != 0) {
+            chan_free(c);
+            c = NULL;
+        }
+    if (!c) {
+        char addrs[8][TRUST_ADDR_MAX];
+        int k = node_addrs_for(n, peer_id, addrs, 8);
+        rc = err_setf(err, UH_EIO, "no address known for device %.7s", peer_id);
+        for (int i = 0; i < k && !c; i++) {
+            char got[DEVICE_ID_STRLEN];
+            uint8_t pk[32];
+            rc = node_dial(n, addrs[i], CHAN_CONNECT, peer_id, &c, got, pk, err);
+        }
+        if (!c) {
+            free(run_text);
+            return rc ? rc : UH_EIO;
+        }
+        if ((rc = chan_send(c, WIRE_RUN, run_text, strlen(run_text), err)) != 0) {
+            free(run_text);
+            chan_free(c);
+            return rc;
+        }
     }
-    if (!c) return rc ? rc : UH_EIO;
-    cJSON *msg = wire_run_json(kind, body, body_len, resume, n_resume, err);
-    if (!msg || (rc = wire_send(c, WIRE_RUN, msg, err)) != 0) {
-        chan_free(c);
-        return msg ? rc : UH_EINVAL;
-    }
+    free(run_text);
     node_run *r = calloc(1, sizeof *r);
     if (!r) {
         chan_free(c);
         return err_setf(err, UH_ENOMEM, "out of memory");
     }
     atomic_init(&r->refs, 2);
+    pthread_mutex_init(&r->mu, NULL);
     r->n = n;
     r->c = c;
     r->cb = cb;
@@ -280,6 +332,7 @@ int node_run_start(node *n, const char *peer_id, int kind, const char *body, siz
     if (node_spawn(n, client_reader, r) != 0) {
         node_conn_remove(n, r->slot);
         chan_free(c);
+        pthread_mutex_destroy(&r->mu);
         free(r);
         return err_setf(err, UH_ENOMEM, "cannot start a thread");
     }
@@ -290,7 +343,10 @@ int node_run_start(node *n, const char *peer_id, int kind, const char *body, siz
 void node_run_cancel(node_run *r)
 {
     uh_err err;
-    if (r) chan_send(r->c, WIRE_CANCEL, "{}", 2, &err);
+    if (!r) return;
+    pthread_mutex_lock(&r->mu);
+    if (r->c) chan_send(r->c, WIRE_CANCEL, "{}", 2, &err);
+    pthread_mutex_unlock(&r->mu);
 }
 
 void node_run_release(node_run *r)

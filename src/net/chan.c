@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sodium.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -292,6 +293,16 @@ const uint8_t *chan_remote_auth(const chan *c, size_t *len)
 void chan_handshake_hash(const chan *c, uint8_t out[32])
 {
     memcpy(out, c->hash, 32);
+}
+
+int chan_idle_ok(chan *c)
+{
+    if (!c || atomic_load(&c->shut) || c->rx_dead || c->tx_dead || c->hdr_have || c->msg_type >= 0)
+        return 0;
+    struct pollfd pf = {c->fd, POLLIN, 0};
+    int rc = poll(&pf, 1, 0);
+    /* Nothing may be waiting on an idle channel: readable means closed (or out of step). */
+    return rc == 0;
 }
 
 void chan_shutdown(chan *c)

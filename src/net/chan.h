@@ -83,6 +83,10 @@ int chan_send(chan *c, uint8_t type, const void *payload, size_t len, uh_err *er
  * UH_EFORMAT for an unauthentic frame or a message over the cap (the channel is then dead). */
 int chan_recv(chan *c, uint8_t *type, uint8_t **payload, size_t *len, int timeout_ms,
               uh_err *err);
+/* 1 when a channel that expects no message right now is still usable: not shut down, not broken,
+ * nothing half received, and nothing (not even an end of stream) waiting on the socket. For
+ * keeping channels open between uses. Not while another thread receives on it. */
+int chan_idle_ok(chan *c);
 /* Wakes a blocked chan_recv and makes later calls fail with UH_EIO. Any thread. */
 void chan_shutdown(chan *c);
 /* Wipes keys, closes the socket, frees. Accepts NULL. */
