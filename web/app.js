@@ -397,7 +397,11 @@ async function loadPairings() {
 async function loadModels() {
     const [tags, list] = await Promise.all([apiJson('/api/tags'), apiJson('/v1/models')]);
     state.localModels = Array.isArray(tags && tags.models) ? tags.models : [];
-    state.servable = Array.isArray(list && list.data) ? list.data.map((m) => m.id) : [];
+    // /v1/models also lists what paired devices hold (owned_by "peer:<id>"): those come from
+    // the peers list, grouped by device.
+    state.servable = Array.isArray(list && list.data)
+        ? list.data.filter((m) => !String(m.owned_by || '').startsWith('peer:')).map((m) => m.id)
+        : [];
     renderModels();
     renderModelPicker();
 }

@@ -125,6 +125,34 @@ http_response *api_list_models(const http_request *req, void *ud)
         cJSON_AddNumberToObject(m, "created", (double)es[i].added);
         cJSON_AddStringToObject(m, "owned_by", "unhosted");
     }
+    /* Then the models only paired devices that are online hold: requests for them are routed
+     * there. Each once, owned_by naming the first device that has it. */
+    node_peer *peers = NULL;
+    int n_peers = 0;
+    if (api->node && node_peers(api->node, &peers, &n_peers, &err) == 0) {
+        for (int p = 0; p < n_peers; p++) {
+            if (!peers[p].paired || !peers[p].online) continue;
+            for (int k = 0; k < peers[p].load.n_models; k++) {
+                const char *name = peers[p].load.models[k];
+                int seen = 0;
+                for (int i = 0; i < n && !seen; i++) seen = !strcmp(es[i].name, name);
+                for (int q = 0; q < p && !seen; q++)
+                    for (int j = 0; j < peers[q].load.n_models && !seen; j++)
+                        seen = peers[q].paired && peers[q].online &&
+                               !strcmp(peers[q].load.models[j], name);
+                if (seen) continue;
+                char owner[16 + DEVICE_ID_STRLEN];
+                snprintf(owner, sizeof owner, "peer:%s", peers[p].id);
+                cJSON *m = cJSON_CreateObject();
+                cJSON_AddItemToArray(data, m);
+                cJSON_AddStringToObject(m, "id", name);
+                cJSON_AddStringToObject(m, "object", "model");
+                cJSON_AddNumberToObject(m, "created", 0);
+                cJSON_AddStringToObject(m, "owned_by", owner);
+            }
+        }
+        free(peers);
+    }
     free(es);
     (void)req;
     return api_json(200, o);

@@ -1,0 +1,101 @@
+#!/bin/sh
+# Routing rules between two real nodes on loopback: A holds no model, B holds stories260K. A
+# pairs with B as a trusted friend's device; B gives A a daily quota. Checks the model listing
+# (peers' models in /v1/models), the request's ring (header and body field; `local` keeps it off
+# friends' devices), X-Unhosted-Served-By, and that B refuses A once A used its quota (A's client
+# gets 429 saying so). Only ever connects to 127.0.0.1. Prints one "PASS name" / "FAIL name" per
+# case.
+set -u
+UH=${UH:-build/unhosted}
+MODEL=${UNHOSTED_TESTDATA:-../shared/testdata}/models/stories260K.gguf
+T=$(mktemp -d)
+pids=""
+cleanup() {
+    for p in $pids; do kill "$p" 2>/dev/null; done
+    for p in $pids; do wait "$p" 2>/dev/null; done
+    rm -rf "$T"
+}
+trap cleanup EXIT
+pass() { echo "PASS $1"; }
+fail() {
+    echo "FAIL $1"
+    shift
+    for line in "$@"; do echo "  $line"; done
+}
+field() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1, end='')"; }
+set -- $(python3 -c 'import socket
+ss=[socket.socket() for _ in range(4)]
+for s in ss: s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in ss))')
+HA=$1 HB=$2 PA=$3 PB=$4
+
+"$UH" serve --home "$T/a" --listen 127.0.0.1:$HA --peer-listen 127.0.0.1:$PA --no-mdns >"$T/a.log" 2>&1 &
+pids="$pids $!"
+"$UH" serve --home "$T/b" --listen 127.0.0.1:$HB --peer-listen 127.0.0.1:$PB --no-mdns \
+    --model "$MODEL" >"$T/b.log" 2>&1 &
+pids="$pids $!"
+for _ in $(seq 100); do
+    curl -sf http://127.0.0.1:$HA/health >/dev/null 2>&1 && curl -sf http://127.0.0.1:$HB/health >/dev/null 2>&1 && break
+    sleep 0.1
+done
+IDB=$(curl -s http://127.0.0.1:$HB/admin/self | field 'd["id"]')
+
+out=$("$UH" --home "$T/a" pair 127.0.0.1:$PB --ring trusted --no-confirm --json 2>&1)
+code=$(echo "$out" | field 'd["code"]' 2>/dev/null)
+pa=$(echo "$out" | field 'd["id"]' 2>/dev/null)
+pb=""
+for _ in $(seq 30); do
+    pb=$("$UH" --home "$T/b" pairing --json | field '[p["id"] for p in d["pairings"] if p["incoming"]][0]' 2>/dev/null)
+    [ -n "$pb" ] && break
+    sleep 0.1
+done
+"$UH" --home "$T/b" pairing accept "$pb" --code "$code" --ring trusted --quota 12 >/dev/null 2>&1
+"$UH" --home "$T/a" pairing accept "$pa" --code "$code" >/dev/null 2>&1
+online=""
+for _ in $(seq 50); do
+    "$UH" --home "$T/a" peers --json | grep -q '"online":[[:space:]]*true' && online=1 && break
+    sleep 0.1
+done
+if [ -n "$online" ]; then pass route_paired; else fail route_paired "$("$UH" --home "$T/a" peers 2>&1)"; fi
+
+# ---- peers' models are listed, owned by the device that holds them ----
+owner=$(curl -s http://127.0.0.1:$HA/v1/models | field '[m["owned_by"] for m in d["data"] if m["id"]=="stories260K"][0]' 2>/dev/null)
+if [ "$owner" = "peer:$IDB" ]; then pass route_models_list_peers; else
+    fail route_models_list_peers "owned_by: $owner"; fi
+
+req() { # extra curl args...: status to stdout, body to $T/body, headers to $T/hdr
+    curl -s -o "$T/body" -D "$T/hdr" -w '%{http_code}' http://127.0.0.1:$HA/v1/completions \
+        -H 'Content-Type: application/json' "$@"
+}
+body='{"model":"stories260K","prompt":"Once upon a time","max_tokens":6,"temperature":0}'
+
+# ---- the ring: `local` keeps a request on my own devices; B is a friend's ----
+st=$(req -H 'X-Unhosted-Ring: local' -d "$body")
+if [ "$st" = 404 ] && grep -q model_not_found "$T/body"; then pass route_ring_local_header; else
+    fail route_ring_local_header "status $st" "$(cat "$T/body")"; fi
+st=$(req -d '{"model":"stories260K","prompt":"Once upon a time","max_tokens":6,"ring":"local"}')
+if [ "$st" = 404 ]; then pass route_ring_local_field; else fail route_ring_local_field "status $st"; fi
+st=$(req -H 'X-Unhosted-Ring: everywhere' -d "$body")
+if [ "$st" = 400 ] && grep -q '"param":"ring"' "$T/body"; then pass route_ring_bad; else
+    fail route_ring_bad "status $st" "$(cat "$T/body")"; fi
+st=$(req -H 'X-Unhosted-Ring: trusted' -d "$body")
+served=$(tr -d '\r' <"$T/hdr" | sed -n 's/^X-Unhosted-Served-By: //Ip')
+if [ "$st" = 200 ] && [ "$served" = "peer:$IDB" ]; then pass route_ring_trusted_served_by_peer; else
+    fail route_ring_trusted_served_by_peer "status $st served by $served" "$(cat "$T/body")"; fi
+
+# ---- B's quota for A: 12 tokens a day; once used up, B refuses and A's client hears why ----
+used=$(field 'd["usage"]["completion_tokens"]' <"$T/body" 2>/dev/null)
+used=${used:-0}
+st=200
+i=0
+while [ "$st" = 200 ] && [ $i -lt 10 ]; do
+    st=$(req -d "$body")
+    [ "$st" = 200 ] && used=$((used + $(field 'd["usage"]["completion_tokens"]' <"$T/body")))
+    i=$((i + 1))
+done
+if [ "$st" = 429 ] && grep -qi quota "$T/body" && [ "$used" -ge 12 ]; then
+    pass route_quota_refuses_after_use
+else
+    fail route_quota_refuses_after_use "status $st after $used tokens" "$(cat "$T/body")"
+fi
+exit 0
