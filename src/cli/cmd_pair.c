@@ -13,12 +13,14 @@
  * both devices); on a terminal it asks; with --no-confirm it stops there and leaves the decision
  * to `pairing accept|reject` (for scripts: --json prints the pairing with its id and code). It
  * then waits for the outcome and exits 0 only when both devices confirmed. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "base/err.h"
 #include "cli/cli.h"
 #include "cli/cli_util.h"
 #include "cli/node_client.h"
@@ -155,6 +157,25 @@ static int get_pairing(node_client *c, const char *pid, cJSON **root, const cJSO
     return 0;
 }
 
+/* Ctrl-C while `pair` waits rejects the pairing instead of leaving it to time out. */
+static volatile sig_atomic_t g_interrupted;
+
+static void on_interrupt(int sig)
+{
+    (void)sig;
+    g_interrupted = 1;
+}
+
+static void catch_interrupt(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_interrupt; /* no SA_RESTART: a blocked read returns */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
 /* Polls the pairing until until_final ? its state is final : its code is known (or it is
  * final). Returns 0 with the last answer, UH_ELIMIT on timeout, or the request's error. */
 static int poll_pairing(node_client *c, const char *pid, int until_final, long timeout_s,
@@ -170,7 +191,9 @@ static int poll_pairing(node_client *c, const char *pid, int until_final, long t
         cJSON_Delete(*root);
         *root = NULL;
         if (cli_now() > deadline) return UH_ELIMIT;
+        if (g_interrupted) return err_setf(err, UH_EIO, "interrupted");
         usleep(PAIR_POLL_US);
+        if (g_interrupted) return err_setf(err, UH_EIO, "interrupted");
     }
 }
 
@@ -291,7 +314,9 @@ int cmd_pair(int argc, char **argv)
         cli_error("pair", "the node's answer has no pairing id");
         goto done;
     }
+    if (!o.no_confirm) catch_interrupt();
     int prc = poll_pairing(c, pid, 0, o.timeout_s, &root, &p, &err);
+    if (g_interrupted) goto interrupted;
     if (prc == UH_ELIMIT) {
         cli_error("pair", "no code after %ld s: is the other device reachable?", o.timeout_s);
         decide("pair", c, pid, 0, &o);
@@ -320,6 +345,7 @@ int cmd_pair(int argc, char **argv)
     }
     show_code(p);
     int accept = o.code ? 1 : ask_confirm();
+    if (g_interrupted) goto interrupted;
     int differ = o.code && strcmp(o.code6, node_client_str(p, "code")) != 0;
     if (differ) fprintf(stderr, "unhosted pair: the codes differ: rejecting\n");
     if (decide("pair", c, pid, accept, &o) != 0) goto done;
@@ -330,6 +356,7 @@ int cmd_pair(int argc, char **argv)
     cJSON_Delete(root);
     root = NULL;
     prc = poll_pairing(c, pid, 1, o.timeout_s, &root, &p, &err);
+    if (g_interrupted) goto interrupted;
     if (prc == UH_ELIMIT) {
         cli_error("pair", "the other device did not answer within %ld s", o.timeout_s);
         decide("pair", c, pid, 0, &o);
@@ -338,6 +365,11 @@ int cmd_pair(int argc, char **argv)
     } else {
         rc = outcome("pair", p);
     }
+    goto done;
+interrupted:
+    decide("pair", c, pid, 0, &o);
+    fprintf(stderr, "\nunhosted pair: interrupted: pairing %s rejected\n", pid);
+    rc = 130;
 done:
     cJSON_Delete(body);
     cJSON_Delete(ans);

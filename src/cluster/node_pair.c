@@ -552,7 +552,9 @@ int node_pair_decide(node *n, const char *pid, int accept, const char *code,
         if (n->pairs[i].used && strcmp(n->pairs[i].pub.pid, pid) == 0) p = &n->pairs[i];
     if (!p) {
         rc = err_setf(err, UH_ENOTFOUND, "no pairing %s", pid);
-    } else if (p->pub.state != PAIR_WAITING || p->pub.local_ok || !p->c) {
+    } else if (p->pub.state != PAIR_WAITING || (accept && p->pub.local_ok) || !p->c) {
+        /* (a reject is taken while waiting, also after this side accepted: the user changed
+         * their mind or gave up waiting) */
         rc = err_setf(err, UH_EINVAL, "pairing %s is %s", pid,
                       p->pub.local_ok && p->pub.state == PAIR_WAITING
                           ? "already confirmed here"
