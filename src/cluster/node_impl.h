@@ -108,6 +108,9 @@ struct node {
 /* ---- node.c ---- */
 int64_t node_now_s(void);
 int64_t node_now_ms(void);
+int64_t node_now_us(void);
+/* This node's models and load (the server layer's callback). */
+void node_load_now(node *n, node_load *l);
 /* Starts a detached thread counted in n_threads. */
 int node_spawn(node *n, void *(*fn)(void *), void *arg);
 /* The running thread is done (call last). */
@@ -126,6 +129,11 @@ int node_addrs_for(node *n, const char *id, char out[][TRUST_ADDR_MAX], int max)
 /* Quota check and accounting for a peer's runs on this node. */
 int node_quota_left(node *n, const char *id);
 void node_quota_add(node *n, const char *id, int tokens);
+
+/* ---- node_health.c ---- */
+/* Follows the trust store: a health worker per paired device, channels of unpaired ones
+ * closed. Runs until the node stops. */
+void *node_manager_thread(void *p);
 
 /* ---- node_run.c ---- */
 /* Serves a RUN message on a connect channel (blocks until the run is done). Returns 1 when the
