@@ -1,6 +1,6 @@
 /* node.c - the node's peer side (node.h): the listener and the access decision after each
- * handshake, the connect-purpose message loop (HELLO, PING, RUN), discovery bookkeeping, health
- * workers for paired peers, and the peer list.
+ * handshake, the connect-purpose message loop (HELLO, PING, RUN), kept run channels, quotas,
+ * discovery bookkeeping, the peer list, start and stop.
  *
  * Threads: the accept thread; one detached thread per accepted connection; the manager thread
  * and one health worker per paired peer (node_health.c). Every detached thread is counted
