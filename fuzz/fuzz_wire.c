@@ -55,7 +55,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         int kind, n = 0;
         const cJSON *body;
         uh_token *resume = NULL;
-        if (wire_run_from(msg, &kind, &body, &resume, &n, &err) == 0) {
+        char fp[NODE_FP_LEN];
+        if (wire_run_from(msg, &kind, &body, &resume, &n, fp, &err) == 0) {
+            REQUIRE(strlen(fp) < NODE_FP_LEN);
             REQUIRE(kind >= 0 && kind <= 3 && cJSON_IsObject(body));
             REQUIRE(n >= 0 && n <= WIRE_MAX_RESUME && (n == 0) == (resume == NULL));
             for (int i = 0; i < n; i++) REQUIRE(resume[i] >= 0);

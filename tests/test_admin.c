@@ -260,11 +260,13 @@ static void load_none(void *ud, node_load *out)
 }
 
 static int run_none(void *ud, const char *peer_id, int kind, const cJSON *body,
-                    const uh_token *resume, int n_resume, sched_cb cb, void *cb_ud,
-                    sched_handle **h, char *msg, size_t msg_cap)
+                    const uh_token *resume, int n_resume, const char *expect_fp, sched_cb cb,
+                    void *cb_ud, sched_handle **h, char fp_out[NODE_FP_LEN], char *msg,
+                    size_t msg_cap)
 {
     (void)ud, (void)peer_id, (void)kind, (void)body, (void)resume, (void)n_resume, (void)cb;
-    (void)cb_ud, (void)h;
+    (void)cb_ud, (void)h, (void)expect_fp;
+    fp_out[0] = '\0';
     snprintf(msg, msg_cap, "no models here");
     return 404;
 }

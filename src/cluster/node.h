@@ -35,6 +35,7 @@
 #define NODE_MODEL_NAME_MAX 256
 #define NODE_DOWN_AFTER_MS 3000 /* a paired peer silent this long is down */
 #define NODE_PING_MS 1000
+#define NODE_FP_LEN 17 /* a model file's fingerprint: 16 hex digits */
 
 typedef struct node node;
 
@@ -53,12 +54,15 @@ typedef void (*node_load_fn)(void *ud, node_load *out);
 
 /* Serves a peer's run request: kind is enum oai_kind, body the request JSON as the client sent
  * it, resume the tokens already generated elsewhere (failover; they are evaluated after the
- * prompt and not sent again). Events go to cb(cb_ud, ev) exactly as sched.h describes (TOKEN
+ * prompt and not sent again), expect_fp (may be NULL or "") the fingerprint of the model file
+ * that generated them: a model with another fingerprint must refuse (409), since its tokens
+ * would mean something else. fp_out receives the fingerprint of the model that runs it. Events go to cb(cb_ud, ev) exactly as sched.h describes (TOKEN
  * events, one final DONE). On success *h is a handle for sched_cancel/sched_release. On failure
  * returns an HTTP status (400, 404, 429, 500) with msg filled, and no callback is made. */
 typedef int (*node_run_fn)(void *ud, const char *peer_id, int kind, const cJSON *body,
-                           const uh_token *resume, int n_resume, sched_cb cb, void *cb_ud,
-                           sched_handle **h, char *msg, size_t msg_cap);
+                           const uh_token *resume, int n_resume, const char *expect_fp,
+                           sched_cb cb, void *cb_ud, sched_handle **h, char fp_out[NODE_FP_LEN],
+                           char *msg, size_t msg_cap);
 
 typedef struct {
     const char *dir;          /* config dir for identity and trust store; NULL = default */
@@ -171,10 +175,14 @@ typedef void (*node_run_cb)(void *ud, const sched_event *ev, int lost, int statu
                             const char *msg);
 
 /* Sends a run to paired peer id (its best address); events arrive on a thread of the node.
+ * expect_fp (NULL or "" for none): with resume tokens, the fingerprint of the model that made
+ * them; a peer whose model differs refuses (lost with status 409).
  * UH_ENOTFOUND when not paired/online, UH_EIO when it cannot be reached (no callback then). */
 int node_run_start(node *n, const char *peer_id, int kind, const char *body, size_t body_len,
-                   const uh_token *resume, int n_resume, node_run_cb cb, void *ud,
-                   node_run **out, uh_err *err);
+                   const uh_token *resume, int n_resume, const char *expect_fp, node_run_cb cb,
+                   void *ud, node_run **out, uh_err *err);
+/* The fingerprint of the model file the peer runs it on ("" until its first token). */
+void node_run_fingerprint(node_run *r, char out[NODE_FP_LEN]);
 /* Asks the peer to stop (the DONE event with finish cancelled follows, or lost). */
 void node_run_cancel(node_run *r);
 /* Drops the caller's reference; after the final callback the run frees itself. */

@@ -37,12 +37,18 @@ typedef struct {
     int cancel;     /* the client cancelled or left */
     int reader_end; /* 1: the reader saw CANCEL (channel in step), 2: it broke */
     chan *c;
+    char fp[NODE_FP_LEN]; /* the model's fingerprint, sent with the first token */
+    int fp_sent;
 } run_q;
 
 static void run_event(void *user, const sched_event *ev)
 {
     run_q *q = user;
     cJSON *j = wire_event_json(ev);
+    if (j && ev->type == SCHED_EV_TOKEN && !q->fp_sent && q->fp[0]) {
+        cJSON_AddStringToObject(j, "fp", q->fp); /* fp is written before the run starts */
+        q->fp_sent = 1;
+    }
     char *s = j ? cJSON_PrintUnformatted(j) : NULL;
     cJSON_Delete(j);
     run_msg *m = malloc(sizeof *m);
@@ -107,7 +113,8 @@ int node_serve_run(node *n, chan *c, const char *peer_id, const cJSON *msg)
     int kind, n_resume;
     const cJSON *body;
     uh_token *resume = NULL;
-    if (wire_run_from(msg, &kind, &body, &resume, &n_resume, &err)) {
+    char expect_fp[NODE_FP_LEN];
+    if (wire_run_from(msg, &kind, &body, &resume, &n_resume, expect_fp, &err)) {
         refuse_run(c, 400, err.msg);
         return 0;
     }
@@ -123,8 +130,10 @@ int node_serve_run(node *n, chan *c, const char *peer_id, const cJSON *msg)
     q.c = c;
     char why[256] = "";
     sched_handle *h = NULL;
-    int status = n->cfg.run(n->cfg.ud, peer_id, kind, body, resume, n_resume, run_event, &q, &h,
-                            why, sizeof why);
+    /* q.fp is filled by the run function before its first event can arrive (the scheduler
+     * starts the request only after sched_submit). */
+    int status = n->cfg.run(n->cfg.ud, peer_id, kind, body, resume, n_resume, expect_fp,
+                            run_event, &q, &h, q.fp, why, sizeof why);
     free(resume);
     if (status != 0) {
         refuse_run(c, status, why[0] ? why : "cannot run this request");
@@ -206,6 +215,7 @@ struct node_run {
     node_run_cb cb;
     void *ud;
     char peer[DEVICE_ID_STRLEN];
+    char fp[NODE_FP_LEN]; /* under mu: from the peer's first token */
     int slot; /* in the node's channel list */
 };
 
@@ -249,6 +259,13 @@ static void *client_reader(void *p)
             finished = 1;
         } else if (msg && (type == WIRE_TOKEN || type == WIRE_DONE) &&
                    wire_event_from((enum wire_type)type, msg, &ev, &err) == 0) {
+            char fp[NODE_FP_LEN];
+            if (type == WIRE_TOKEN && wire_get_str(msg, "fp", fp, NODE_FP_LEN - 1, 0, &err) == 0 &&
+                fp[0]) {
+                pthread_mutex_lock(&r->mu);
+                memcpy(r->fp, fp, sizeof fp);
+                pthread_mutex_unlock(&r->mu);
+            }
             r->cb(r->ud, &ev, 0, 0, "");
             finished = done_ok = type == WIRE_DONE;
         } else {
@@ -274,15 +291,15 @@ static void *client_reader(void *p)
 }
 
 int node_run_start(node *n, const char *peer_id, int kind, const char *body, size_t body_len,
-                   const uh_token *resume, int n_resume, node_run_cb cb, void *ud,
-                   node_run **out, uh_err *err)
+                   const uh_token *resume, int n_resume, const char *expect_fp, node_run_cb cb,
+                   void *ud, node_run **out, uh_err *err)
 {
     trust_peer tp;
     if (trust_get(n->trust, peer_id, &tp) != 0)
         return err_setf(err, UH_ENOTFOUND, "device %.7s is not paired", peer_id);
     char *run_text = NULL;
     {
-        cJSON *msg = wire_run_json(kind, body, body_len, resume, n_resume, err);
+        cJSON *msg = wire_run_json(kind, body, body_len, resume, n_resume, expect_fp, err);
         if (!msg) return UH_EINVAL;
         run_text = cJSON_PrintUnformatted(msg);
         cJSON_Delete(msg);
@@ -352,4 +369,13 @@ void node_run_cancel(node_run *r)
 void node_run_release(node_run *r)
 {
     if (r) run_unref(r);
+}
+
+void node_run_fingerprint(node_run *r, char out[NODE_FP_LEN])
+{
+    out[0] = '\0';
+    if (!r) return;
+    pthread_mutex_lock(&r->mu);
+    memcpy(out, r->fp, NODE_FP_LEN);
+    pthread_mutex_unlock(&r->mu);
 }

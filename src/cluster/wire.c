@@ -265,7 +265,7 @@ int wire_event_from(enum wire_type type, const cJSON *msg, sched_event *ev, uh_e
 /* ---- RUN ---- */
 
 cJSON *wire_run_json(int kind, const char *body, size_t body_len, const uh_token *resume,
-                     int n_resume, uh_err *err)
+                     int n_resume, const char *fp, uh_err *err)
 {
     if (n_resume < 0 || n_resume > WIRE_MAX_RESUME) {
         err_setf(err, UH_ELIMIT, "%d resume tokens", n_resume);
@@ -282,15 +282,17 @@ cJSON *wire_run_json(int kind, const char *body, size_t body_len, const uh_token
     cJSON_AddItemToObject(o, "body", b);
     cJSON *r = cJSON_AddArrayToObject(o, "resume");
     for (int i = 0; i < n_resume; i++) cJSON_AddItemToArray(r, cJSON_CreateNumber(resume[i]));
+    if (fp && fp[0]) cJSON_AddStringToObject(o, "fp", fp);
     return o;
 }
 
 int wire_run_from(const cJSON *msg, int *kind, const cJSON **body, uh_token **resume,
-                  int *n_resume, uh_err *err)
+                  int *n_resume, char fp[NODE_FP_LEN], uh_err *err)
 {
     long long k;
     *resume = NULL;
     *n_resume = 0;
+    if (wire_get_str(msg, "fp", fp, NODE_FP_LEN - 1, 0, err)) return UH_EFORMAT;
     if (get_int(msg, "kind", 0, 3, &k, 1, err)) return UH_EFORMAT;
     *kind = (int)k;
     *body = cJSON_GetObjectItemCaseSensitive(msg, "body");

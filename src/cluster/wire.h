@@ -61,12 +61,13 @@ cJSON *wire_event_json(const sched_event *ev);
 /* Fills ev (TOKEN or DONE per type). Strings point into msg (valid while msg lives). */
 int wire_event_from(enum wire_type type, const cJSON *msg, sched_event *ev, uh_err *err);
 
-/* RUN: {"kind":n, "body":{...}, "resume":[ids]}. The body object is borrowed by the result. */
+/* RUN: {"kind":n, "body":{...}, "resume":[ids], "fp":"16 hex"?}. */
 cJSON *wire_run_json(int kind, const char *body, size_t body_len, const uh_token *resume,
-                     int n_resume, uh_err *err);
-/* *body points into msg; *resume is malloc'd (caller frees; NULL when empty). */
+                     int n_resume, const char *fp, uh_err *err);
+/* *body points into msg; *resume is malloc'd (caller frees; NULL when empty); fp gets the
+ * optional "fp" field ("" when absent). */
 int wire_run_from(const cJSON *msg, int *kind, const cJSON **body, uh_token **resume,
-                  int *n_resume, uh_err *err);
+                  int *n_resume, char fp[NODE_FP_LEN], uh_err *err);
 
 /* REFUSED {"status","message"} */
 cJSON *wire_refused_json(int status, const char *message);

@@ -43,11 +43,13 @@ void api_set_node(api_server *a, node *n);
 
 /* node_run_fn (node.h) for peers' run requests: runs body (a request of enum oai_kind kind) on
  * this node's models with the given resume tokens, events to cb. ud is the api_server. 0 and *h
- * on success; else an HTTP status (400 bad request, 404 model not here, 429 queue full, 500)
- * with msg filled, and no callback. */
+ * on success; else an HTTP status (400 bad request, 404 model not here, 409 resume tokens made by
+ * another model file than ours (expect_fp), 429 queue full, 500) with msg filled, and no
+ * callback. fp_out gets our model's fingerprint before any event. */
 int api_peer_run(void *ud, const char *peer_id, int kind, const cJSON *body,
-                 const uh_token *resume, int n_resume, sched_cb cb, void *cb_ud,
-                 sched_handle **h, char *msg, size_t msg_cap);
+                 const uh_token *resume, int n_resume, const char *expect_fp, sched_cb cb,
+                 void *cb_ud, sched_handle **h, char fp_out[NODE_FP_LEN], char *msg,
+                 size_t msg_cap);
 /* node_load_fn (node.h): the models this node can serve and its load. ud is the api_server. */
 void api_node_load(void *ud, node_load *out);
 

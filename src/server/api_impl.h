@@ -64,6 +64,8 @@ typedef struct {
     int fail_status;    /* last failed attempt: HTTP status, message, param, code */
     char fail_msg[256];
     const char *fail_param, *fail_code;
+    char fp[NODE_FP_LEN]; /* fingerprint of the model file that made the delivered tokens; a
+                           * device resuming them must have the same ("" until known) */
     uh_token *delivered; /* [n_delivered] token ids sent to the client (resume on failover) */
     int n_delivered, delivered_cap;
 

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "base/err.h"
+#include "base/sha256.h"
 #include "base/log.h"
 #include "models/info.h"
 #include "models/resolve.h"
@@ -29,6 +30,7 @@ struct api_model {
     uint64_t last_used; /* manager clock, under the lock */
     pthread_mutex_t embed_mu; /* one embeddings request at a time per model */
     uh_ctx *embed_ctx;        /* under embed_mu: made by the first embeddings request */
+    char fp[API_FP_LEN];      /* which file this is (api_model_fingerprint) */
 };
 
 typedef struct {
@@ -209,6 +211,35 @@ static int evict_one(api_models *am)
     return 0;
 }
 
+/* SHA-256 of the file size and its first API_FP_HEAD bytes (the GGUF header: vocabulary,
+ * shapes and types, then the start of the weights), 16 hex digits. Cheap, and two files that
+ * give different tokens for the same ids or different shapes never share it. */
+#define API_FP_HEAD (4u << 20)
+static void model_fingerprint(const char *path, char out[API_FP_LEN])
+{
+    out[0] = '\0';
+    FILE *f = fopen(path, "rb");
+    if (!f) return;
+    unsigned char *buf = malloc(1u << 16);
+    sha256_state st;
+    sha256_init(&st);
+    struct stat sb;
+    uint64_t size = fstat(fileno(f), &sb) == 0 ? (uint64_t)sb.st_size : 0;
+    sha256_update(&st, &size, sizeof size);
+    size_t total = 0, got;
+    while (buf && total < API_FP_HEAD && (got = fread(buf, 1, 1u << 16, f)) > 0) {
+        sha256_update(&st, buf, got);
+        total += got;
+    }
+    fclose(f);
+    free(buf);
+    unsigned char d[SHA256_BYTES];
+    char hex[2 * SHA256_BYTES + 1];
+    sha256_final(&st, d);
+    sha256_hex(d, hex);
+    snprintf(out, API_FP_LEN, "%.16s", hex);
+}
+
 static int load_locked(api_models *am, const char *name, const char *path, api_model **out,
                        uh_err *err)
 {
@@ -221,6 +252,7 @@ static int load_locked(api_models *am, const char *name, const char *path, api_m
     atomic_init(&m->in_flight, 0);
     pthread_mutex_init(&m->embed_mu, NULL);
     if ((rc = uh_model_load(path, &m->model, err)) != 0) goto fail;
+    model_fingerprint(path, m->fp);
     uh_model_info info;
     uh_model_get_info(m->model, &info);
     int train = info.n_ctx_train > 0 ? info.n_ctx_train : API_DEFAULT_MAX_CTX;
@@ -509,4 +541,9 @@ int api_models_available(api_models *am, const char *spec)
              lookup_locked(am, spec, 0, name, path, NULL, &err) == 0;
     pthread_mutex_unlock(&am->mu);
     return ok;
+}
+
+const char *api_model_fingerprint(const api_model *m)
+{
+    return m->fp;
 }

@@ -75,6 +75,10 @@ void api_models_done(api_model *m);
 const uh_model *api_model_engine(const api_model *m);
 sched *api_model_sched(const api_model *m);
 const char *api_model_name(const api_model *m);
+/* Which file this model is: 16 hex digits of SHA-256 over its size and first 4 MiB ("" when the
+ * file could not be read again). Devices compare it before one resumes another's answer. */
+#define API_FP_LEN 17
+const char *api_model_fingerprint(const api_model *m);
 int api_model_n_ctx(const api_model *m);
 
 /* uh_embed of toks[0..n) (n <= api_model_n_ctx) into out[n_embd], on the model's embeddings

@@ -221,6 +221,17 @@ static int start_local(api_gen *g)
         return -1;
     }
     const uh_model *um = api_model_engine(m);
+    pthread_mutex_lock(&g->mu);
+    int other_file = g->n_delivered > 0 && g->fp[0] && strcmp(g->fp, api_model_fingerprint(m));
+    if (!g->fp[0]) snprintf(g->fp, sizeof g->fp, "%s", api_model_fingerprint(m));
+    pthread_mutex_unlock(&g->mu);
+    if (other_file) { /* our tokens would mean something else: no resuming here */
+        api_models_done(m);
+        free(toks);
+        fail_set(g, 409, "this device's model is another file than the one that began the answer",
+                 NULL, NULL);
+        return -1;
+    }
     sched_request sr = sched_request_of(api, &g->o, um, toks, n_toks, g->delivered, g->n_delivered);
     sr.cb = local_event;
     sr.user = g;
@@ -278,6 +289,7 @@ static void end_run(api_gen *g)
     node_run *r = g->run;
     g->run = NULL;
     if (!r) g->run_ended = 1; /* node_run_start has not returned yet: its caller releases */
+    if (r && !g->fp[0]) node_run_fingerprint(r, g->fp); /* what the delivered tokens came from */
     pthread_mutex_unlock(&g->mu);
     node_run_release(r);
 }
@@ -362,8 +374,12 @@ static int start_peer(api_gen *g, const char *peer_id)
     atomic_fetch_add(&g->refs, 1); /* the run's, dropped after done or lost */
     node_run *run = NULL;
     uh_err err = {0};
+    char fp[NODE_FP_LEN];
+    pthread_mutex_lock(&g->mu);
+    snprintf(fp, sizeof fp, "%s", g->n_delivered ? g->fp : "");
+    pthread_mutex_unlock(&g->mu);
     int rc = node_run_start(g->api->node, peer_id, (int)g->kind, g->body, g->body_len,
-                            g->delivered, g->n_delivered, peer_event, g, &run, &err);
+                            g->delivered, g->n_delivered, fp, peer_event, g, &run, &err);
     if (rc != 0) {
         atomic_fetch_sub(&g->refs, 1);
         char why[300];
@@ -477,9 +493,11 @@ static void peer_job_event(void *user, const sched_event *ev)
 }
 
 int api_peer_run(void *ud, const char *peer_id, int kind, const cJSON *body,
-                 const uh_token *resume, int n_resume, sched_cb cb, void *cb_ud,
-                 sched_handle **h, char *msg, size_t msg_cap)
+                 const uh_token *resume, int n_resume, const char *expect_fp, sched_cb cb,
+                 void *cb_ud, sched_handle **h, char fp_out[NODE_FP_LEN], char *msg,
+                 size_t msg_cap)
 {
+    fp_out[0] = '\0';
     api_server *api = ud;
     oai_request o;
     memset(&o, 0, sizeof o);
@@ -503,6 +521,13 @@ int api_peer_run(void *ud, const char *peer_id, int kind, const cJSON *body,
     }
     if ((status = local_prepare(api, &o, &m, &toks, &n_toks, msg, msg_cap, &param, &code)))
         goto out;
+    snprintf(fp_out, NODE_FP_LEN, "%s", api_model_fingerprint(m));
+    if (n_resume > 0 && expect_fp && expect_fp[0] && strcmp(expect_fp, fp_out) != 0) {
+        snprintf(msg, msg_cap, "the model %s here is another file than the one that began the "
+                               "answer", api_model_name(m));
+        status = 409;
+        goto out;
+    }
     job = malloc(sizeof *job);
     if (!job) {
         snprintf(msg, msg_cap, "out of memory");
