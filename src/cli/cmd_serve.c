@@ -154,7 +154,7 @@ static void write_node_json(const char *http_host, int http_port, node *nd, char
     path[0] = '\0';
     if (paths_ensure_dir(PATHS_CONFIG, dir, sizeof dir) != 0) return;
     snprintf(path, cap, "%s/node.json", dir);
-    char tmp[4200];
+    char tmp[4208];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "w");
     if (!f) {
