@@ -923,7 +923,9 @@ function init() {
         $('menu').setAttribute('aria-expanded', String(open));
     });
     document.addEventListener('keydown', (e) => {
-        if (e.key === 'Escape' && document.body.classList.contains('menu-open')) {
+        // Escape in a dialog opened from the sidebar closes only the dialog
+        if (e.key === 'Escape' && document.body.classList.contains('menu-open') &&
+            !document.querySelector('dialog[open]')) {
             document.body.classList.remove('menu-open');
             $('menu').setAttribute('aria-expanded', 'false');
             $('menu').focus();

@@ -147,6 +147,7 @@ await check('web_invite_keyboard_and_phone', async () => {
         seen.push(await c.evaluate(() => document.activeElement.id));
     }
     expect(seen.includes('invite-open') && seen.includes('join-open'), `Tab order: ${seen.join(' ')}`);
+    await c.focus('#join-open');
     await c.keyboard.press('Enter');
     await c.waitForSelector('#join-dialog[open]');
     expect(await c.evaluate(() => document.activeElement.id) === 'join-code', 'focus is not on the code field');
@@ -156,6 +157,8 @@ await check('web_invite_keyboard_and_phone', async () => {
     await shotC(c, 'phone-join');
     await c.keyboard.press('Escape');
     await c.waitForSelector('#join-dialog', { state: 'hidden' });
+    expect(await c.isVisible('#invite-open'), 'Escape in the dialog also closed the sidebar');
+    expect(await c.evaluate(() => document.activeElement.id) === 'join-open', 'focus did not return to Join');
     await c.focus('#invite-open');
     await c.keyboard.press('Enter');
     await c.waitForSelector('#invite-dialog[open]');
