@@ -33,6 +33,9 @@ export function initInvites(ctx) {
     const join = $('join-dialog');
 
     function openInvite() {
+        $('invite-ring').value = 'trusted';
+        $('invite-quota').value = '0';
+        $('invite-ttl').value = '3600';
         $('invite-result').hidden = true;
         $('invite-terms').hidden = false;
         $('invite-create').hidden = false;
