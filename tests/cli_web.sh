@@ -6,7 +6,9 @@
 # shown as text, pull progress from a local nginx, delete, keyboard, phone width, cluster view;
 # tests/web/md_test.mjs: the markdown parser alone;
 # tests/web/login.mjs: the login form of a node that requires its token; tests/web/pair.mjs:
-# two nodes pair from their dashboards and chat on one with a model only the other has).
+# two nodes pair from their dashboards, with the ring and quota each chose, and chat on one with
+# a model only the other has; tests/web/invite.mjs: an invite code made on one dashboard and
+# used on another, then refused when reused or wrong).
 # playwright-core comes from the npm registry (pinned by tests/web/package-lock.json) into
 # build/web-node/, reused while the lock file is unchanged. Screenshots of each step go to
 # $UNHOSTED_ARTIFACTS (default: a new directory under /tmp, printed first). Only ever connects
@@ -241,3 +243,6 @@ if [ "$code" = 404 ]; then
 fi
 node "$NODE_DIR/pair.mjs" "http://127.0.0.1:$PA" "http://127.0.0.1:$PB" "127.0.0.1:$QB" "$ART" \
     stories260K "http://127.0.0.1:$PC" "127.0.0.1:$QC"
+
+# ---- pairing at a distance: A invites, C joins with the code ----
+node "$NODE_DIR/invite.mjs" "http://127.0.0.1:$PA" "http://127.0.0.1:$PC" "$ART"

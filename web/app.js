@@ -6,6 +6,7 @@
 // Markdown is parsed by md.js into plain objects and built here from a fixed set of elements.
 // The API token (needed only from another machine) lives in sessionStorage and goes out as
 // "Authorization: Bearer" on same-origin requests only.
+import { initInvites, readQuota } from './invite.js';
 import { parseMarkdown } from './md.js';
 
 const $ = (id) => document.getElementById(id);
@@ -21,7 +22,7 @@ const state = {
     localModels: [], // /api/tags entries
     servable: [], // /v1/models ids
     rendered: {}, // section -> JSON last drawn (redraw only on change: keeps focus)
-    dialog: null, // the pairing the dialog shows: {id, incoming}
+    dialog: null, // the pairing the dialog shows: {id, incoming, target, name}
     dismissed: new Set(), // incoming pairings the user answered or closed
     busy: false,
     abort: null,
@@ -232,6 +233,10 @@ function peerName(p) {
     return p.name || shortId(p.id) || p.addr || 'device';
 }
 
+function fmtQuota(q) {
+    return Number.isFinite(q) && q > 0 ? `limit ${q.toLocaleString('en-US')} tokens/day here` : 'no daily limit';
+}
+
 function renderPeers() {
     const nearby = state.peers.filter((p) => !p.paired);
     const paired = state.peers.filter((p) => p.paired);
@@ -247,7 +252,7 @@ function renderPeers() {
             }, 'Pair'))));
         $('nearby-empty').hidden = nearby.length > 0;
     }
-    const view = paired.map((p) => [p.id, p.name, p.ring, p.online, p.rtt_ms, p.models, p.load]);
+    const view = paired.map((p) => [p.id, p.name, p.ring, p.quota, p.online, p.rtt_ms, p.models, p.load]);
     if (changed('paired', view)) {
         $('paired').replaceChildren(...paired.map((p) => {
             const load = p.load || {};
@@ -262,6 +267,8 @@ function renderPeers() {
                         p.online && Number.isFinite(p.rtt_ms) ? ` · ${Math.round(p.rtt_ms)} ms` : '',
                         p.online && load.slots ? ` · load ${load.active || 0}/${load.slots}` : '',
                         load.queued ? ` (+${load.queued} queued)` : ''),
+                    h('span', { class: 'small muted block quota', 'data-quota': p.quota },
+                        `${p.ring === 'own' ? 'My device' : 'Trusted friend'} · ${fmtQuota(p.quota)}`),
                     h('span', { class: 'small block models-of' },
                         (p.models || []).length ? `Models: ${(p.models || []).join(', ')}` : 'No models')),
                 confirmButton('Revoke', 'Really revoke?', () => revoke(p)));
@@ -298,22 +305,43 @@ async function addPeer(ev) {
 
 // ---- pairing ----
 
-async function startPairing(p) {
-    openPairDialog({ id: null, incoming: false, state: 'connecting', peer_name: peerName(p) });
+// Pair on a nearby device: the dialog first asks how to treat it (ring, daily quota), since
+// the node applies an outgoing pairing's terms from POST /admin/pair; then it starts.
+function startPairing(p) {
+    openPairDialog({ id: null, incoming: false, state: 'setup', peer_name: peerName(p) });
+    state.dialog.target = p.id || p.addr;
+    $('pair-ring').focus();
+}
+
+async function beginPairing() {
+    const d = state.dialog;
+    if (!d || d.id || !d.target) return;
+    const quota = readQuota($('pair-quota'));
+    if (quota === null) {
+        $('pair-msg').textContent = 'The daily limit must be a whole number of tokens (0 = no limit).';
+        $('pair-quota').focus();
+        return;
+    }
+    $('pair-msg').textContent = '';
+    d.terms = { ring: $('pair-ring').value, quota };
+    drawPairing({ id: null, incoming: false, state: 'connecting', peer_name: d.name });
     try {
-        const r = await apiJson('/admin/pair', {
-            method: 'POST', json: { target: p.id || p.addr, ring: $('pair-ring').value },
-        });
-        state.dialog = { id: r.pairing.id, incoming: false };
+        const r = await apiJson('/admin/pair', { method: 'POST', json: { target: d.target, ...d.terms } });
+        if (state.dialog !== d) return; // closed meanwhile
+        d.id = r.pairing.id;
         drawPairing(r.pairing);
     } catch (e) {
-        drawPairing({ state: 'failed', message: e.message, peer_name: peerName(p) });
+        if (state.dialog === d) drawPairing({ state: 'failed', message: e.message, peer_name: d.name });
     }
 }
 
 function openPairDialog(p) {
-    state.dialog = { id: p.id, incoming: !!p.incoming };
+    state.dialog = { id: p.id, incoming: !!p.incoming, name: p.peer_name };
     $('pair-ring').value = 'own';
+    $('pair-quota').value = '0';
+    $('pair-msg').textContent = '';
+    $('pair-dialog').dataset.state = '';
+    $('pair-dialog').dataset.step = '';
     drawPairing(p);
     const d = $('pair-dialog');
     if (!d.open) d.showModal();
@@ -324,14 +352,23 @@ function drawPairing(p) {
     const waiting = p.state === 'waiting';
     const over = ['done', 'rejected', 'failed'].includes(p.state);
     const dlg = $('pair-dialog');
+    const setup = p.state === 'setup';
+    const step = `${p.state || ''}${p.local_ok ? '+ok' : ''}`;
+    const moved = dlg.dataset.step !== step; // focus moves only when the step changes
+    dlg.dataset.step = step;
     dlg.dataset.state = p.state || '';
     const failedNow = p.state === 'rejected' || p.state === 'failed';
     $('pair-title').textContent = failedNow ? `Not paired with ${who}`
         : p.incoming ? `${who} wants to pair` : `Pair with ${who}`;
     $('pair-code').textContent = waiting || p.state === 'done' ? fmtCode(p.code) : '';
-    $('pair-ring-label').hidden = !waiting || !!p.local_ok;
+    // terms: chosen before starting (outgoing) or before confirming (incoming)
+    const fixed = !setup && !(p.incoming && waiting && !p.local_ok);
+    $('pair-terms').hidden = !(setup || (waiting && !p.local_ok));
+    $('pair-ring').disabled = fixed;
+    $('pair-quota').disabled = fixed;
     let text = '';
-    if (p.state === 'connecting') text = `Connecting to ${who}…`;
+    if (setup) text = `Choose how this device treats ${who}, then start: both screens will show a code.`;
+    else if (p.state === 'connecting') text = `Connecting to ${who}…`;
     else if (waiting && !p.local_ok) {
         text = `Check that ${who} shows the same code, then confirm on both devices.`;
     } else if (waiting) text = `Confirmed here. Waiting for ${who} to confirm…`;
@@ -342,12 +379,14 @@ function drawPairing(p) {
     $('pair-text').textContent = text;
     dlg.classList.toggle('ok', p.state === 'done');
     dlg.classList.toggle('bad', p.state === 'rejected' || p.state === 'failed');
+    $('pair-start').hidden = !setup;
     $('pair-accept').hidden = !waiting || !!p.local_ok;
     $('pair-reject').hidden = over;
     $('pair-reject').textContent = waiting && !p.local_ok ? 'Codes differ' : 'Cancel';
     $('pair-close').hidden = !over;
+    if (!moved) return;
     if (over) $('pair-close').focus();
-    else if (waiting && !p.local_ok && document.activeElement !== $('pair-ring')) $('pair-accept').focus();
+    else if (waiting && !p.local_ok) $('pair-accept').focus();
 }
 
 async function answerPairing(accept) {
@@ -356,9 +395,19 @@ async function answerPairing(accept) {
         closePairDialog();
         return;
     }
+    let body = { id: d.id };
+    if (accept) {
+        const quota = d.terms ? d.terms.quota : readQuota($('pair-quota'));
+        if (quota === null) {
+            $('pair-msg').textContent = 'The daily limit must be a whole number of tokens (0 = no limit).';
+            $('pair-quota').focus();
+            return;
+        }
+        body = { id: d.id, ring: d.terms ? d.terms.ring : $('pair-ring').value, quota };
+    }
+    $('pair-msg').textContent = '';
     state.dismissed.add(d.id);
     const path = accept ? '/admin/pairing/accept' : '/admin/pairing/reject';
-    const body = accept ? { id: d.id, ring: $('pair-ring').value } : { id: d.id };
     try {
         const r = await apiJson(path, { method: 'POST', json: body });
         drawPairing({ ...r.pairing, incoming: d.incoming });
@@ -849,6 +898,7 @@ function init() {
             $('composer').requestSubmit();
         }
     });
+    $('pair-start').addEventListener('click', beginPairing);
     $('pair-accept').addEventListener('click', () => answerPairing(true));
     $('pair-reject').addEventListener('click', () => answerPairing(false));
     $('pair-close').addEventListener('click', closePairDialog);
@@ -858,6 +908,14 @@ function init() {
         if (over) closePairDialog();
         else answerPairing(false);
     });
+    initInvites({
+        apiJson,
+        onPaired: () => loadPeers().catch(() => {}),
+        peerLabel: (id) => {
+            const p = state.peers.find((x) => x.id === id);
+            return p ? `${peerName(p)} (${shortId(id)})` : shortId(id) || 'the device';
+        },
+    });
     $('tab-chat').addEventListener('click', () => showView('chat'));
     $('tab-cluster').addEventListener('click', () => showView('cluster'));
     $('menu').addEventListener('click', () => {
@@ -865,7 +923,9 @@ function init() {
         $('menu').setAttribute('aria-expanded', String(open));
     });
     document.addEventListener('keydown', (e) => {
-        if (e.key === 'Escape' && document.body.classList.contains('menu-open')) {
+        // Escape in a dialog opened from the sidebar closes only the dialog
+        if (e.key === 'Escape' && document.body.classList.contains('menu-open') &&
+            !document.querySelector('dialog[open]')) {
             document.body.classList.remove('menu-open');
             $('menu').setAttribute('aria-expanded', 'false');
             $('menu').focus();

@@ -1,9 +1,10 @@
 // pair.mjs URL_A URL_B PEER_ADDR_B ARTIFACTS MODEL URL_C PEER_ADDR_C - nodes pair from their
 // dashboards. A adds C by address and asks to pair; C's user sees the codes differ and says so:
 // both dialogs say nothing was paired and neither sidebar lists the other. Then A adds B, Pair
-// on A opens a dialog with a 6-digit code, B's dashboard shows the incoming request with the
-// same code, both confirm, both sidebars list the other device without a reload; a chat on A
-// with a model only B has names B as the server.
+// on A asks for B's ring and daily quota, then shows a 6-digit code, B's dashboard shows the
+// incoming request with the same code, B picks "trusted" and a quota, both confirm, both
+// sidebars list the other device without a reload, with the ring and quota each side chose
+// (also in GET /admin/peers); a chat on A with a model only B has names B as the server.
 import { check, expect, failed, launch, screenshotter, watchErrors } from './lib.mjs';
 
 const [urlA, urlB, peerB, artifacts, model, urlC, peerC] = process.argv.slice(2);
@@ -35,6 +36,8 @@ await check('web_pair_mismatch_rejected', async () => {
     await a.press('#add-peer-addr', 'Enter');
     await a.waitForSelector(`#nearby li[data-id="${selfC.id}"]`);
     await a.locator(`#nearby li[data-id="${selfC.id}"] button`).click();
+    await a.waitForSelector('#pair-dialog[data-state="setup"] #pair-start');
+    await a.click('#pair-start');
     await c.waitForSelector('#pair-dialog[open]');
     await c.waitForFunction(() => /^\d{3} \d{3}$/.test(document.getElementById('pair-code').textContent));
     await shotC(c, 'incoming');
@@ -60,8 +63,25 @@ ok = ok && await check('web_pair_add_by_address', async () => {
     await shotA(a, 'nearby');
 });
 
-ok = ok && await check('web_pair_same_code_on_both', async () => {
+const QUOTA_A_FOR_B = 5000; // what B may use on A per day (chosen on A before starting)
+const QUOTA_B_FOR_A = 12345; // what A may use on B per day (chosen on B when accepting)
+
+ok = ok && await check('web_pair_choose_terms_first', async () => {
     await a.locator(`#nearby li[data-id="${selfB.id}"] button`).click();
+    await a.waitForSelector('#pair-dialog[data-state="setup"]');
+    expect(await a.isVisible('#pair-ring') && await a.isVisible('#pair-quota') &&
+        await a.isVisible('#pair-start'), 'no ring / quota / start in the first step');
+    expect(await a.evaluate(() => document.activeElement.id) === 'pair-ring', 'focus is not on the ring');
+    await a.selectOption('#pair-ring', 'own');
+    await a.fill('#pair-quota', '1.5');
+    await a.click('#pair-start');
+    expect(/whole number/.test(await a.locator('#pair-msg').innerText()), 'a bad quota was not refused');
+    await a.fill('#pair-quota', String(QUOTA_A_FOR_B));
+    await shotA(a, 'terms');
+    await a.click('#pair-start');
+});
+
+ok = ok && await check('web_pair_same_code_on_both', async () => {
     await a.waitForFunction(() => /^\d{3} \d{3}$/.test(document.getElementById('pair-code').textContent));
     await b.waitForSelector('#pair-dialog[open]');
     await b.waitForFunction(() => /^\d{3} \d{3}$/.test(document.getElementById('pair-code').textContent));
@@ -73,6 +93,19 @@ ok = ok && await check('web_pair_same_code_on_both', async () => {
 });
 
 ok = ok && await check('web_pair_confirm_both', async () => {
+    expect(await a.isDisabled('#pair-quota') && await a.inputValue('#pair-quota') === String(QUOTA_A_FOR_B),
+        'A can still change the terms it started with, or lost them');
+    expect(await b.isEnabled('#pair-ring') && await b.isEnabled('#pair-quota'), 'B cannot choose the terms');
+    // B types its quota while the page keeps polling: focus must stay in the field
+    await b.selectOption('#pair-ring', 'trusted');
+    await b.click('#pair-quota');
+    await b.fill('#pair-quota', '');
+    await b.keyboard.type('123');
+    await b.waitForTimeout(1500);
+    await b.keyboard.type('45');
+    expect(await b.inputValue('#pair-quota') === String(QUOTA_B_FOR_A),
+        `typing was interrupted: ${await b.inputValue('#pair-quota')}`);
+    await shotB(b, 'terms');
     await a.click('#pair-accept');
     await a.waitForFunction(() => /Waiting for/.test(document.getElementById('pair-text').textContent) ||
         document.getElementById('pair-dialog').dataset.state === 'done');
@@ -92,6 +125,17 @@ ok = ok && await check('web_pair_sidebars_update', async () => {
     await a.waitForSelector(`#paired li[data-id="${selfB.id}"] .dot.on`);
     await shotA(a, 'paired');
     await shotB(b, 'paired');
+});
+
+ok = ok && await check('web_pair_ring_and_quota_stored', async () => {
+    const onA = (await (await fetch(`${urlA}/admin/peers`)).json()).peers.find((p) => p.id === selfB.id);
+    const onB = (await (await fetch(`${urlB}/admin/peers`)).json()).peers.find((p) => p.id === selfA.id);
+    expect(onA && onA.ring === 'own' && onA.quota === QUOTA_A_FOR_B, `A has B as ${JSON.stringify(onA)}`);
+    expect(onB && onB.ring === 'trusted' && onB.quota === QUOTA_B_FOR_A, `B has A as ${JSON.stringify(onB)}`);
+    const rowA = await a.locator(`#paired li[data-id="${selfB.id}"] .quota`).innerText();
+    const rowB = await b.locator(`#paired li[data-id="${selfA.id}"] .quota`).innerText();
+    expect(/My device/.test(rowA) && rowA.includes('5,000'), `A's row: ${rowA}`);
+    expect(/Trusted/.test(rowB) && rowB.includes('12,345'), `B's row: ${rowB}`);
 });
 
 ok = ok && await check('web_chat_served_by_peer', async () => {
