@@ -393,24 +393,30 @@ AVX512_FN static void avx512_vec_dot_q4_K(int n, float *restrict s, const void *
 
 /* Q6_K: per half of 128, the 64 ql bytes are contiguous, so one 512-bit load pairs ql[0..31] and
  * ql[32..63]; qh and qh >> 2 side by side give their high bits. Low nibbles then cover elements
- * 0..63 and high nibbles 64..127, each 64 contiguous activations. Each 16-element sub-block is
- * 4 int32 lanes; a permute spreads the 16 scales (widened once per block) to match. */
+ * 0..63 and high nibbles 64..127, each 64 contiguous activations; each 16-element sub-block is
+ * 4 int32 lanes of a VPDPBUSD result. A lane sums four products of at most 63 * 128, which fits
+ * in int16, so the two results of a half are packed to int16 and VPDPWSSD applies the signed
+ * scales and adds lane pairs. The -32 offset (32 * scale * bsum) and the block scale stay vectors
+ * across the row: one horizontal sum per row, not per block. */
 AVX512_FN static void avx512_vec_dot_q6_K(int n, float *restrict s, const void *restrict x,
                                           const void *restrict y)
 {
     const block_q6_K *xa = x;
     const block_q8_K *yb = y;
     const __m512i m4 = _mm512_set1_epi8(15), m30 = _mm512_set1_epi8(0x30);
-    const __m512i spread = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
-    float sum = 0.0f;
+    /* packs_epi32(p0, p1): 128-bit lane k holds sub-block k of p0 and then sub-block 4 + k of
+     * p1 (plus 8 in the second half) */
+    const __m512i sidx0 = _mm512_set_epi16(7, 7, 7, 7, 3, 3, 3, 3, 6, 6, 6, 6, 2, 2, 2, 2, 5, 5, 5,
+                                           5, 1, 1, 1, 1, 4, 4, 4, 4, 0, 0, 0, 0);
+    const __m512i sidx1 = _mm512_add_epi16(sidx0, _mm512_set1_epi16(8));
+    __m512 acc = _mm512_setzero_ps();
+    __m256 acc_off = _mm256_setzero_ps();
     for (int i = 0; i < n / QK_K; i++) {
         const block_q6_K *a = &xa[i];
         const block_q8_K *b = &yb[i];
-        __m128i sc8 = _mm_loadu_si128((const __m128i *)a->scales);
-        int offset =
-            32 * x86_hsum_epi32(_mm256_madd_epi16(_mm256_cvtepi8_epi16(sc8),
-                                                  _mm256_loadu_si256((const __m256i *)b->bsums)));
-        __m512i sc32 = _mm512_cvtepi8_epi32(sc8);
+        __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)a->scales));
+        __m256i off = _mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)b->bsums));
+        __m512i sc = _mm512_castsi256_si512(sc16);
         __m512i sumi = _mm512_setzero_si512();
         for (int h = 0; h < 2; h++) {
             __m512i ql = _mm512_loadu_si512((const void *)(a->ql + 64 * h));
@@ -425,17 +431,14 @@ AVX512_FN static void avx512_vec_dot_q6_K(int n, float *restrict s, const void *
                                              _mm512_loadu_si512((const void *)yq));
             __m512i p1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q1,
                                              _mm512_loadu_si512((const void *)(yq + 64)));
-            __m512i s0 =
-                _mm512_permutexvar_epi32(_mm512_add_epi32(spread, _mm512_set1_epi32(8 * h)), sc32);
-            __m512i s1 = _mm512_permutexvar_epi32(
-                _mm512_add_epi32(spread, _mm512_set1_epi32(8 * h + 4)), sc32);
-            sumi = _mm512_add_epi32(
-                sumi, _mm512_add_epi32(_mm512_mullo_epi32(p0, s0), _mm512_mullo_epi32(p1, s1)));
+            sumi = _mm512_dpwssd_epi32(sumi, _mm512_packs_epi32(p0, p1),
+                                       _mm512_permutexvar_epi16(h ? sidx1 : sidx0, sc));
         }
-        int total = _mm512_reduce_add_epi32(sumi) - offset;
-        sum += b->d * x86_fp16(a->d) * (float)total;
+        const float d = b->d * x86_fp16(a->d);
+        acc = _mm512_fmadd_ps(_mm512_set1_ps(d), _mm512_cvtepi32_ps(sumi), acc);
+        acc_off = _mm256_fmadd_ps(_mm256_set1_ps(32.0f * d), _mm256_cvtepi32_ps(off), acc_off);
     }
-    *s = sum;
+    *s = hsum512_ps(acc) - x86_hsum_ps(acc_off);
 }
 
 void simd_avx512_fill(qtype_traits_t t[QT_COUNT])
