@@ -342,6 +342,15 @@ AVX512_FN static void avx512_tile_q8_0(int n, int nr, int nt, float *restrict s,
  * their sub-block scales and adds pairs of lanes, replacing a 32-bit multiply per sub-block. The
  * mins term stays a vector too (one float lane per pair of sub-blocks); nothing is reduced
  * horizontally until the end of the row. */
+/* 32 Q4_K qs bytes (64 weights) against 64 activations: int32 lanes 0..7 for the low nibbles,
+ * 8..15 for the high ones. */
+AVX512_FN static inline __m512i q4_K_dot64(const uint8_t *qs, const int8_t *yq, __m256i m4)
+{
+    __m256i qv = _mm256_loadu_si256((const __m256i *)qs);
+    __m512i q = join256(_mm256_and_si256(qv, m4), _mm256_and_si256(_mm256_srli_epi16(qv, 4), m4));
+    return _mm512_dpbusd_epi32(_mm512_setzero_si512(), q, _mm512_loadu_si512((const void *)yq));
+}
+
 AVX512_FN static void avx512_vec_dot_q4_K(int n, float *restrict s, const void *restrict x,
                                           const void *restrict y)
 {
@@ -372,17 +381,14 @@ AVX512_FN static void avx512_vec_dot_q4_K(int n, float *restrict s, const void *
             _mm256_setr_epi16(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15), scm);
         __m256i summ = _mm256_madd_epi16(mdup, _mm256_loadu_si256((const __m256i *)b->bsums));
         __m512i sc = _mm512_castsi256_si512(scm);
-        __m512i p[4];
-        for (int j = 0; j < 4; j++) {
-            __m256i qv = _mm256_loadu_si256((const __m256i *)(a->qs + 32 * j));
-            __m512i q =
-                join256(_mm256_and_si256(qv, m4), _mm256_and_si256(_mm256_srli_epi16(qv, 4), m4));
-            p[j] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q,
-                                       _mm512_loadu_si512((const void *)(b->qs + 64 * j)));
-        }
-        __m512i sumi = _mm512_dpwssd_epi32(_mm512_setzero_si512(), _mm512_packs_epi32(p[0], p[1]),
+        /* four named results, not an array: an array was kept on the stack */
+        const __m512i p0 = q4_K_dot64(a->qs, b->qs, m4);
+        const __m512i p1 = q4_K_dot64(a->qs + 32, b->qs + 64, m4);
+        const __m512i p2 = q4_K_dot64(a->qs + 64, b->qs + 128, m4);
+        const __m512i p3 = q4_K_dot64(a->qs + 96, b->qs + 192, m4);
+        __m512i sumi = _mm512_dpwssd_epi32(_mm512_setzero_si512(), _mm512_packs_epi32(p0, p1),
                                            _mm512_permutexvar_epi16(sidx0, sc));
-        sumi = _mm512_dpwssd_epi32(sumi, _mm512_packs_epi32(p[2], p[3]),
+        sumi = _mm512_dpwssd_epi32(sumi, _mm512_packs_epi32(p2, p3),
                                    _mm512_permutexvar_epi16(sidx1, sc));
         acc = _mm512_fmadd_ps(_mm512_set1_ps(b->d * x86_fp16(a->d)), _mm512_cvtepi32_ps(sumi), acc);
         acc_min = _mm256_fmadd_ps(_mm256_set1_ps(b->d * x86_fp16(a->dmin)),
