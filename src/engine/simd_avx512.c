@@ -336,16 +336,35 @@ AVX512_FN static void avx512_tile_q8_0(int n, int nr, int nt, float *restrict s,
 }
 
 /* Q4_K: 32 qs bytes = 64 elements; low nibbles (first 32) in the low half, high nibbles in the
- * high half, matching 64 contiguous activation bytes. The int32 lanes 0..7 then belong to
- * sub-block 2j and 8..15 to 2j + 1, so one blended scale vector applies both scales. */
+ * high half, matching 64 contiguous activation bytes. The int32 lanes 0..7 of a VPDPBUSD result
+ * then belong to sub-block 2j and 8..15 to 2j + 1. Each lane sums four products of at most
+ * 15 * 128, so it fits in int16: two results are packed to int16 and VPDPWSSD multiplies them by
+ * their sub-block scales and adds pairs of lanes, replacing a 32-bit multiply per sub-block. The
+ * mins term stays a vector too (one float lane per pair of sub-blocks); nothing is reduced
+ * horizontally until the end of the row. */
+/* 32 Q4_K qs bytes (64 weights) against 64 activations: int32 lanes 0..7 for the low nibbles,
+ * 8..15 for the high ones. */
+AVX512_FN static inline __m512i q4_K_dot64(const uint8_t *qs, const int8_t *yq, __m256i m4)
+{
+    __m256i qv = _mm256_loadu_si256((const __m256i *)qs);
+    __m512i q = join256(_mm256_and_si256(qv, m4), _mm256_and_si256(_mm256_srli_epi16(qv, 4), m4));
+    return _mm512_dpbusd_epi32(_mm512_setzero_si512(), q, _mm512_loadu_si512((const void *)yq));
+}
+
 AVX512_FN static void avx512_vec_dot_q4_K(int n, float *restrict s, const void *restrict x,
                                           const void *restrict y)
 {
     const block_q4_K *xa = x;
     const block_q8_K *yb = y;
     const __m256i m4 = _mm256_set1_epi8(15);
+    /* packs_epi32(p[2j], p[2j+1]) puts, in each 128-bit lane, four lanes of p[2j] and then four
+     * of p[2j+1]: 128-bit lanes 0 and 1 hold sub-blocks 4j and 4j + 2, lanes 2 and 3 sub-blocks
+     * 4j + 1 and 4j + 3. These pick the matching int16 scale out of sc[0..7]. */
+    const __m512i sidx0 = _mm512_set_epi16(3, 3, 3, 3, 1, 1, 1, 1, 3, 3, 3, 3, 1, 1, 1, 1, 2, 2, 2,
+                                           2, 0, 0, 0, 0, 2, 2, 2, 2, 0, 0, 0, 0);
+    const __m512i sidx1 = _mm512_add_epi16(sidx0, _mm512_set1_epi16(4));
     __m512 acc = _mm512_setzero_ps();
-    float sum_min = 0.0f;
+    __m256 acc_min = _mm256_setzero_ps();
     for (int i = 0; i < n / QK_K; i++) {
         const block_q4_K *a = &xa[i];
         const block_q8_K *b = &yb[i];
@@ -356,50 +375,54 @@ AVX512_FN static void avx512_vec_dot_q4_K(int n, float *restrict s, const void *
         u[1] = (w[2] & 0x0f0f0f0f) | ((w[0] >> 2) & 0x30303030);
         u[2] = w[1] & 0x3f3f3f3f;
         u[3] = ((w[2] >> 4) & 0x0f0f0f0f) | ((w[1] >> 2) & 0x30303030);
-        uint8_t sc[8], m[8];
-        memcpy(sc, u, 8);
-        memcpy(m, u + 2, 8);
-        __m128i m16 = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)m));
-        __m256i mdup = _mm256_set_m128i(_mm_unpackhi_epi16(m16, m16), _mm_unpacklo_epi16(m16, m16));
-        int summ =
-            x86_hsum_epi32(_mm256_madd_epi16(mdup, _mm256_loadu_si256((const __m256i *)b->bsums)));
-        __m512i sumi = _mm512_setzero_si512();
-        for (int j = 0; j < 4; j++) {
-            __m256i qv = _mm256_loadu_si256((const __m256i *)(a->qs + 32 * j));
-            __m512i q =
-                join256(_mm256_and_si256(qv, m4), _mm256_and_si256(_mm256_srli_epi16(qv, 4), m4));
-            __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q,
-                                            _mm512_loadu_si512((const void *)(b->qs + 64 * j)));
-            __m512i scv = _mm512_mask_blend_epi32(0xff00, _mm512_set1_epi32(sc[2 * j]),
-                                                  _mm512_set1_epi32(sc[2 * j + 1]));
-            sumi = _mm512_add_epi32(sumi, _mm512_mullo_epi32(p, scv));
-        }
+        /* sc[0..7] in int16 lanes 0..7, m[0..7] in lanes 8..15 */
+        __m256i scm = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)u));
+        __m256i mdup = _mm256_permutexvar_epi16(
+            _mm256_setr_epi16(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15), scm);
+        __m256i summ = _mm256_madd_epi16(mdup, _mm256_loadu_si256((const __m256i *)b->bsums));
+        __m512i sc = _mm512_castsi256_si512(scm);
+        /* four named results, not an array: an array was kept on the stack */
+        const __m512i p0 = q4_K_dot64(a->qs, b->qs, m4);
+        const __m512i p1 = q4_K_dot64(a->qs + 32, b->qs + 64, m4);
+        const __m512i p2 = q4_K_dot64(a->qs + 64, b->qs + 128, m4);
+        const __m512i p3 = q4_K_dot64(a->qs + 96, b->qs + 192, m4);
+        __m512i sumi = _mm512_dpwssd_epi32(_mm512_setzero_si512(), _mm512_packs_epi32(p0, p1),
+                                           _mm512_permutexvar_epi16(sidx0, sc));
+        sumi = _mm512_dpwssd_epi32(sumi, _mm512_packs_epi32(p2, p3),
+                                   _mm512_permutexvar_epi16(sidx1, sc));
         acc = _mm512_fmadd_ps(_mm512_set1_ps(b->d * x86_fp16(a->d)), _mm512_cvtepi32_ps(sumi), acc);
-        sum_min += b->d * x86_fp16(a->dmin) * (float)summ;
+        acc_min = _mm256_fmadd_ps(_mm256_set1_ps(b->d * x86_fp16(a->dmin)),
+                                  _mm256_cvtepi32_ps(summ), acc_min);
     }
-    *s = hsum512_ps(acc) - sum_min;
+    *s = hsum512_ps(acc) - x86_hsum_ps(acc_min);
 }
 
 /* Q6_K: per half of 128, the 64 ql bytes are contiguous, so one 512-bit load pairs ql[0..31] and
  * ql[32..63]; qh and qh >> 2 side by side give their high bits. Low nibbles then cover elements
- * 0..63 and high nibbles 64..127, each 64 contiguous activations. Each 16-element sub-block is
- * 4 int32 lanes; a permute spreads the 16 scales (widened once per block) to match. */
+ * 0..63 and high nibbles 64..127, each 64 contiguous activations; each 16-element sub-block is
+ * 4 int32 lanes of a VPDPBUSD result. A lane sums four products of at most 63 * 128, which fits
+ * in int16, so the two results of a half are packed to int16 and VPDPWSSD applies the signed
+ * scales and adds lane pairs. The -32 offset (32 * scale * bsum) and the block scale stay vectors
+ * across the row: one horizontal sum per row, not per block. */
 AVX512_FN static void avx512_vec_dot_q6_K(int n, float *restrict s, const void *restrict x,
                                           const void *restrict y)
 {
     const block_q6_K *xa = x;
     const block_q8_K *yb = y;
     const __m512i m4 = _mm512_set1_epi8(15), m30 = _mm512_set1_epi8(0x30);
-    const __m512i spread = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
-    float sum = 0.0f;
+    /* packs_epi32(p0, p1): 128-bit lane k holds sub-block k of p0 and then sub-block 4 + k of
+     * p1 (plus 8 in the second half) */
+    const __m512i sidx0 = _mm512_set_epi16(7, 7, 7, 7, 3, 3, 3, 3, 6, 6, 6, 6, 2, 2, 2, 2, 5, 5, 5,
+                                           5, 1, 1, 1, 1, 4, 4, 4, 4, 0, 0, 0, 0);
+    const __m512i sidx1 = _mm512_add_epi16(sidx0, _mm512_set1_epi16(8));
+    __m512 acc = _mm512_setzero_ps();
+    __m256 acc_off = _mm256_setzero_ps();
     for (int i = 0; i < n / QK_K; i++) {
         const block_q6_K *a = &xa[i];
         const block_q8_K *b = &yb[i];
-        __m128i sc8 = _mm_loadu_si128((const __m128i *)a->scales);
-        int offset =
-            32 * x86_hsum_epi32(_mm256_madd_epi16(_mm256_cvtepi8_epi16(sc8),
-                                                  _mm256_loadu_si256((const __m256i *)b->bsums)));
-        __m512i sc32 = _mm512_cvtepi8_epi32(sc8);
+        __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)a->scales));
+        __m256i off = _mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)b->bsums));
+        __m512i sc = _mm512_castsi256_si512(sc16);
         __m512i sumi = _mm512_setzero_si512();
         for (int h = 0; h < 2; h++) {
             __m512i ql = _mm512_loadu_si512((const void *)(a->ql + 64 * h));
@@ -414,17 +437,14 @@ AVX512_FN static void avx512_vec_dot_q6_K(int n, float *restrict s, const void *
                                              _mm512_loadu_si512((const void *)yq));
             __m512i p1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q1,
                                              _mm512_loadu_si512((const void *)(yq + 64)));
-            __m512i s0 =
-                _mm512_permutexvar_epi32(_mm512_add_epi32(spread, _mm512_set1_epi32(8 * h)), sc32);
-            __m512i s1 = _mm512_permutexvar_epi32(
-                _mm512_add_epi32(spread, _mm512_set1_epi32(8 * h + 4)), sc32);
-            sumi = _mm512_add_epi32(
-                sumi, _mm512_add_epi32(_mm512_mullo_epi32(p0, s0), _mm512_mullo_epi32(p1, s1)));
+            sumi = _mm512_dpwssd_epi32(sumi, _mm512_packs_epi32(p0, p1),
+                                       _mm512_permutexvar_epi16(h ? sidx1 : sidx0, sc));
         }
-        int total = _mm512_reduce_add_epi32(sumi) - offset;
-        sum += b->d * x86_fp16(a->d) * (float)total;
+        const float d = b->d * x86_fp16(a->d);
+        acc = _mm512_fmadd_ps(_mm512_set1_ps(d), _mm512_cvtepi32_ps(sumi), acc);
+        acc_off = _mm256_fmadd_ps(_mm256_set1_ps(32.0f * d), _mm256_cvtepi32_ps(off), acc_off);
     }
-    *s = sum;
+    *s = hsum512_ps(acc) - x86_hsum_ps(acc_off);
 }
 
 void simd_avx512_fill(qtype_traits_t t[QT_COUNT])
