@@ -262,7 +262,7 @@ void node_load_now(node *n, node_load *l)
     n->cfg.load(n->cfg.ud, l);
 }
 
-static void refuse(chan *c, int status, const char *why)
+void node_refuse(chan *c, int status, const char *why)
 {
     uh_err e;
     wire_send(c, WIRE_REFUSED, wire_refused_json(status, why), &e);
@@ -275,12 +275,12 @@ static void serve_connect(node *n, chan *c, const char *peer_id)
     trust_peer tp;
     if (trust_get(n->trust, peer_id, &tp) != 0) {
         log_info("peer_refused", "peer=%.7s addr=%s reason=not_paired", peer_id, chan_peer_addr(c));
-        refuse(c, 403, "not paired with this device");
+        node_refuse(c, 403, "not paired with this device");
         return;
     }
     int slot = node_conn_add(n, c, peer_id);
     if (slot < 0) {
-        refuse(c, 503, "node is stopping or too busy");
+        node_refuse(c, 503, "node is stopping or too busy");
         return;
     }
     for (;;) {
@@ -298,7 +298,7 @@ static void serve_connect(node *n, chan *c, const char *peer_id)
         /* A revocation takes effect on the next message too. */
         trust_refresh(n->trust, &err);
         if (trust_get(n->trust, peer_id, &tp) != 0) {
-            refuse(c, 403, "not paired with this device");
+            node_refuse(c, 403, "not paired with this device");
             cJSON_Delete(msg);
             break;
         }
@@ -368,7 +368,7 @@ static void *conn_thread(void *p)
         return NULL;
     }
     if (strcmp(peer_id, identity_device_id(n->id)) == 0) {
-        refuse(c, 400, "that is this device");
+        node_refuse(c, 400, "that is this device");
         chan_free(c);
         node_thread_done(n);
         return NULL;

@@ -143,9 +143,7 @@ int node_store_peer(node *n, const char *id, const uint8_t pk[32], const char *n
     memset(&tp, 0, sizeof tp);
     snprintf(tp.id, sizeof tp.id, "%s", id);
     memcpy(tp.sign_pk, pk, 32);
-    snprintf(tp.name, sizeof tp.name, "%s", name);
-    for (char *c = tp.name; *c; c++)
-        if ((unsigned char)*c < 0x20 || *c == 0x7f) *c = '?';
+    snprintf(tp.name, sizeof tp.name, "%s", name); /* wire_get_str dropped control chars */
     tp.ring = ring;
     tp.quota = quota;
     if (addr && addr[0]) {
@@ -240,8 +238,6 @@ static void pair_wait(node *n, node_pair *p, chan *c)
             char why[128];
             snprintf(why, sizeof why, "rejected on the other device%s%s", reason[0] ? ": " : "",
                      reason);
-            for (char *q = why; *q; q++)
-                if ((unsigned char)*q < 0x20) *q = '?';
             finish_locked(p, PAIR_REJECTED, type == WIRE_PAIR_REJECT ? why : "protocol error");
             pthread_mutex_unlock(&n->mu);
             node_pair_failed(n);
@@ -297,7 +293,7 @@ void node_serve_pair(node *n, chan *c, const char *peer_id, const uint8_t peer_p
     uh_err err;
     char why[128];
     if (node_pair_locked(n, why, sizeof why)) {
-        wire_send(c, WIRE_REFUSED, wire_refused_json(429, why), &err);
+        node_refuse(c, 429, why);
         chan_free(c);
         return;
     }
@@ -316,7 +312,7 @@ void node_serve_pair(node *n, chan *c, const char *peer_id, const uint8_t peer_p
               wire_get_hex(req, "commit", commit, 32, &err);
     cJSON_Delete(req);
     if (bad) {
-        wire_send(c, WIRE_REFUSED, wire_refused_json(400, err.msg), &err);
+        node_refuse(c, 400, err.msg);
         chan_free(c);
         return;
     }
@@ -332,7 +328,7 @@ void node_serve_pair(node *n, chan *c, const char *peer_id, const uint8_t peer_p
     }
     pthread_mutex_unlock(&n->mu);
     if (!p) {
-        wire_send(c, WIRE_REFUSED, wire_refused_json(429, "too many pairing requests"), &err);
+        node_refuse(c, 429, "too many pairing requests");
         chan_free(c);
         return;
     }

@@ -100,12 +100,6 @@ static void *run_reader(void *p)
     return NULL;
 }
 
-static void refuse_run(chan *c, int status, const char *msg)
-{
-    uh_err e;
-    wire_send(c, WIRE_REFUSED, wire_refused_json(status, msg), &e);
-}
-
 int node_serve_run(node *n, chan *c, const char *peer_id, const cJSON *msg)
 {
     int reusable = 0;
@@ -115,12 +109,12 @@ int node_serve_run(node *n, chan *c, const char *peer_id, const cJSON *msg)
     uh_token *resume = NULL;
     char expect_fp[NODE_FP_LEN];
     if (wire_run_from(msg, &kind, &body, &resume, &n_resume, expect_fp, &err)) {
-        refuse_run(c, 400, err.msg);
+        node_refuse(c, 400, err.msg);
         return 0;
     }
     if (!node_quota_left(n, peer_id)) {
         free(resume);
-        refuse_run(c, 429, "this device's daily token quota for you is used up");
+        node_refuse(c, 429, "this device's daily token quota for you is used up");
         return 0;
     }
     run_q q;
@@ -136,7 +130,7 @@ int node_serve_run(node *n, chan *c, const char *peer_id, const cJSON *msg)
                             run_event, &q, &h, q.fp, why, sizeof why);
     free(resume);
     if (status != 0) {
-        refuse_run(c, status, why[0] ? why : "cannot run this request");
+        node_refuse(c, status, why[0] ? why : "cannot run this request");
         goto out;
     }
     pthread_mutex_lock(&q.mu);
