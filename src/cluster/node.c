@@ -484,13 +484,16 @@ int node_peers(node *n, node_peer **out, int *count, uh_err *err)
     int nt = 0;
     int rc = trust_list(n->trust, &list, &nt, err);
     if (rc) return rc;
-    node_peer *res = calloc((size_t)(nt + NODE_MAX_PEERS) + 1, sizeof *res);
+    /* Sized to what there is (a node_peer is ~17 KB with its model names): the router asks
+     * for this on every request. */
+    pthread_mutex_lock(&n->mu);
+    node_peer *res = calloc((size_t)(nt + n->n_peers) + 1, sizeof *res);
     if (!res) {
+        pthread_mutex_unlock(&n->mu);
         free(list);
         return err_setf(err, UH_ENOMEM, "out of memory");
     }
     int k = 0;
-    pthread_mutex_lock(&n->mu);
     for (int i = 0; i < nt; i++) {
         node_peer *r = &res[k++];
         node_peer_state *p = node_peer_locked(n, list[i].id, 0);
