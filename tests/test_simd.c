@@ -312,6 +312,65 @@ static void check_set_tiles(int set)
     }
 }
 
+/* Packed layouts: QT_PACK_ROWS rows packed from rows that need not be contiguous, against the
+ * scalar dot of each row with the scalar activation quantizer's bytes (the packed activation
+ * format must carry the same quants and scale, so only the summation order differs); and every
+ * token of a tile of nt tokens equals, bit for bit, the same token computed alone. */
+static void check_set_packed(int set)
+{
+    qtype_traits_t simd[QT_COUNT];
+    CHECK(qt_kernels_fill(set, simd) == 0);
+    for (int k = 0; k < N_ALL_TYPES; k++) {
+        int t = all_types[k];
+        const qt_packed_kernels *pk = simd[t].packed;
+        if (!pk) continue;
+        int vt = simd[t].vec_dot_type, bs = simd[t].blck_size;
+        static const int n_blocks[] = {1, 3, 7, 64, 67, 176};
+        for (size_t b = 0; b < sizeof(n_blocks) / sizeof(n_blocks[0]); b++) {
+            int n = bs * n_blocks[b];
+            enum { R = QT_PACK_ROWS, T = QT_TILE_TOKENS };
+            size_t row = qtype_row_size((enum qtype)t, n), yrow = qtype_row_size((enum qtype)vt, n);
+            size_t stride = row + simd[t].type_size, arow = pk->act_row_bytes(n);
+            uint8_t *w = malloc(stride * R), *g = malloc(pk->group_bytes(n));
+            uint8_t *yq = malloc(yrow), *ya = malloc(arow * T);
+            float *x = malloc((size_t)n * sizeof(float)), ref[T][R], alone[T][R], got[T][R + 3];
+            for (int r = 0; r < R; r++) random_weights(t, w + r * stride, n);
+            pk->pack(n, w, stride, g);
+            for (int u = 0; u < T; u++) {
+                random_activations(x, n, u % 5);
+                scalar[vt].from_float(x, yq, n);
+                pk->act_from_float(x, ya + u * arow, n);
+                for (int r = 0; r < R; r++) scalar[t].vec_dot(n, &ref[u][r], w + r * stride, yq);
+                pk->tile(n, 1, alone[u], R, g, ya + u * arow, arow);
+                for (int r = 0; r < R; r++) {
+                    double tol = 2e-6 * sqrt((double)n / bs + 8) *
+                                     dot_magnitude(t, w + r * stride, yq, n) + 1e-30;
+                    CHECKF(fabs((double)alone[u][r] - ref[u][r]) <= tol,
+                           "%s %s packed n=%d token %d row %d: %.9g vs %.9g",
+                           qt_kernels_name(set), simd[t].name, n, u, r, alone[u][r], ref[u][r]);
+                }
+            }
+            for (int nt = 2; nt <= T; nt++) {
+                memset(got, 0, sizeof(got));
+                pk->tile(n, nt, &got[0][0], R + 3, g, ya, arow);
+                for (int u = 0; u < nt; u++)
+                    for (int r = 0; r < R; r++)
+                        CHECKF(memcmp(&got[u][r], &alone[u][r], sizeof(float)) == 0,
+                               "%s %s packed n=%d nt=%d token %d row %d: %.9g vs %.9g",
+                               qt_kernels_name(set), simd[t].name, n, nt, u, r, got[u][r],
+                               alone[u][r]);
+                for (int u = 0; u < nt; u++)
+                    CHECK(got[u][R] == 0 && got[u][R + 2] == 0); /* nothing past the group */
+            }
+            free(w);
+            free(g);
+            free(yq);
+            free(ya);
+            free(x);
+        }
+    }
+}
+
 /* The activation quantizers of a set must reproduce the scalar bytes for every shape. */
 static void check_set_quantizers(int set)
 {
@@ -354,6 +413,7 @@ static void test_dots_match_scalar(void)
         check_set_dots(set);
         check_set_rows(set);
         check_set_tiles(set);
+        check_set_packed(set);
         n_sets++;
     }
     if (!n_sets) printf("  no SIMD set on this CPU: nothing to compare\n");

@@ -63,6 +63,8 @@ int uh_ctx_new(const uh_model *m, const uh_ctx_params *params, uh_ctx **out, uh_
     for (int t = 0; t < QT_COUNT; t++) {
         if (!qtype_traits[t].name || !qtype_traits[t].from_float) continue;
         act_row = max_sz(act_row, qtype_row_size((enum qtype)t, (int64_t)widest));
+        if (qtype_traits[t].packed)
+            act_row = max_sz(act_row, qtype_traits[t].packed->act_row_bytes((int)widest));
     }
     act_row = max_sz(act_row, widest * sizeof(float));
     c->act_q_size = act_row * nb;
@@ -161,6 +163,8 @@ int uh_kv_seq_len(const uh_ctx *c, int seq)
 typedef struct {
     uh_ctx *c;
     const qtype_traits_t *tr;
+    const uint8_t *packed; /* the weight's packed groups, or NULL */
+    size_t group_bytes;
     const uint8_t *wd; /* weight rows, w_row bytes apart */
     size_t w_row;
     int k, m;          /* input width, output rows */
@@ -208,6 +212,17 @@ static void mm_tile(const mm_job *j, int r0, int nr, int t0, int nt)
 
 static void mm_rows(const mm_job *j, int r0, int r1)
 {
+    if (j->packed) {
+        /* r0 and r1 are multiples of QT_PACK_ROWS (packed matrices have whole groups) */
+        for (int r = r0; r < r1; r += QT_PACK_ROWS) {
+            const uint8_t *g = j->packed + (size_t)(r / QT_PACK_ROWS) * j->group_bytes;
+            for (int t = 0; t < j->n_tok; t += MM_TILE_T)
+                j->tr->packed->tile(j->k, j->n_tok - t < MM_TILE_T ? j->n_tok - t : MM_TILE_T,
+                                    j->y + (size_t)t * j->m + r, (size_t)j->m, g,
+                                    j->xq + (size_t)t * j->x_row, j->x_row);
+        }
+        return;
+    }
     for (int r = r0; r < r1; r += MM_TILE_R) {
         const int nr = r1 - r < MM_TILE_R ? r1 - r : MM_TILE_R;
         for (int t = 0; t < j->n_tok; t += MM_TILE_T)
@@ -243,9 +258,15 @@ static void mm_worker(void *arg, int ith, int nth)
 static void mm_quantize_worker(void *arg, int ith, int nth)
 {
     mm_job *j = arg;
-    const qt_from_float_fn quant = qtype_traits[j->tr->vec_dot_type].from_float;
     int t0, t1;
     tp_split(j->n_tok, ith, nth, &t0, &t1);
+    if (j->packed) {
+        for (int t = t0; t < t1; t++)
+            j->tr->packed->act_from_float(j->x + (size_t)t * j->k,
+                                          (uint8_t *)j->xq + (size_t)t * j->x_row, j->k);
+        return;
+    }
+    const qt_from_float_fn quant = qtype_traits[j->tr->vec_dot_type].from_float;
     for (int t = t0; t < t1; t++)
         quant(j->x + (size_t)t * j->k, (uint8_t *)j->xq + (size_t)t * j->x_row, j->k);
 }
@@ -265,14 +286,24 @@ void ctx_matmul(uh_ctx *c, const gguf_tensor *w, const float *x, int n_tok, floa
         .y = y,
     };
     j.w_row = qtype_row_size((enum qtype)w->type, j.k);
+    if (w->packed && j.tr->packed && !c->p.exact) {
+        j.packed = w->packed;
+        j.group_bytes = j.tr->packed->group_bytes(j.k);
+    }
+    const int unit = j.packed ? QT_PACK_ROWS : MM_TILE_R;
     const int nth = tp_n_threads(c->pool);
     int chunk = j.m / (nth * MM_CHUNKS_PER_THREAD);
-    chunk = (chunk + MM_TILE_R - 1) / MM_TILE_R * MM_TILE_R;
-    j.chunk = chunk < MM_TILE_R ? MM_TILE_R : chunk;
+    chunk = (chunk + unit - 1) / unit * unit;
+    j.chunk = chunk < unit ? unit : chunk;
     atomic_init(&j.next, 0);
 
     const enum qtype vt = j.tr->vec_dot_type;
-    if (!c->p.exact && vt != QT_F32) {
+    if (j.packed) {
+        j.x_row = j.tr->packed->act_row_bytes(j.k);
+        j.xq = c->act_q;
+        if (n_tok == 1) mm_quantize_worker(&j, 0, 1);
+        else tp_run(c->pool, mm_quantize_worker, &j);
+    } else if (!c->p.exact && vt != QT_F32) {
         j.x_row = qtype_row_size(vt, j.k);
         j.xq = c->act_q;
         /* a single row is quicker to convert here than to hand out */

@@ -518,6 +518,22 @@ const gguf_tensor *gguf_tensor_at(const gguf_file *f, uint64_t i)
     return i < f->n_tensors ? &f->tensors[i] : NULL;
 }
 
+gguf_tensor *gguf_tensor_mut(gguf_file *f, const gguf_tensor *t)
+{
+    if (t < f->tensors || t >= f->tensors + f->n_tensors) return NULL;
+    return &f->tensors[t - f->tensors];
+}
+
+void gguf_tensor_release(gguf_file *f, const gguf_tensor *t)
+{
+    if (!f->map || !t->size) return;
+    const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t a = ((uintptr_t)t->data + page - 1) & ~(page - 1);
+    uintptr_t b = ((uintptr_t)t->data + t->size) & ~(page - 1);
+    /* the mapping is private and never written, so its pages are clean copies of the file */
+    if (b > a) madvise((void *)a, b - a, MADV_DONTNEED);
+}
+
 const gguf_kv *gguf_find_kv(const gguf_file *f, const char *key)
 {
     uint32_t found;

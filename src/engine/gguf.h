@@ -94,6 +94,7 @@ typedef struct {
     uint64_t offset;       /* relative to the data section */
     uint64_t size;         /* bytes of data */
     const void *data;      /* into the mapping */
+    const void *packed;    /* the engine's packed copy (qt_packed_kernels), or NULL */
 } gguf_tensor;
 
 typedef struct gguf_file gguf_file;
@@ -118,6 +119,11 @@ const gguf_kv *gguf_find_kv(const gguf_file *f, const char *key); /* NULL if abs
 uint64_t gguf_n_tensors(const gguf_file *f);
 const gguf_tensor *gguf_tensor_at(const gguf_file *f, uint64_t i);
 const gguf_tensor *gguf_find_tensor(const gguf_file *f, const char *name); /* NULL if absent */
+/* The same tensor, writable by the file's owner (to attach a packed copy). */
+gguf_tensor *gguf_tensor_mut(gguf_file *f, const gguf_tensor *t);
+/* Lets the kernel drop the resident pages of a tensor whose data another copy replaces; they are
+ * read from the file again if touched. Does nothing for files opened over caller memory. */
+void gguf_tensor_release(gguf_file *f, const gguf_tensor *t);
 
 /* Typed getters. Return UH_ENOTFOUND if the key is absent (out untouched), UH_EFORMAT (with a
  * message naming the key) if it has an incompatible type or an out-of-range value. Integer

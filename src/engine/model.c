@@ -8,8 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/mman.h>
+
 #include "base/err.h"
+#include "base/threadpool.h"
 #include "engine/qtypes.h"
+
+static int pack_weights(uh_model *m, uh_err *err);
 
 /* ---- architectures ---- */
 
@@ -269,10 +274,114 @@ int model_load_gguf(gguf_file *f, uh_model **out, uh_err *err)
     }
     for (int il = 0; il < hp->n_layer; il++)
         if ((rc = bind_layer(m, il, &m->layers[il], err))) goto fail;
+    if ((rc = pack_weights(m, err))) goto fail;
     *out = m;
     return UH_OK;
 fail:
     uh_model_free(m);
+    return rc;
+}
+
+/* ---- packed weights ----
+ *
+ * Where the chosen kernel set has a packed layout for a matrix's type (qt_packed_kernels), the
+ * matrix is copied into it once here; the products then read only the copy, and the file's pages
+ * of the original are given back to the kernel (they are read again if something touches them,
+ * as the token embedding's lookup does when the output matrix is tied to it). So resident memory
+ * stays about one copy of the weights, and loading costs one pass over them. */
+
+static const gguf_tensor *packable(const gguf_tensor *t)
+{
+    if (!t || t->packed || t->n_dims != 2 || t->ne[1] % QT_PACK_ROWS) return NULL;
+    const qtype_traits_t *tr = &qtype_traits[t->type];
+    if (!tr->packed || t->ne[0] % tr->blck_size) return NULL;
+    return t;
+}
+
+typedef struct {
+    const gguf_tensor **t;
+    uint8_t **dst;
+    int n;
+} pack_job;
+
+static void pack_worker(void *arg, int ith, int nth)
+{
+    const pack_job *j = arg;
+    for (int i = 0; i < j->n; i++) {
+        const gguf_tensor *t = j->t[i];
+        const qtype_traits_t *tr = &qtype_traits[t->type];
+        const int k = (int)t->ne[0], groups = (int)(t->ne[1] / QT_PACK_ROWS);
+        const size_t row = qtype_row_size((enum qtype)t->type, k), gb = tr->packed->group_bytes(k);
+        int g0, g1;
+        tp_split(groups, ith, nth, &g0, &g1);
+        for (int g = g0; g < g1; g++)
+            tr->packed->pack(k, (const uint8_t *)t->data + (size_t)g * QT_PACK_ROWS * row, row,
+                             j->dst[i] + (size_t)g * gb);
+    }
+}
+
+static int pack_weights(uh_model *m, uh_err *err)
+{
+    qtypes_init();
+    const int n_max = 7 * m->hp.n_layer + 1;
+    const gguf_tensor **list = calloc((size_t)n_max, sizeof *list);
+    uint8_t **dst = calloc((size_t)n_max, sizeof *dst);
+    if (!list || !dst) {
+        free(list);
+        free(dst);
+        return err_setf(err, UH_ENOMEM, "model: out of memory");
+    }
+    int n = 0;
+    size_t total = 0;
+    for (int il = 0; il <= m->hp.n_layer; il++) {
+        const layer_weights *l = il < m->hp.n_layer ? &m->layers[il] : NULL;
+        const gguf_tensor *cand[7] = {m->output};
+        if (l) {
+            const gguf_tensor *lc[7] = {l->wq, l->wk, l->wv, l->wo, l->w_gate, l->w_up, l->w_down};
+            memcpy(cand, lc, sizeof cand);
+        }
+        for (int c = 0; c < 7; c++) {
+            const gguf_tensor *t = packable(cand[c]);
+            int dup = 0;
+            for (int i = 0; t && i < n; i++) dup |= list[i] == t;
+            if (!t || dup) continue;
+            list[n++] = t;
+            total += (size_t)(t->ne[1] / QT_PACK_ROWS) *
+                     qtype_traits[t->type].packed->group_bytes((int)t->ne[0]);
+        }
+    }
+    int rc = UH_OK;
+    if (n > 0) {
+        void *mem = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        tp_pool *pool = mem != MAP_FAILED ? tp_new(0) : NULL;
+        if (!pool) {
+            if (mem != MAP_FAILED) munmap(mem, total);
+            rc = err_setf(err, UH_ENOMEM, "model: out of memory for %zu MiB of packed weights",
+                          total >> 20);
+        } else {
+#ifdef MADV_HUGEPAGE
+            madvise(mem, total, MADV_HUGEPAGE); /* fewer TLB misses while streaming */
+#endif
+            size_t off = 0;
+            for (int i = 0; i < n; i++) {
+                dst[i] = (uint8_t *)mem + off;
+                off += (size_t)(list[i]->ne[1] / QT_PACK_ROWS) *
+                       qtype_traits[list[i]->type].packed->group_bytes((int)list[i]->ne[0]);
+            }
+            /* one tensor at a time, so at most one tensor is resident twice */
+            for (int i = 0; i < n; i++) {
+                pack_job j = {&list[i], &dst[i], 1};
+                tp_run(pool, pack_worker, &j);
+                gguf_tensor_mut(m->file, list[i])->packed = dst[i];
+                if (list[i] != m->tok_embd) gguf_tensor_release(m->file, list[i]);
+            }
+            tp_free(pool);
+            m->packed_mem = mem;
+            m->packed_len = total;
+        }
+    }
+    free(list);
+    free(dst);
     return rc;
 }
 
@@ -290,6 +399,7 @@ int uh_model_load(const char *path, uh_model **out, uh_err *err)
 void uh_model_free(uh_model *m)
 {
     if (!m) return;
+    if (m->packed_mem) munmap(m->packed_mem, m->packed_len);
     free(m->layers);
     vocab_free(m->vocab);
     gguf_close(m->file);

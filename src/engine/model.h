@@ -71,6 +71,8 @@ struct uh_model {
     const gguf_tensor *output;      /* [n_embd, n_vocab]; == tok_embd when tied */
     const gguf_tensor *rope_freqs;  /* [n_rot / 2] frequency divisors (Llama 3.1), or NULL */
     layer_weights *layers;          /* [n_layer] */
+    void *packed_mem;               /* packed copies of the matrices (model.c), or NULL */
+    size_t packed_len;
 };
 
 /* Loads from an already opened file, taking ownership of it (closed on failure too). */

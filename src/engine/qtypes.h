@@ -178,6 +178,26 @@ typedef void (*qt_vec_dot_tile_fn)(int n, int nr, int nt, float *restrict s, siz
                                    const void *restrict x, size_t x_stride,
                                    const void *restrict y, size_t y_stride);
 
+/* Packed weights. A kernel set may lay out QT_PACK_ROWS consecutive rows of a matrix together,
+ * interleaved block by block, so that one SIMD register holds the same bytes of every row: a
+ * product then streams one sequential run of memory, keeps one output row per lane (no horizontal
+ * sums) and unpacks each block once for up to QT_TILE_TOKENS tokens. The layout is private to the
+ * kernel set; packing happens once, when a model is loaded (see model.c).
+ *
+ * A matrix of n-element rows is packed in groups of QT_PACK_ROWS rows, group_bytes(n) each.
+ * Activations go in the set's own format (act_from_float, act_row_bytes(n) per token). tile
+ * computes s[t * s_stride + r] for the group's QT_PACK_ROWS rows r and tokens t < nt; every
+ * output is summed in the same order whatever nt, so the token grouping never changes a result. */
+#define QT_PACK_ROWS 16
+typedef struct {
+    size_t (*group_bytes)(int n);
+    void (*pack)(int n, const void *restrict x, size_t x_stride, void *restrict dst);
+    size_t (*act_row_bytes)(int n);
+    void (*act_from_float)(const float *restrict x, void *restrict y, int n);
+    void (*tile)(int n, int nt, float *restrict s, size_t s_stride, const void *restrict xp,
+                 const void *restrict y, size_t y_stride);
+} qt_packed_kernels;
+
 typedef struct {
     const char *name;          /* "Q4_K"; NULL for ids that are not types */
     int blck_size;             /* elements per block (1 for plain types) */
@@ -189,6 +209,7 @@ typedef struct {
     enum qtype vec_dot_type;   /* activation format for vec_dot */
     qt_vec_dot_rows_fn vec_dot_rows; /* several rows at once; NULL where a set has none */
     qt_vec_dot_tile_fn vec_dot_tile; /* rows x tokens at once; NULL where a set has none */
+    const qt_packed_kernels *packed; /* packed layout and its kernels; NULL where none */
 } qtype_traits_t;
 
 /* Indexed by enum qtype; entries of unsupported ids have name == NULL. Mutable only by

@@ -28,6 +28,7 @@ unsigned simd_cpu_features(void);
 void simd_avx2_fill(qtype_traits_t table[QT_COUNT]);
 void simd_avx2_fill_k(qtype_traits_t table[QT_COUNT]); /* simd_avx2_k.c: K-quants, IQ4_XS */
 void simd_avx512_fill(qtype_traits_t table[QT_COUNT]);
+void simd_avx512_fill_packed(qtype_traits_t table[QT_COUNT]); /* simd_avx512_pack.c */
 /* dotprod: whether the SDOT kernels may be used (else the plain NEON ones). */
 void simd_neon_fill(qtype_traits_t table[QT_COUNT], int dotprod);
 

@@ -458,6 +458,7 @@ void simd_avx512_fill(qtype_traits_t t[QT_COUNT])
     t[QT_Q8_0].vec_dot_tile = avx512_tile_q8_0;
     t[QT_Q4_K].vec_dot = avx512_vec_dot_q4_K;
     t[QT_Q6_K].vec_dot = avx512_vec_dot_q6_K;
+    simd_avx512_fill_packed(t);
 }
 
 #else

@@ -1,0 +1,200 @@
+/* simd_avx512_pack.c - packed (row-interleaved) Q4_0 and Q8_0 weights for AVX-512 VNNI.
+ *
+ * Layout (see qt_packed_kernels in qtypes.h). A group holds QT_PACK_ROWS = 16 rows; for each
+ * 32-element block b of the rows it stores, one after the other:
+ *   - the 16 rows' fp16 scales (32 bytes), converted by one instruction;
+ *   - the 16 rows' quants as 64-byte vectors whose 32-bit lane r holds 4 consecutive bytes of row
+ *     r: Q4_0 has 4 such vectors (quant bytes 4k..4k+3 of each row: low nibbles are elements
+ *     4k..4k+3, high nibbles elements 16+4k..16+4k+3), Q8_0 has 8 (elements 4k..4k+3, stored as
+ *     w + 128 so they enter VPDPBUSD as unsigned bytes).
+ * So a block of 16 rows is 288 (Q4_0) or 544 (Q8_0) contiguous bytes, the same bytes as the
+ * unpacked rows, and a product streams one sequential run of memory.
+ *
+ * VPDPBUSD then adds, in lane r, four weight bytes of row r times the same four activation bytes
+ * broadcast to every lane: eight instructions give the 16 rows' integer dots of one block, with
+ * no horizontal sum anywhere. The weights' offset (8 for the nibbles, 128 for Q8_0) is removed by
+ * starting the integer sum at -offset * sum(activation quants), which the activation format
+ * carries per block; one conversion and one FMA per block then apply both scales.
+ *
+ * Activations: per 32-element block the scale (as a float), the int32 correction and the 32
+ * int8 quants (40 bytes), with the same quants and scale as the reference Q8_0 quantizer. Every output is summed block by block in the same order for any number of tokens, so
+ * decode (one token) and batches give bit-identical results. */
+#include "engine/quant_impl.h"
+#include "engine/simd.h"
+
+#if defined(__x86_64__)
+#include "engine/simd_x86.h"
+
+#define PR QT_PACK_ROWS
+
+typedef struct {
+    float d;
+    int32_t c; /* -offset * sum(qs) */
+    int8_t qs[32];
+} block_act;
+_Static_assert(sizeof(block_act) == 40, "block_act size");
+
+#define Q4_BLOCK (PR * 2 + PR * 16) /* 288 */
+#define Q8_BLOCK (PR * 2 + PR * 32) /* 544 */
+
+static size_t q4_0_group_bytes(int n) { return (size_t)(n / 32) * Q4_BLOCK; }
+static size_t q8_0_group_bytes(int n) { return (size_t)(n / 32) * Q8_BLOCK; }
+static size_t act_row_bytes(int n) { return (size_t)(n / 32) * sizeof(block_act); }
+
+static void pack_q4_0(int n, const void *restrict x, size_t x_stride, void *restrict dst)
+{
+    uint8_t *o = dst;
+    for (int b = 0; b < n / 32; b++, o += Q4_BLOCK) {
+        for (int r = 0; r < PR; r++) {
+            const block_q4_0 *src = (const block_q4_0 *)((const uint8_t *)x + r * x_stride) + b;
+            memcpy(o + 2 * r, &src->d, 2);
+            for (int k = 0; k < 4; k++) memcpy(o + 2 * PR + 64 * k + 4 * r, src->qs + 4 * k, 4);
+        }
+    }
+}
+
+static void pack_q8_0(int n, const void *restrict x, size_t x_stride, void *restrict dst)
+{
+    uint8_t *o = dst;
+    for (int b = 0; b < n / 32; b++, o += Q8_BLOCK) {
+        for (int r = 0; r < PR; r++) {
+            const block_q8_0 *src = (const block_q8_0 *)((const uint8_t *)x + r * x_stride) + b;
+            memcpy(o + 2 * r, &src->d, 2);
+            for (int k = 0; k < 8; k++)
+                for (int e = 0; e < 4; e++)
+                    o[2 * PR + 64 * k + 4 * r + e] = (uint8_t)(src->qs[4 * k + e] ^ 0x80);
+        }
+    }
+}
+
+/* x rounded to the nearest integer, halves away from zero (roundf), as int32. */
+AVX512_FN static inline __m512i round_away(__m512 x)
+{
+    const __m512 t = _mm512_roundscale_ps(x, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    const __m512 frac = _mm512_abs_ps(_mm512_sub_ps(x, t)); /* exact */
+    const __mmask16 up = _mm512_cmp_ps_mask(frac, _mm512_set1_ps(0.5f), _CMP_GE_OQ);
+    const __m512i sign = _mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32(INT32_MIN));
+    const __m512 one = _mm512_castsi512_ps(
+        _mm512_or_si512(_mm512_castps_si512(_mm512_set1_ps(1.0f)), sign)); /* +-1 like x */
+    return _mm512_cvttps_epi32(_mm512_mask_add_ps(t, up, t, one));
+}
+
+/* One block of activations; offset is the weights' (8 or 128). The quants and the scale are
+ * exactly those of the reference Q8_0 quantizer (fp16 scale, rounding halves away from zero). */
+AVX512_FN static inline void act_block(const float *x, block_act *a, int offset)
+{
+    const __m512 x0 = _mm512_loadu_ps(x), x1 = _mm512_loadu_ps(x + 16);
+    const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(x0), _mm512_abs_ps(x1)));
+    const float d = amax / 127.0f;
+    const __m512 id = _mm512_set1_ps(d != 0.0f ? 1.0f / d : 0.0f);
+    const __m512i q0 = round_away(_mm512_mul_ps(x0, id));
+    const __m512i q1 = round_away(_mm512_mul_ps(x1, id));
+    _mm_storeu_si128((__m128i *)a->qs, _mm512_cvtsepi32_epi8(q0));
+    _mm_storeu_si128((__m128i *)(a->qs + 16), _mm512_cvtsepi32_epi8(q1));
+    a->d = _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtps_ph(_mm_set_ss(d), _MM_FROUND_TO_NEAREST_INT)));
+    a->c = -offset * _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
+}
+
+AVX512_FN static void act_q4_0(const float *restrict x, void *restrict y, int n)
+{
+    block_act *a = y;
+    for (int b = 0; b < n / 32; b++) act_block(x + 32 * b, a + b, 8);
+}
+
+AVX512_FN static void act_q8_0(const float *restrict x, void *restrict y, int n)
+{
+    block_act *a = y;
+    for (int b = 0; b < n / 32; b++) act_block(x + 32 * b, a + b, 128);
+}
+
+AVX512_FN static inline __m512i bcast32(const int8_t *p)
+{
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm512_set1_epi32(v);
+}
+
+/* T tokens (a compile-time constant after inlining) against one group. is_q8 selects the layout.
+ * Each token's integer dot runs in two chains (w[0..3] and w[4..7]) so one token alone still
+ * overlaps its VPDPBUSD latencies; integer sums are exact, so the split changes nothing. */
+__attribute__((always_inline)) AVX512_FN static inline void
+tile_q_0(int n, float *restrict s, size_t ss, const uint8_t *restrict xp,
+         const uint8_t *restrict y, size_t ys, const int T, const int is_q8)
+{
+    const size_t bsz = is_q8 ? Q8_BLOCK : Q4_BLOCK;
+    const __m512i m4 = _mm512_set1_epi8(15);
+    __m512 acc[QT_TILE_TOKENS];
+    for (int t = 0; t < T; t++) acc[t] = _mm512_setzero_ps();
+    const int nb = n / 32;
+    for (int b = 0; b < nb; b++) {
+        const uint8_t *g = xp + (size_t)b * bsz;
+        const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)g));
+        __m512i w[8];
+        if (is_q8) {
+            for (int k = 0; k < 8; k++) w[k] = _mm512_loadu_si512((const void *)(g + 32 + 64 * k));
+        } else {
+            for (int k = 0; k < 4; k++) {
+                const __m512i v = _mm512_loadu_si512((const void *)(g + 32 + 64 * k));
+                w[k] = _mm512_and_si512(v, m4);
+                w[4 + k] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+            }
+        }
+        _mm_prefetch((const char *)(g + 8 * bsz), _MM_HINT_T0);
+        for (int t = 0; t < T; t++) {
+            const block_act *a = (const block_act *)(y + (size_t)t * ys) + b;
+            /* w[k] holds elements 4k..4k+3 of the block, w[4 + k] elements 16+4k..16+4k+3 */
+            __m512i p0 = _mm512_set1_epi32(a->c), p1 = _mm512_setzero_si512();
+            for (int k = 0; k < 4; k++) {
+                p0 = _mm512_dpbusd_epi32(p0, w[k], bcast32(a->qs + 4 * k));
+                p1 = _mm512_dpbusd_epi32(p1, w[4 + k], bcast32(a->qs + 16 + 4 * k));
+            }
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(p0, p1)),
+                                     _mm512_mul_ps(dw, _mm512_set1_ps(a->d)), acc[t]);
+        }
+    }
+    for (int t = 0; t < T; t++) _mm512_storeu_ps(s + (size_t)t * ss, acc[t]);
+}
+
+#define TILE_SWITCH(fn, is_q8)                                                                     \
+    switch (nt) {                                                                                  \
+    case 8: tile_q_0(n, s, ss, xp, y, ys, 8, is_q8); break;                                       \
+    case 7: tile_q_0(n, s, ss, xp, y, ys, 7, is_q8); break;                                       \
+    case 6: tile_q_0(n, s, ss, xp, y, ys, 6, is_q8); break;                                       \
+    case 5: tile_q_0(n, s, ss, xp, y, ys, 5, is_q8); break;                                       \
+    case 4: tile_q_0(n, s, ss, xp, y, ys, 4, is_q8); break;                                       \
+    case 3: tile_q_0(n, s, ss, xp, y, ys, 3, is_q8); break;                                       \
+    case 2: tile_q_0(n, s, ss, xp, y, ys, 2, is_q8); break;                                       \
+    default: tile_q_0(n, s, ss, xp, y, ys, 1, is_q8); break;                                      \
+    }
+
+AVX512_FN static void tile_q4_0(int n, int nt, float *restrict s, size_t ss,
+                                const void *restrict xp, const void *restrict y, size_t ys)
+{
+    TILE_SWITCH(tile_q4_0, 0)
+}
+
+AVX512_FN static void tile_q8_0(int n, int nt, float *restrict s, size_t ss,
+                                const void *restrict xp, const void *restrict y, size_t ys)
+{
+    TILE_SWITCH(tile_q8_0, 1)
+}
+
+static const qt_packed_kernels packed_q4_0 = {q4_0_group_bytes, pack_q4_0, act_row_bytes,
+                                              act_q4_0, tile_q4_0};
+static const qt_packed_kernels packed_q8_0 = {q8_0_group_bytes, pack_q8_0, act_row_bytes,
+                                              act_q8_0, tile_q8_0};
+
+void simd_avx512_fill_packed(qtype_traits_t t[QT_COUNT])
+{
+    t[QT_Q4_0].packed = &packed_q4_0;
+    t[QT_Q8_0].packed = &packed_q8_0;
+}
+
+#else
+
+void simd_avx512_fill_packed(qtype_traits_t t[QT_COUNT])
+{
+    (void)t;
+}
+
+#endif
