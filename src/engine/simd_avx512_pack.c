@@ -139,7 +139,6 @@ tile_q_0(int n, float *restrict s, size_t ss, const uint8_t *restrict xp,
                 w[4 + k] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
             }
         }
-        _mm_prefetch((const char *)(g + 8 * bsz), _MM_HINT_T0);
         for (int t = 0; t < T; t++) {
             const block_act *a = (const block_act *)(y + (size_t)t * ys) + b;
             /* w[k] holds elements 4k..4k+3 of the block, w[4 + k] elements 16+4k..16+4k+3 */
