@@ -7,6 +7,7 @@
  * per product (the activations, much smaller, are re-read from cache). */
 #include "engine/ctx.h"
 
+#include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,8 +174,8 @@ typedef struct {
     size_t x_row;
     int n_tok;
     float *y;          /* [n_tok][m] */
-    int chunk;         /* rows per claimed chunk, a multiple of MM_TILE_R */
-    atomic_int next;   /* first unclaimed row */
+    int chunk;         /* rows per claimed chunk: a multiple of MM_TILE_R, of QT_PACK_ROWS
+                        * when packed */
 } mm_job;
 
 static float dot_f32(const float *a, const float *b, int n)
@@ -240,17 +241,47 @@ static void mm_rows_exact(const mm_job *j, int r0, int r1, float *wrow)
     }
 }
 
+/* Several products that share one input, handed out as one job: chunks of rows are claimed
+ * from one counter across all the matrices, so the threads meet once instead of once per
+ * matrix. With glu, the two matrices are a gate and an up projection of the same shape: a chunk
+ * covers the same rows of both, and its owner applies y0 = silu(y0) * y1 to them at once. */
+#define MM_MAX 3
+
+typedef struct {
+    mm_job j[MM_MAX];
+    int n, glu;
+    int first[MM_MAX + 1]; /* first chunk id of each matrix; first[n] = the total */
+    atomic_int next;       /* next unclaimed chunk id */
+} mm_multi;
+
+static void glu_rows(const mm_multi *mm, int r0, int r1)
+{
+    const mm_job *g = &mm->j[0], *u = &mm->j[1];
+    for (int t = 0; t < g->n_tok; t++) {
+        float *gy = g->y + (size_t)t * g->m;
+        const float *uy = u->y + (size_t)t * u->m;
+        for (int r = r0; r < r1; r++) gy[r] = gy[r] / (1.0f + expf(-gy[r])) * uy[r];
+    }
+}
+
 static void mm_worker(void *arg, int ith, int nth)
 {
     (void)nth;
-    mm_job *j = arg;
-    float *wrow = j->c->wrow + (size_t)ith * j->c->wrow_len;
+    mm_multi *mm = arg;
+    float *wrow = mm->j[0].c->wrow + (size_t)ith * mm->j[0].c->wrow_len;
     for (;;) {
-        const int r0 = atomic_fetch_add_explicit(&j->next, j->chunk, memory_order_relaxed);
-        if (r0 >= j->m) break;
+        const int id = atomic_fetch_add_explicit(&mm->next, 1, memory_order_relaxed);
+        if (id >= mm->first[mm->n]) break;
+        int i = 0;
+        while (id >= mm->first[i + 1]) i++;
+        const mm_job *j = &mm->j[i];
+        const int r0 = (id - mm->first[i]) * j->chunk;
         const int r1 = r0 + j->chunk < j->m ? r0 + j->chunk : j->m;
-        if (j->c->p.exact) mm_rows_exact(j, r0, r1, wrow);
-        else mm_rows(j, r0, r1);
+        for (int g = 0; g <= mm->glu; g++) {
+            if (j[g].c->p.exact) mm_rows_exact(&j[g], r0, r1, wrow);
+            else mm_rows(&j[g], r0, r1);
+        }
+        if (mm->glu) glu_rows(mm, r0, r1);
     }
 }
 
@@ -271,44 +302,93 @@ static void mm_quantize_worker(void *arg, int ith, int nth)
         quant(j->x + (size_t)t * j->k, (uint8_t *)j->xq + (size_t)t * j->x_row, j->k);
 }
 
+static void mm_job_init(mm_job *j, uh_ctx *c, const gguf_tensor *w, const float *x, int n_tok,
+                        float *y)
+{
+    memset(j, 0, sizeof *j);
+    j->c = c;
+    j->tr = &qtype_traits[w->type];
+    j->wd = w->data;
+    j->k = (int)w->ne[0];
+    j->m = (int)w->ne[1];
+    j->x = x;
+    j->xq = (const uint8_t *)x;
+    j->x_row = (size_t)w->ne[0] * sizeof(float);
+    j->n_tok = n_tok;
+    j->y = y;
+    j->w_row = qtype_row_size((enum qtype)w->type, j->k);
+    if (w->packed && j->tr->packed && !c->p.exact) {
+        j->packed = w->packed;
+        j->group_bytes = j->tr->packed->group_bytes(j->k);
+    }
+}
+
+/* Whether two jobs read the same activation bytes (so one conversion serves both). */
+static int mm_same_input(const mm_job *a, const mm_job *b)
+{
+    if (a->k != b->k || (a->packed != NULL) != (b->packed != NULL)) return 0;
+    if (a->packed)
+        return a->tr->packed->act_from_float == b->tr->packed->act_from_float &&
+               a->tr->packed->act_row_bytes == b->tr->packed->act_row_bytes;
+    if (a->c->p.exact) return 1;
+    return a->tr->vec_dot_type == b->tr->vec_dot_type;
+}
+
+static void mm_prepare_input(uh_ctx *c, mm_job *j)
+{
+    const enum qtype vt = j->tr->vec_dot_type;
+    if (!j->packed && (c->p.exact || vt == QT_F32)) return; /* reads the floats */
+    j->x_row = j->packed ? j->tr->packed->act_row_bytes(j->k) : qtype_row_size(vt, j->k);
+    j->xq = c->act_q;
+    /* a single row is quicker to convert here than to hand out */
+    if (j->n_tok == 1) mm_quantize_worker(j, 0, 1);
+    else tp_run(c->pool, mm_quantize_worker, j);
+}
+
+void ctx_matmul_n(uh_ctx *c, int n, const gguf_tensor *const *w, const float *x, int n_tok,
+                  float *const *y, int glu)
+{
+    mm_multi mm = {.n = n, .glu = glu};
+    if (n < 1 || n > MM_MAX || (glu && n != 2)) return;
+    for (int i = 0; i < n; i++) mm_job_init(&mm.j[i], c, w[i], x, n_tok, y[i]);
+    /* one input conversion when every matrix reads the same format; otherwise one job each */
+    for (int i = 1; i < n; i++) {
+        if (!mm_same_input(&mm.j[0], &mm.j[i]) || (glu && w[i]->ne[1] != w[0]->ne[1])) {
+            if (glu) {
+                ctx_matmul(c, w[0], x, n_tok, y[0]);
+                ctx_matmul(c, w[1], x, n_tok, y[1]);
+                glu_rows(&mm, 0, mm.j[0].m);
+            } else {
+                for (int k = 0; k < n; k++) ctx_matmul(c, w[k], x, n_tok, y[k]);
+            }
+            return;
+        }
+    }
+    mm_prepare_input(c, &mm.j[0]);
+    int any_packed = 0;
+    for (int i = 0; i < n; i++) {
+        mm.j[i].xq = mm.j[0].xq;
+        mm.j[i].x_row = mm.j[0].x_row;
+        any_packed |= mm.j[i].packed != NULL;
+    }
+    const int unit = any_packed ? QT_PACK_ROWS : MM_TILE_R;
+    const int nth = tp_n_threads(c->pool);
+    mm.first[0] = 0;
+    const int n_list = glu ? 1 : n;
+    for (int i = 0; i < n_list; i++) {
+        mm_job *j = &mm.j[i];
+        int chunk = j->m / (nth * MM_CHUNKS_PER_THREAD);
+        chunk = (chunk + unit - 1) / unit * unit;
+        j->chunk = chunk < unit ? unit : chunk;
+        if (glu) mm.j[1].chunk = j->chunk;
+        mm.first[i + 1] = mm.first[i] + (j->m + j->chunk - 1) / j->chunk;
+    }
+    mm.n = n_list;
+    atomic_init(&mm.next, 0);
+    tp_run(c->pool, mm_worker, &mm);
+}
+
 void ctx_matmul(uh_ctx *c, const gguf_tensor *w, const float *x, int n_tok, float *y)
 {
-    mm_job j = {
-        .c = c,
-        .tr = &qtype_traits[w->type],
-        .wd = w->data,
-        .k = (int)w->ne[0],
-        .m = (int)w->ne[1],
-        .x = x,
-        .xq = (const uint8_t *)x,
-        .x_row = (size_t)w->ne[0] * sizeof(float),
-        .n_tok = n_tok,
-        .y = y,
-    };
-    j.w_row = qtype_row_size((enum qtype)w->type, j.k);
-    if (w->packed && j.tr->packed && !c->p.exact) {
-        j.packed = w->packed;
-        j.group_bytes = j.tr->packed->group_bytes(j.k);
-    }
-    const int unit = j.packed ? QT_PACK_ROWS : MM_TILE_R;
-    const int nth = tp_n_threads(c->pool);
-    int chunk = j.m / (nth * MM_CHUNKS_PER_THREAD);
-    chunk = (chunk + unit - 1) / unit * unit;
-    j.chunk = chunk < unit ? unit : chunk;
-    atomic_init(&j.next, 0);
-
-    const enum qtype vt = j.tr->vec_dot_type;
-    if (j.packed) {
-        j.x_row = j.tr->packed->act_row_bytes(j.k);
-        j.xq = c->act_q;
-        if (n_tok == 1) mm_quantize_worker(&j, 0, 1);
-        else tp_run(c->pool, mm_quantize_worker, &j);
-    } else if (!c->p.exact && vt != QT_F32) {
-        j.x_row = qtype_row_size(vt, j.k);
-        j.xq = c->act_q;
-        /* a single row is quicker to convert here than to hand out */
-        if (n_tok == 1) mm_quantize_worker(&j, 0, 1);
-        else tp_run(c->pool, mm_quantize_worker, &j);
-    }
-    tp_run(c->pool, mm_worker, &j);
+    ctx_matmul_n(c, 1, &w, x, n_tok, &y, 0);
 }

@@ -65,5 +65,11 @@ struct uh_ctx {
 /* Computes y[t][r] = dot(row r of w, x[t]) for n_tok input rows of w->ne[0] floats, writing
  * n_tok rows of w->ne[1] floats, on the context's threads. Uses the activation scratch. */
 void ctx_matmul(uh_ctx *c, const gguf_tensor *w, const float *x, int n_tok, float *y);
+/* n (<= 3) products of the same input x, y[i] = w[i] x, in one hand-out to the threads (and one
+ * conversion of x when the matrices read the same format). With glu, n is 2, the matrices have
+ * the same shape, and y[0] becomes silu(w[0] x) * (w[1] x). Each output is computed exactly as
+ * by separate ctx_matmul calls. */
+void ctx_matmul_n(uh_ctx *c, int n, const gguf_tensor *const *w, const float *x, int n_tok,
+                  float *const *y, int glu);
 
 #endif

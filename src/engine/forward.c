@@ -167,14 +167,15 @@ static void attention(uh_ctx *c, int il, const uh_batch *b)
     tp_run(c->pool, attention_worker, &aj);
 }
 
-/* Elementwise steps over n rows of width floats. Norms split by rows, the rest by elements. */
-enum ew_op { EW_RMSNORM, EW_SILU_MUL, EW_ADD };
+/* Elementwise steps over n rows of width floats. Norms split by rows, sums by elements. (The
+ * SwiGLU product is applied by the gate/up matrix product itself, see ctx_matmul_n.) */
+enum ew_op { EW_RMSNORM, EW_ADD };
 
 typedef struct {
     enum ew_op op;
     int n, width;
-    float *y;         /* RMSNORM: output; SILU_MUL: gate (in/out); ADD: accumulator */
-    const float *x;   /* RMSNORM: input; SILU_MUL: up; ADD: addend */
+    float *y;         /* RMSNORM: output; ADD: accumulator */
+    const float *x;   /* RMSNORM: input; ADD: addend */
     const float *w;   /* RMSNORM: weight */
     float eps;
 } ew_job;
@@ -192,14 +193,7 @@ static void ew_worker(void *arg, int ith, int nth)
     }
     /* element ranges; n * width fits an int for any batch the context accepts */
     tp_split(e->n * e->width, ith, nth, &i0, &i1);
-    if (e->op == EW_SILU_MUL) {
-        for (int i = i0; i < i1; i++) {
-            const float g = e->y[i];
-            e->y[i] = g / (1.0f + expf(-g)) * e->x[i];
-        }
-    } else {
-        for (int i = i0; i < i1; i++) e->y[i] += e->x[i];
-    }
+    for (int i = i0; i < i1; i++) e->y[i] += e->x[i];
 }
 
 static void ew_run(uh_ctx *c, enum ew_op op, int n, int width, float *y, const float *x,
@@ -219,13 +213,13 @@ static void layer_forward(uh_ctx *c, int il, const uh_batch *b)
     const uh_model *m = c->model;
     const hparams *hp = &m->hp;
     const layer_weights *l = &m->layers[il];
-    const int n = b->n_tokens, d = hp->n_embd, ff = hp->n_ff;
+    const int n = b->n_tokens, d = hp->n_embd;
     const int dq = hp->n_head * hp->head_dim, dkv = (int)c->kv_row;
 
     ew_run(c, EW_RMSNORM, n, d, c->h, c->x, l->attn_norm->data);
-    ctx_matmul(c, l->wq, c->h, n, c->q);
-    ctx_matmul(c, l->wk, c->h, n, c->k);
-    ctx_matmul(c, l->wv, c->h, n, c->v);
+    const gguf_tensor *qkv[3] = {l->wq, l->wk, l->wv};
+    float *const qkv_out[3] = {c->q, c->k, c->v};
+    ctx_matmul_n(c, 3, qkv, c->h, n, qkv_out, 0);
     add_bias(c->q, l->bq, n, dq);
     add_bias(c->k, l->bk, n, dkv);
     add_bias(c->v, l->bv, n, dkv);
@@ -241,9 +235,9 @@ static void layer_forward(uh_ctx *c, int il, const uh_batch *b)
     ew_run(c, EW_ADD, n, d, c->x, c->h, NULL);
 
     ew_run(c, EW_RMSNORM, n, d, c->h, c->x, l->ffn_norm->data);
-    ctx_matmul(c, l->w_gate, c->h, n, c->gate);
-    ctx_matmul(c, l->w_up, c->h, n, c->up);
-    ew_run(c, EW_SILU_MUL, n, ff, c->gate, c->up, NULL);
+    const gguf_tensor *gate_up[2] = {l->w_gate, l->w_up};
+    float *const gate_up_out[2] = {c->gate, c->up};
+    ctx_matmul_n(c, 2, gate_up, c->h, n, gate_up_out, 1); /* gate = silu(gate) * up */
     ctx_matmul(c, l->w_down, c->gate, n, c->h);
     ew_run(c, EW_ADD, n, d, c->x, c->h, NULL);
 }
