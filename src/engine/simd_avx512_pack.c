@@ -1,4 +1,4 @@
-/* simd_avx512_pack.c - packed (row-interleaved) Q4_0 and Q8_0 weights for AVX-512 VNNI.
+/* simd_avx512_pack.c - packed (row-interleaved) Q4_0, Q8_0 and F16 weights for AVX-512 VNNI.
  *
  * Layout (see qt_packed_kernels in qtypes.h). A group holds QT_PACK_ROWS = 16 rows; for each
  * 32-element block b of the rows it stores, one after the other:
@@ -178,6 +178,72 @@ AVX512_FN static void tile_q8_0(int n, int nt, float *restrict s, size_t ss,
     TILE_SWITCH(tile_q8_0, 1)
 }
 
+/* ---- F16: 16 rows' element i side by side (32 bytes), against float activations ----
+ *
+ * One conversion gives element i of the 16 rows; one FMA per token adds it times the token's x[i]
+ * broadcast. Each token keeps two partial sums per lane (even and odd elements), so one token
+ * alone has two FMA chains in flight; the two are added at the end, the same way for any nt. */
+
+static size_t f16_group_bytes(int n) { return (size_t)n * PR * 2; }
+static size_t f32_row_bytes(int n) { return (size_t)n * sizeof(float); }
+
+static void pack_f16(int n, const void *restrict x, size_t x_stride, void *restrict dst)
+{
+    uint16_t *o = dst;
+    for (int r = 0; r < PR; r++) {
+        const uint16_t *src = (const uint16_t *)((const uint8_t *)x + r * x_stride);
+        for (int i = 0; i < n; i++) o[(size_t)i * PR + r] = src[i];
+    }
+}
+
+static void act_f32(const float *restrict x, void *restrict y, int n)
+{
+    memcpy(y, x, (size_t)n * sizeof(float));
+}
+
+__attribute__((always_inline)) AVX512_FN static inline void
+tile_f16_t(int n, float *restrict s, size_t ss, const uint8_t *restrict xp,
+           const uint8_t *restrict y, size_t ys, const int T)
+{
+    __m512 acc0[QT_TILE_TOKENS], acc1[QT_TILE_TOKENS];
+    for (int t = 0; t < T; t++) acc0[t] = acc1[t] = _mm512_setzero_ps();
+    int i = 0;
+    for (; i + 2 <= n; i += 2) {
+        const __m512 w0 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(xp + 32 * i)));
+        const __m512 w1 =
+            _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(xp + 32 * i + 32)));
+        for (int t = 0; t < T; t++) {
+            const float *x = (const float *)(y + (size_t)t * ys);
+            acc0[t] = _mm512_fmadd_ps(w0, _mm512_set1_ps(x[i]), acc0[t]);
+            acc1[t] = _mm512_fmadd_ps(w1, _mm512_set1_ps(x[i + 1]), acc1[t]);
+        }
+    }
+    if (i < n) {
+        const __m512 w0 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(xp + 32 * i)));
+        for (int t = 0; t < T; t++)
+            acc0[t] = _mm512_fmadd_ps(w0, _mm512_set1_ps(((const float *)(y + t * ys))[i]),
+                                      acc0[t]);
+    }
+    for (int t = 0; t < T; t++) _mm512_storeu_ps(s + (size_t)t * ss, _mm512_add_ps(acc0[t], acc1[t]));
+}
+
+AVX512_FN static void tile_f16(int n, int nt, float *restrict s, size_t ss,
+                               const void *restrict xp, const void *restrict y, size_t ys)
+{
+    switch (nt) {
+    case 8: tile_f16_t(n, s, ss, xp, y, ys, 8); break;
+    case 7: tile_f16_t(n, s, ss, xp, y, ys, 7); break;
+    case 6: tile_f16_t(n, s, ss, xp, y, ys, 6); break;
+    case 5: tile_f16_t(n, s, ss, xp, y, ys, 5); break;
+    case 4: tile_f16_t(n, s, ss, xp, y, ys, 4); break;
+    case 3: tile_f16_t(n, s, ss, xp, y, ys, 3); break;
+    case 2: tile_f16_t(n, s, ss, xp, y, ys, 2); break;
+    default: tile_f16_t(n, s, ss, xp, y, ys, 1); break;
+    }
+}
+
+static const qt_packed_kernels packed_f16 = {f16_group_bytes, pack_f16, f32_row_bytes, act_f32,
+                                             tile_f16};
 static const qt_packed_kernels packed_q4_0 = {q4_0_group_bytes, pack_q4_0, act_row_bytes,
                                               act_q4_0, tile_q4_0};
 static const qt_packed_kernels packed_q8_0 = {q8_0_group_bytes, pack_q8_0, act_row_bytes,
@@ -187,6 +253,7 @@ void simd_avx512_fill_packed(qtype_traits_t t[QT_COUNT])
 {
     t[QT_Q4_0].packed = &packed_q4_0;
     t[QT_Q8_0].packed = &packed_q8_0;
+    t[QT_F16].packed = &packed_f16;
 }
 
 #else
