@@ -131,20 +131,16 @@ static void attention_worker(void *arg, int ith, int nth)
         for (int g = 0; g < nb; g++) mx[g] = -INFINITY;
         for (int j0 = 0; j0 < n_kv; j0 += ATTN_RUN) {
             const int jn = n_kv - j0 < ATTN_RUN ? n_kv - j0 : ATTN_RUN;
-            for (int g = 0; g < nb; g++) {
-                const float m = ak->scores(scores + (size_t)g * n_ctx + j0, q + (size_t)g * hd,
-                                           ks + (size_t)j0 * cell, cell, es, jn, hd, scale);
-                if (m > mx[g]) mx[g] = m;
-            }
+            ak->scores_group(scores + j0, n_ctx, q, nb, ks + (size_t)j0 * cell, cell, es, jn, hd,
+                             scale, mx);
         }
         for (int g = 0; g < nb; g++)
             inv[g] = 1.0f / ak->exp_sum(scores + (size_t)g * n_ctx, n_kv, mx[g]);
         memset(o, 0, (size_t)nb * hd * sizeof(float));
         for (int j0 = 0; j0 < n_kv; j0 += ATTN_RUN) {
             const int jn = n_kv - j0 < ATTN_RUN ? n_kv - j0 : ATTN_RUN;
-            for (int g = 0; g < nb; g++)
-                ak->weighted_sum(o + (size_t)g * hd, scores + (size_t)g * n_ctx + j0,
-                                 vs + (size_t)j0 * cell, cell, es, jn, hd);
+            ak->weighted_sum_group(o, scores + j0, n_ctx, nb, vs + (size_t)j0 * cell, cell, es, jn,
+                                   hd);
         }
         for (int g = 0; g < nb; g++)
             for (int e = 0; e < hd; e++) o[(size_t)g * hd + e] *= inv[g];

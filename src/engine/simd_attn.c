@@ -67,7 +67,43 @@ static void port_weighted_sum(float *restrict o, const float *restrict w, const 
     }
 }
 
-static const attn_kernels portable = {port_scores, port_exp_sum, port_weighted_sum};
+void attn_scores_group_loop(const attn_kernels *ak, float *restrict s, size_t s_stride,
+                            const float *restrict q, int nb, const uint8_t *k, size_t cell,
+                            size_t esize, int n, int hd, float scale, float *restrict mx)
+{
+    for (int g = 0; g < nb; g++) {
+        const float m = ak->scores(s + (size_t)g * s_stride, q + (size_t)g * hd, k, cell, esize,
+                                   n, hd, scale);
+        if (m > mx[g]) mx[g] = m;
+    }
+}
+
+void attn_weighted_sum_group_loop(const attn_kernels *ak, float *restrict o,
+                                  const float *restrict w, size_t w_stride, int nb,
+                                  const uint8_t *v, size_t cell, size_t esize, int n, int hd)
+{
+    for (int g = 0; g < nb; g++)
+        ak->weighted_sum(o + (size_t)g * hd, w + (size_t)g * w_stride, v, cell, esize, n, hd);
+}
+
+static const attn_kernels portable;
+
+static void port_scores_group(float *restrict s, size_t s_stride, const float *restrict q, int nb,
+                              const uint8_t *k, size_t cell, size_t esize, int n, int hd,
+                              float scale, float *restrict mx)
+{
+    attn_scores_group_loop(&portable, s, s_stride, q, nb, k, cell, esize, n, hd, scale, mx);
+}
+
+static void port_weighted_sum_group(float *restrict o, const float *restrict w, size_t w_stride,
+                                    int nb, const uint8_t *v, size_t cell, size_t esize, int n,
+                                    int hd)
+{
+    attn_weighted_sum_group_loop(&portable, o, w, w_stride, nb, v, cell, esize, n, hd);
+}
+
+static const attn_kernels portable = {port_scores, port_exp_sum, port_weighted_sum,
+                                      port_scores_group, port_weighted_sum_group};
 
 const attn_kernels *attn_kernels_portable(void)
 {
@@ -179,16 +215,179 @@ AVX2_FN static void avx2_weighted_sum(float *restrict o, const float *restrict w
     }
 }
 
-static const attn_kernels avx2 = {avx2_scores, avx2_exp_sum, avx2_weighted_sum};
+static const attn_kernels avx2;
+
+AVX2_FN static void avx2_scores_group(float *restrict s, size_t s_stride, const float *restrict q,
+                                      int nb, const uint8_t *k, size_t cell, size_t esize, int n,
+                                      int hd, float scale, float *restrict mx)
+{
+    attn_scores_group_loop(&avx2, s, s_stride, q, nb, k, cell, esize, n, hd, scale, mx);
+}
+
+AVX2_FN static void avx2_weighted_sum_group(float *restrict o, const float *restrict w,
+                                            size_t w_stride, int nb, const uint8_t *v,
+                                            size_t cell, size_t esize, int n, int hd)
+{
+    attn_weighted_sum_group_loop(&avx2, o, w, w_stride, nb, v, cell, esize, n, hd);
+}
+
+static const attn_kernels avx2 = {avx2_scores, avx2_exp_sum, avx2_weighted_sum,
+                                  avx2_scores_group, avx2_weighted_sum_group};
 
 const attn_kernels *attn_kernels_avx2(void)
 {
     return qt_kernels_supported(QT_KERNELS_AVX2) ? &avx2 : NULL;
 }
 
+/* ---- AVX-512 ----
+ *
+ * Whole query groups at once. Scores: a head's query stays in registers (hd / 16 vectors) while
+ * 16 rows of K give 16 vectors of partial products, which one transposing reduction (45
+ * instructions) turns into the 16 scores, instead of a horizontal sum per row. Weighted sums: up
+ * to 16 accumulators hold the outputs of as many heads as fit (4 heads at head_dim 64), so each V
+ * row is converted once and used by every head of the pass. Head dims that are not a multiple of
+ * 16, or above 128, use the AVX2 kernels. */
+
+#define AVX512_ATTN_FN __attribute__((target("avx2,fma,f16c,avx512f")))
+
+AVX512_ATTN_FN static inline __m512 load16(const uint8_t *row, size_t esize, int i)
+{
+    if (esize == 4) return _mm512_loadu_ps((const float *)(const void *)(row + 4 * (size_t)i));
+    return _mm512_cvtph_ps(
+        _mm256_loadu_si256((const __m256i *)(const void *)(row + 2 * (size_t)i)));
+}
+
+/* Element e of the result is the sum of v[e]'s 16 elements. */
+AVX512_ATTN_FN static inline __m512 sum16x16(const __m512 v[16])
+{
+    __m512 t[8], u[4];
+    for (int i = 0; i < 8; i++) /* per 128-bit lane: a0+a2, b0+b2, a1+a3, b1+b3 */
+        t[i] = _mm512_add_ps(_mm512_unpacklo_ps(v[2 * i], v[2 * i + 1]),
+                             _mm512_unpackhi_ps(v[2 * i], v[2 * i + 1]));
+    for (int i = 0; i < 4; i++) { /* per lane: the lane's sum of v[4i..4i+3] */
+        const __m512d a = _mm512_castps_pd(t[2 * i]), b = _mm512_castps_pd(t[2 * i + 1]);
+        u[i] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(a, b)),
+                             _mm512_castpd_ps(_mm512_unpackhi_pd(a, b)));
+    }
+    const __m512 w01 = _mm512_add_ps(_mm512_shuffle_f32x4(u[0], u[1], 0x88),
+                                     _mm512_shuffle_f32x4(u[0], u[1], 0xdd));
+    const __m512 w23 = _mm512_add_ps(_mm512_shuffle_f32x4(u[2], u[3], 0x88),
+                                     _mm512_shuffle_f32x4(u[2], u[3], 0xdd));
+    return _mm512_add_ps(_mm512_shuffle_f32x4(w01, w23, 0x88),
+                         _mm512_shuffle_f32x4(w01, w23, 0xdd));
+}
+
+AVX512_ATTN_FN static void avx512_scores_group(float *restrict s, size_t s_stride,
+                                               const float *restrict q, int nb,
+                                               const uint8_t *k, size_t cell, size_t esize,
+                                               int n, int hd, float scale, float *restrict mx)
+{
+    if (hd % 16 || hd > AVX_MAX_HD) {
+        attn_scores_group_loop(&avx2, s, s_stride, q, nb, k, cell, esize, n, hd, scale, mx);
+        return;
+    }
+    const int nc = hd / 16;
+    const __m512 sc = _mm512_set1_ps(scale);
+    for (int g = 0; g < nb; g++) {
+        __m512 qv[AVX_MAX_HD / 16];
+        for (int c = 0; c < nc; c++) qv[c] = _mm512_loadu_ps(q + (size_t)g * hd + 16 * c);
+        float *sg = s + (size_t)g * s_stride;
+        __m512 m = _mm512_set1_ps(-INFINITY);
+        for (int j0 = 0; j0 < n; j0 += 16) {
+            const int jn = n - j0 < 16 ? n - j0 : 16;
+            __m512 v[16];
+            for (int r = 0; r < 16; r++) {
+                if (r >= jn) {
+                    v[r] = _mm512_setzero_ps();
+                    continue;
+                }
+                const uint8_t *row = k + (size_t)(j0 + r) * cell;
+                __m512 a0 = _mm512_mul_ps(qv[0], load16(row, esize, 0)), a1;
+                if (nc > 1) {
+                    a1 = _mm512_mul_ps(qv[1], load16(row, esize, 16));
+                    for (int c = 2; c + 1 < nc; c += 2) {
+                        a0 = _mm512_fmadd_ps(qv[c], load16(row, esize, 16 * c), a0);
+                        a1 = _mm512_fmadd_ps(qv[c + 1], load16(row, esize, 16 * c + 16), a1);
+                    }
+                    if (nc % 2) a0 = _mm512_fmadd_ps(qv[nc - 1], load16(row, esize, 16 * (nc - 1)), a0);
+                    a0 = _mm512_add_ps(a0, a1);
+                }
+                v[r] = a0;
+            }
+            const __m512 d = _mm512_mul_ps(sum16x16(v), sc);
+            const __mmask16 live = (__mmask16)((1u << jn) - 1);
+            _mm512_mask_storeu_ps(sg + j0, live, d);
+            m = _mm512_mask_max_ps(m, live, m, d);
+        }
+        const float mg = _mm512_reduce_max_ps(m);
+        if (mg > mx[g]) mx[g] = mg;
+    }
+}
+
+AVX512_ATTN_FN static void avx512_weighted_sum_group(float *restrict o, const float *restrict w,
+                                                     size_t w_stride, int nb, const uint8_t *v,
+                                                     size_t cell, size_t esize, int n, int hd)
+{
+    if (hd % 16 || hd > AVX_MAX_HD) {
+        attn_weighted_sum_group_loop(&avx2, o, w, w_stride, nb, v, cell, esize, n, hd);
+        return;
+    }
+    const int nc = hd / 16;
+    const int per = 16 / nc; /* heads per pass: 16 accumulators */
+    for (int g0 = 0; g0 < nb; g0 += per) {
+        const int gn = nb - g0 < per ? nb - g0 : per;
+        __m512 acc[16];
+        for (int g = 0; g < gn; g++)
+            for (int c = 0; c < nc; c++)
+                acc[g * nc + c] = _mm512_loadu_ps(o + (size_t)(g0 + g) * hd + 16 * c);
+        for (int j = 0; j < n; j++) {
+            const uint8_t *row = v + (size_t)j * cell;
+            __m512 x[AVX_MAX_HD / 16];
+            for (int c = 0; c < nc; c++) x[c] = load16(row, esize, 16 * c);
+            for (int g = 0; g < gn; g++) {
+                const __m512 wg = _mm512_set1_ps(w[(size_t)(g0 + g) * w_stride + j]);
+                for (int c = 0; c < nc; c++)
+                    acc[g * nc + c] = _mm512_fmadd_ps(wg, x[c], acc[g * nc + c]);
+            }
+        }
+        for (int g = 0; g < gn; g++)
+            for (int c = 0; c < nc; c++)
+                _mm512_storeu_ps(o + (size_t)(g0 + g) * hd + 16 * c, acc[g * nc + c]);
+    }
+}
+
+AVX512_ATTN_FN static float avx512_scores(float *restrict s, const float *restrict q,
+                                          const uint8_t *k, size_t cell, size_t esize, int n,
+                                          int hd, float scale)
+{
+    float mx = -INFINITY;
+    avx512_scores_group(s, 0, q, 1, k, cell, esize, n, hd, scale, &mx);
+    return mx;
+}
+
+AVX512_ATTN_FN static void avx512_weighted_sum(float *restrict o, const float *restrict w,
+                                               const uint8_t *v, size_t cell, size_t esize, int n,
+                                               int hd)
+{
+    avx512_weighted_sum_group(o, w, 0, 1, v, cell, esize, n, hd);
+}
+
+static const attn_kernels avx512 = {avx512_scores, avx2_exp_sum, avx512_weighted_sum,
+                                    avx512_scores_group, avx512_weighted_sum_group};
+
+const attn_kernels *attn_kernels_avx512(void)
+{
+    return qt_kernels_supported(QT_KERNELS_AVX512) ? &avx512 : NULL;
+}
+
 #else
 
 const attn_kernels *attn_kernels_avx2(void)
+{
+    return NULL;
+}
+
+const attn_kernels *attn_kernels_avx512(void)
 {
     return NULL;
 }
@@ -201,8 +400,10 @@ static pthread_once_t chosen_once = PTHREAD_ONCE_INIT;
 static void choose(void)
 {
     qtypes_init();
-    const attn_kernels *x86 = attn_kernels_avx2();
-    chosen = x86 && strncmp(qtypes_kernel_name(), "avx", 3) == 0 ? x86 : &portable;
+    const attn_kernels *x86 = attn_kernels_avx2(), *x512 = attn_kernels_avx512();
+    const char *set = qtypes_kernel_name();
+    if (x512 && strncmp(set, "avx512", 6) == 0) chosen = x512;
+    else chosen = x86 && strncmp(set, "avx", 3) == 0 ? x86 : &portable;
 }
 
 /* Chosen once: asking the CPU (CPUID) traps to the hypervisor on a virtual machine, which cost

@@ -20,13 +20,33 @@ typedef struct {
     /* o += sum_j w[j] * (row j of v), j < n (o: hd floats). */
     void (*weighted_sum)(float *restrict o, const float *restrict w, const uint8_t *v,
                          size_t cell, size_t esize, int n, int hd);
+    /* The same for nb query heads sharing one KV head (grouped-query attention), so each row of
+     * k and v is loaded once for all of them: head g's query is q + g * hd, its scores
+     * s + g * s_stride, its weights w + g * w_stride, its output o + g * hd; mx[g] is raised to
+     * the largest of head g's scores. Each head's numbers are those the single-head kernels of
+     * the same set give. */
+    void (*scores_group)(float *restrict s, size_t s_stride, const float *restrict q, int nb,
+                         const uint8_t *k, size_t cell, size_t esize, int n, int hd, float scale,
+                         float *restrict mx);
+    void (*weighted_sum_group)(float *restrict o, const float *restrict w, size_t w_stride,
+                               int nb, const uint8_t *v, size_t cell, size_t esize, int n,
+                               int hd);
 } attn_kernels;
 
-/* The set matching the dot-product kernels qtypes_init chose: AVX2 for the avx2 and avx512 sets,
- * portable C otherwise. Valid after qtypes_init. */
+/* The set matching the dot-product kernels qtypes_init chose: AVX-512 or AVX2 for those sets,
+ * portable C otherwise. */
 const attn_kernels *attn_kernels_get(void);
-/* The portable set, and the x86 one (NULL where the CPU or build lacks it), for tests. */
+/* Each set (NULL where the CPU or build lacks it), for tests. */
 const attn_kernels *attn_kernels_portable(void);
 const attn_kernels *attn_kernels_avx2(void);
+const attn_kernels *attn_kernels_avx512(void); /* simd_attn_avx512.c */
+
+/* Group kernels made of a set's single-head ones, for sets without their own. */
+void attn_scores_group_loop(const attn_kernels *ak, float *restrict s, size_t s_stride,
+                            const float *restrict q, int nb, const uint8_t *k, size_t cell,
+                            size_t esize, int n, int hd, float scale, float *restrict mx);
+void attn_weighted_sum_group_loop(const attn_kernels *ak, float *restrict o,
+                                  const float *restrict w, size_t w_stride, int nb,
+                                  const uint8_t *v, size_t cell, size_t esize, int n, int hd);
 
 #endif
