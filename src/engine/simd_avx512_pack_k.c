@@ -151,6 +151,9 @@ AVX512_FN static void act_from_float_q6_K(const float *restrict x, void *restric
     }
 }
 
+/* The small loops below are unrolled by pragma: -O2 keeps them as loops, and the per-token arrays
+ * (sums, accumulators) then live on the stack instead of in registers (measured on a Q4_K_M
+ * model: pp64 about 160 tok/s that way, 250 unrolled). */
 AVX512_FN static inline __m512i bcast32(const int8_t *p)
 {
     int32_t v;
@@ -166,12 +169,12 @@ __attribute__((always_inline)) AVX512_FN static inline void
 q4_K_sub(__m512i *sumi, const __m512i *w, __m512i sc, const uint8_t *y, size_t ys, int b, int j,
          const int T)
 {
-    #pragma GCC unroll 16
+#pragma GCC unroll 16
     for (int t = 0; t < T; t++) {
         const act_q4_K *a = (const act_q4_K *)(y + (size_t)t * ys) + b;
         const int8_t *q = a->qs + 32 * j;
         __m512i p0 = _mm512_setzero_si512(), p1 = _mm512_setzero_si512();
-        #pragma GCC unroll 16
+#pragma GCC unroll 16
         for (int c = 0; c < 4; c++) {
             p0 = _mm512_dpbusd_epi32(p0, w[c], bcast32(q + 4 * c));
             p1 = _mm512_dpbusd_epi32(p1, w[4 + c], bcast32(q + 16 + 4 * c));
@@ -188,24 +191,24 @@ tile_q4_K_T(int n, float *restrict s, size_t ss, const uint8_t *restrict xp,
 {
     const __m512i m4 = _mm512_set1_epi8(15);
     __m512 acc[QT_TILE_TOKENS];
-    #pragma GCC unroll 16
+#pragma GCC unroll 16
     for (int t = 0; t < T; t++) acc[t] = _mm512_setzero_ps();
     for (int b = 0; b < n / QK_K; b++) {
         const uint8_t *g = xp + (size_t)b * Q4K_BLOCK;
         __m512i sumi[QT_TILE_TOKENS];
-        #pragma GCC unroll 16
+#pragma GCC unroll 16
         for (int t = 0; t < T; t++) sumi[t] = _mm512_setzero_si512();
-        #pragma GCC unroll 16
+#pragma GCC unroll 16
         for (int i = 0; i < 4; i++) {
             const uint8_t *qv = g + Q4K_QS + 512 * i;
             __m512i w[8];
-            #pragma GCC unroll 16
+#pragma GCC unroll 16
             for (int c = 0; c < 8; c++)
                 w[c] = _mm512_and_si512(_mm512_loadu_si512((const void *)(qv + 64 * c)), m4);
             q4_K_sub(sumi, w,
                      _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(g + Q4K_SC + 32 * i))),
                      y, ys, b, 2 * i, T);
-            #pragma GCC unroll 16
+#pragma GCC unroll 16
             for (int c = 0; c < 8; c++)
                 w[c] = _mm512_and_si512(
                     _mm512_srli_epi16(_mm512_loadu_si512((const void *)(qv + 64 * c)), 4), m4);
@@ -217,16 +220,16 @@ tile_q4_K_T(int n, float *restrict s, size_t ss, const uint8_t *restrict xp,
         const __m512 dv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(g + Q4K_D)));
         const __m512 dmv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(g + Q4K_DMIN)));
         __m512i mins[4];
-        #pragma GCC unroll 16
+#pragma GCC unroll 16
         for (int i = 0; i < 4; i++)
             mins[i] = _mm512_cvtepu8_epi16(
                 _mm256_loadu_si256((const __m256i *)(g + Q4K_MIN + 2 * PR * i)));
-        #pragma GCC unroll 16
+#pragma GCC unroll 16
         for (int t = 0; t < T; t++) {
             const act_q4_K *a = (const act_q4_K *)(y + (size_t)t * ys) + b;
             /* sum of min * sub-block sum: at most 8 * 63 * 4064, int32 */
             __m512i summ = _mm512_setzero_si512();
-            #pragma GCC unroll 16
+#pragma GCC unroll 16
             for (int i = 0; i < 4; i++)
                 summ = _mm512_dpwssd_epi32(summ, mins[i], _mm512_set1_epi32(a->m[i]));
             const __m512 f = _mm512_fmsub_ps(_mm512_cvtepi32_ps(sumi[t]), dv,
@@ -234,7 +237,7 @@ tile_q4_K_T(int n, float *restrict s, size_t ss, const uint8_t *restrict xp,
             acc[t] = _mm512_fmadd_ps(f, _mm512_set1_ps(a->d), acc[t]);
         }
     }
-    #pragma GCC unroll 16
+#pragma GCC unroll 16
     for (int t = 0; t < T; t++) _mm512_storeu_ps(s + (size_t)t * ss, acc[t]);
 }
 
@@ -248,14 +251,14 @@ tile_q6_K_T(int n, float *restrict s, size_t ss, const uint8_t *restrict xp,
 {
     const __m512i m4 = _mm512_set1_epi8(15), m30 = _mm512_set1_epi8(0x30);
     __m512 acc[QT_TILE_TOKENS];
-    #pragma GCC unroll 16
+#pragma GCC unroll 16
     for (int t = 0; t < T; t++) acc[t] = _mm512_setzero_ps();
     for (int b = 0; b < n / QK_K; b++) {
         const uint8_t *g = xp + (size_t)b * Q6K_BLOCK;
         __m512i sumi[QT_TILE_TOKENS];
-        #pragma GCC unroll 16
+#pragma GCC unroll 16
         for (int t = 0; t < T; t++) sumi[t] = _mm512_setzero_si512();
-        #pragma GCC unroll 16
+#pragma GCC unroll 16
         for (int j = 0; j < 16; j++) {
             const uint8_t *qv = g + Q6K_Q + 192 * j;
             const __m512i l1 = _mm512_loadu_si512((const void *)qv);
@@ -272,25 +275,25 @@ tile_q6_K_T(int n, float *restrict s, size_t ss, const uint8_t *restrict xp,
                                              _mm512_srli_epi16(h, 2), m30, 0xf8);
             const __m512i sc =
                 _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(g + Q6K_SC + PR * j)));
-            #pragma GCC unroll 16
+#pragma GCC unroll 16
             for (int t = 0; t < T; t++) {
                 const act_q6_K *a = (const act_q6_K *)(y + (size_t)t * ys) + b;
                 const int8_t *q = a->qs + 16 * j;
                 __m512i p = _mm512_set1_epi32(a->c[j]);
-                #pragma GCC unroll 16
+#pragma GCC unroll 16
                 for (int c = 0; c < 4; c++) p = _mm512_dpbusd_epi32(p, w[c], bcast32(q + 4 * c));
                 sumi[t] = _mm512_add_epi32(sumi[t], _mm512_mullo_epi32(p, sc));
             }
         }
         const __m512 dv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(g + Q6K_D)));
-        #pragma GCC unroll 16
+#pragma GCC unroll 16
         for (int t = 0; t < T; t++) {
             const act_q6_K *a = (const act_q6_K *)(y + (size_t)t * ys) + b;
             acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sumi[t]),
                                      _mm512_mul_ps(dv, _mm512_set1_ps(a->d)), acc[t]);
         }
     }
-    #pragma GCC unroll 16
+#pragma GCC unroll 16
     for (int t = 0; t < T; t++) _mm512_storeu_ps(s + (size_t)t * ss, acc[t]);
 }
 
