@@ -292,7 +292,7 @@ AVX2_FN static void avx2_quant_row_q8_1(const float *restrict x, void *restrict 
 /* Q8_K: round to nearest even by the same 1.5 * 2^23 addition as quant_nearest_int (so even NaN
  * maps to the same byte), then clamp to +-127. The maximum's sign comes from the first element
  * whose magnitude equals the maximum, the one the scalar strict-greater scan keeps. */
-AVX2_FN static void avx2_quant_row_q8_K(const float *restrict x, void *restrict y, int64_t n)
+AVX2_FN void simd_avx2_quant_row_q8_K(const float *restrict x, void *restrict y, int64_t n)
 {
     block_q8_K *b = y;
     const __m256 magic = _mm256_set1_ps(12582912.0f);
@@ -345,7 +345,7 @@ void simd_avx2_fill(qtype_traits_t t[QT_COUNT])
     t[QT_IQ4_NL].vec_dot = avx2_vec_dot_iq4_nl;
     t[QT_Q8_0].from_float = avx2_quant_row_q8_0;
     t[QT_Q8_1].from_float = avx2_quant_row_q8_1;
-    t[QT_Q8_K].from_float = avx2_quant_row_q8_K;
+    t[QT_Q8_K].from_float = simd_avx2_quant_row_q8_K;
     simd_avx2_fill_k(t);
 }
 
