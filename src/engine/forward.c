@@ -107,8 +107,8 @@ static void attention_worker(void *arg, int ith, int nth)
     const hparams *hp = &c->model->hp;
     const int hd = hp->head_dim, nh = hp->n_head, group = hp->n_head / hp->n_head_kv;
     const size_t dq = (size_t)nh * hd, n_ctx = (size_t)c->p.n_ctx;
-    const size_t seq_stride = n_ctx * c->kv_row * c->kv_esize;
-    const size_t cell = c->kv_row * c->kv_esize, es = c->kv_esize;
+    const size_t seq_stride = n_ctx * c->kv_row * c->kv_esize, es = c->kv_esize;
+    const size_t cell = (size_t)hd * es, head_stride = n_ctx * cell; /* head-major, see attention */
     const float scale = 1.0f / sqrtf((float)hd);
     const uint8_t *kc = c->k_cache[aj->il], *vc = c->v_cache[aj->il];
     float *scores = c->scores + (size_t)ith * c->scores_len; /* [group][n_ctx] */
@@ -122,8 +122,8 @@ static void attention_worker(void *arg, int ith, int nth)
         const int nb = (kvh + 1) * group - h0 < i1 - i ? (kvh + 1) * group - h0 : i1 - i;
         const int s = b->seq_id ? b->seq_id[t] : 0;
         const int n_kv = b->pos[t] + 1;
-        const uint8_t *ks = kc + (size_t)s * seq_stride + (size_t)kvh * hd * es;
-        const uint8_t *vs = vc + (size_t)s * seq_stride + (size_t)kvh * hd * es;
+        const uint8_t *ks = kc + (size_t)s * seq_stride + (size_t)kvh * head_stride;
+        const uint8_t *vs = vc + (size_t)s * seq_stride + (size_t)kvh * head_stride;
         const float *q = c->q + (size_t)t * dq + (size_t)h0 * hd;
         float *o = c->attn + (size_t)t * dq + (size_t)h0 * hd;
         /* cells in runs of ATTN_RUN, every head of the group per run, so a run of K or V
@@ -148,16 +148,24 @@ static void attention_worker(void *arg, int ith, int nth)
     }
 }
 
+/* The cache of a layer is [sequence][KV head][position][head_dim]: each KV head's positions are
+ * contiguous, so attention streams one sequential run per head (a position-major layout made it
+ * read a quarter of every cache cell, strided, and measured about 10% slower at depth 2048). */
 static void attention(uh_ctx *c, int il, const uh_batch *b)
 {
-    const size_t seq_stride = (size_t)c->p.n_ctx * c->kv_row * c->kv_esize;
-    const size_t cell = c->kv_row * c->kv_esize;
+    const hparams *hp = &c->model->hp;
+    const size_t es = c->kv_esize, hd = (size_t)hp->head_dim;
+    const size_t seq_stride = (size_t)c->p.n_ctx * c->kv_row * es;
+    const size_t head_stride = (size_t)c->p.n_ctx * hd * es;
     uint8_t *kc = c->k_cache[il], *vc = c->v_cache[il];
     for (int t = 0; t < b->n_tokens; t++) {
         const int s = b->seq_id ? b->seq_id[t] : 0;
-        const size_t off = (size_t)s * seq_stride + (size_t)b->pos[t] * cell;
-        kv_store(kc + off, c->k + (size_t)t * c->kv_row, c->kv_row, c->kv_esize);
-        kv_store(vc + off, c->v + (size_t)t * c->kv_row, c->kv_row, c->kv_esize);
+        for (int h = 0; h < hp->n_head_kv; h++) {
+            const size_t off = (size_t)s * seq_stride + h * head_stride + (size_t)b->pos[t] * hd * es;
+            const size_t src = (size_t)t * c->kv_row + h * hd;
+            kv_store(kc + off, c->k + src, hd, es);
+            kv_store(vc + off, c->v + src, hd, es);
+        }
     }
     attn_job aj = {c, b, il};
     tp_run(c->pool, attention_worker, &aj);

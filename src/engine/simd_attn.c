@@ -243,10 +243,13 @@ const attn_kernels *attn_kernels_avx2(void)
  *
  * Whole query groups at once. Scores: a head's query stays in registers (hd / 16 vectors) while
  * 16 rows of K give 16 vectors of partial products, which one transposing reduction (45
- * instructions) turns into the 16 scores, instead of a horizontal sum per row. Weighted sums: up
- * to 16 accumulators hold the outputs of as many heads as fit (4 heads at head_dim 64), so each V
- * row is converted once and used by every head of the pass. Head dims that are not a multiple of
- * 16, or above 128, use the AVX2 kernels. */
+ * instructions) turns into the 16 scores, instead of a horizontal sum per row. Weighted sums: 16
+ * accumulators hold the outputs of as many heads as fit (4 heads at head_dim 64), so each V row
+ * is converted once and used by every head of the pass. Rows go in blocks of 16 with the heads
+ * inside, so a block stays in L1 for all of them. Head dims other than 64 and 128 use the AVX2
+ * kernels. The loops are unrolled by pragma on purpose: with the trip counts as compile-time
+ * constants the vectors stay in registers (left as loops, GCC keeps them on the stack and the
+ * kernels ran slower than the AVX2 ones). */
 
 #define AVX512_ATTN_FN __attribute__((target("avx2,fma,f16c,avx512f")))
 
@@ -261,9 +264,11 @@ AVX512_ATTN_FN static inline __m512 load16(const uint8_t *row, size_t esize, int
 AVX512_ATTN_FN static inline __m512 sum16x16(const __m512 v[16])
 {
     __m512 t[8], u[4];
+#pragma GCC unroll 8
     for (int i = 0; i < 8; i++) /* per 128-bit lane: a0+a2, b0+b2, a1+a3, b1+b3 */
         t[i] = _mm512_add_ps(_mm512_unpacklo_ps(v[2 * i], v[2 * i + 1]),
                              _mm512_unpackhi_ps(v[2 * i], v[2 * i + 1]));
+#pragma GCC unroll 4
     for (int i = 0; i < 4; i++) { /* per lane: the lane's sum of v[4i..4i+3] */
         const __m512d a = _mm512_castps_pd(t[2 * i]), b = _mm512_castps_pd(t[2 * i + 1]);
         u[i] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(a, b)),
@@ -277,82 +282,122 @@ AVX512_ATTN_FN static inline __m512 sum16x16(const __m512 v[16])
                          _mm512_shuffle_f32x4(w01, w23, 0xdd));
 }
 
+/* Scores of one head over one block of up to 16 rows, NC = hd / 16 vectors per row. */
+__attribute__((always_inline)) AVX512_ATTN_FN static inline __m512
+scores_block(const __m512 *qv, const uint8_t *k, size_t cell, size_t esize, int jn, const int NC)
+{
+    __m512 v[16];
+#pragma GCC unroll 16
+    for (int r = 0; r < 16; r++) {
+        if (r >= jn) {
+            v[r] = _mm512_setzero_ps();
+            continue;
+        }
+        const uint8_t *row = k + (size_t)r * cell;
+        __m512 a0 = _mm512_mul_ps(qv[0], load16(row, esize, 0));
+        __m512 a1 = _mm512_mul_ps(qv[1], load16(row, esize, 16));
+#pragma GCC unroll 8
+        for (int c = 2; c < NC; c += 2) {
+            a0 = _mm512_fmadd_ps(qv[c], load16(row, esize, 16 * c), a0);
+            a1 = _mm512_fmadd_ps(qv[c + 1], load16(row, esize, 16 * c + 16), a1);
+        }
+        v[r] = _mm512_add_ps(a0, a1);
+    }
+    return sum16x16(v);
+}
+
+__attribute__((always_inline)) AVX512_ATTN_FN static inline void
+scores_group_nc(float *restrict s, size_t s_stride, const float *restrict q, int nb,
+                const uint8_t *k, size_t cell, size_t esize, int n, float scale,
+                float *restrict mx, const int NC)
+{
+    const int hd = 16 * NC;
+    const __m512 sc = _mm512_set1_ps(scale);
+    /* blocks of 16 rows outer, heads inner: a block's rows stay in L1 for every head */
+    for (int j0 = 0; j0 < n; j0 += 16) {
+        const int jn = n - j0 < 16 ? n - j0 : 16;
+        const __mmask16 live = (__mmask16)((1u << jn) - 1);
+        for (int g = 0; g < nb; g++) {
+            __m512 qv[8];
+#pragma GCC unroll 8
+            for (int c = 0; c < NC; c++) qv[c] = _mm512_loadu_ps(q + (size_t)g * hd + 16 * c);
+            const __m512 d =
+                _mm512_mul_ps(scores_block(qv, k + (size_t)j0 * cell, cell, esize, jn, NC), sc);
+            _mm512_mask_storeu_ps(s + (size_t)g * s_stride + j0, live, d);
+            const float mg = _mm512_mask_reduce_max_ps(live, d);
+            if (mg > mx[g]) mx[g] = mg;
+        }
+    }
+}
+
 AVX512_ATTN_FN static void avx512_scores_group(float *restrict s, size_t s_stride,
                                                const float *restrict q, int nb,
                                                const uint8_t *k, size_t cell, size_t esize,
                                                int n, int hd, float scale, float *restrict mx)
 {
-    if (hd % 16 || hd > AVX_MAX_HD) {
-        attn_scores_group_loop(&avx2, s, s_stride, q, nb, k, cell, esize, n, hd, scale, mx);
-        return;
-    }
-    const int nc = hd / 16;
-    const __m512 sc = _mm512_set1_ps(scale);
-    for (int g = 0; g < nb; g++) {
-        __m512 qv[AVX_MAX_HD / 16];
-        for (int c = 0; c < nc; c++) qv[c] = _mm512_loadu_ps(q + (size_t)g * hd + 16 * c);
-        float *sg = s + (size_t)g * s_stride;
-        __m512 m = _mm512_set1_ps(-INFINITY);
-        for (int j0 = 0; j0 < n; j0 += 16) {
-            const int jn = n - j0 < 16 ? n - j0 : 16;
-            __m512 v[16];
-            for (int r = 0; r < 16; r++) {
-                if (r >= jn) {
-                    v[r] = _mm512_setzero_ps();
-                    continue;
-                }
-                const uint8_t *row = k + (size_t)(j0 + r) * cell;
-                __m512 a0 = _mm512_mul_ps(qv[0], load16(row, esize, 0)), a1;
-                if (nc > 1) {
-                    a1 = _mm512_mul_ps(qv[1], load16(row, esize, 16));
-                    for (int c = 2; c + 1 < nc; c += 2) {
-                        a0 = _mm512_fmadd_ps(qv[c], load16(row, esize, 16 * c), a0);
-                        a1 = _mm512_fmadd_ps(qv[c + 1], load16(row, esize, 16 * c + 16), a1);
-                    }
-                    if (nc % 2) a0 = _mm512_fmadd_ps(qv[nc - 1], load16(row, esize, 16 * (nc - 1)), a0);
-                    a0 = _mm512_add_ps(a0, a1);
-                }
-                v[r] = a0;
-            }
-            const __m512 d = _mm512_mul_ps(sum16x16(v), sc);
-            const __mmask16 live = (__mmask16)((1u << jn) - 1);
-            _mm512_mask_storeu_ps(sg + j0, live, d);
-            m = _mm512_mask_max_ps(m, live, m, d);
+    if (hd == 64) scores_group_nc(s, s_stride, q, nb, k, cell, esize, n, scale, mx, 4);
+    else if (hd == 128) scores_group_nc(s, s_stride, q, nb, k, cell, esize, n, scale, mx, 8);
+    else attn_scores_group_loop(&avx2, s, s_stride, q, nb, k, cell, esize, n, hd, scale, mx);
+}
+
+/* GN heads' outputs (GN * NC <= 16 vectors) over rows [j0, j1). */
+__attribute__((always_inline)) AVX512_ATTN_FN static inline void
+wsum_pass(float *restrict o, const float *restrict w, size_t w_stride, const uint8_t *v,
+          size_t cell, size_t esize, int j0, int j1, const int NC, const int GN)
+{
+    const int hd = 16 * NC;
+    __m512 acc[16];
+#pragma GCC unroll 16
+    for (int g = 0; g < GN; g++)
+#pragma GCC unroll 8
+        for (int c = 0; c < NC; c++) acc[g * NC + c] = _mm512_loadu_ps(o + (size_t)g * hd + 16 * c);
+    for (int j = j0; j < j1; j++) {
+        const uint8_t *row = v + (size_t)j * cell;
+        __m512 x[8];
+#pragma GCC unroll 8
+        for (int c = 0; c < NC; c++) x[c] = load16(row, esize, 16 * c);
+#pragma GCC unroll 16
+        for (int g = 0; g < GN; g++) {
+            const __m512 wg = _mm512_set1_ps(w[(size_t)g * w_stride + j]);
+#pragma GCC unroll 8
+            for (int c = 0; c < NC; c++) acc[g * NC + c] = _mm512_fmadd_ps(wg, x[c], acc[g * NC + c]);
         }
-        const float mg = _mm512_reduce_max_ps(m);
-        if (mg > mx[g]) mx[g] = mg;
     }
+#pragma GCC unroll 16
+    for (int g = 0; g < GN; g++)
+#pragma GCC unroll 8
+        for (int c = 0; c < NC; c++) _mm512_storeu_ps(o + (size_t)g * hd + 16 * c, acc[g * NC + c]);
 }
 
 AVX512_ATTN_FN static void avx512_weighted_sum_group(float *restrict o, const float *restrict w,
                                                      size_t w_stride, int nb, const uint8_t *v,
                                                      size_t cell, size_t esize, int n, int hd)
 {
-    if (hd % 16 || hd > AVX_MAX_HD) {
+    if (hd != 64 && hd != 128) {
         attn_weighted_sum_group_loop(&avx2, o, w, w_stride, nb, v, cell, esize, n, hd);
         return;
     }
-    const int nc = hd / 16;
-    const int per = 16 / nc; /* heads per pass: 16 accumulators */
-    for (int g0 = 0; g0 < nb; g0 += per) {
-        const int gn = nb - g0 < per ? nb - g0 : per;
-        __m512 acc[16];
-        for (int g = 0; g < gn; g++)
-            for (int c = 0; c < nc; c++)
-                acc[g * nc + c] = _mm512_loadu_ps(o + (size_t)(g0 + g) * hd + 16 * c);
-        for (int j = 0; j < n; j++) {
-            const uint8_t *row = v + (size_t)j * cell;
-            __m512 x[AVX_MAX_HD / 16];
-            for (int c = 0; c < nc; c++) x[c] = load16(row, esize, 16 * c);
-            for (int g = 0; g < gn; g++) {
-                const __m512 wg = _mm512_set1_ps(w[(size_t)(g0 + g) * w_stride + j]);
-                for (int c = 0; c < nc; c++)
-                    acc[g * nc + c] = _mm512_fmadd_ps(wg, x[c], acc[g * nc + c]);
+    const int per = hd == 64 ? 4 : 2; /* heads per pass: 16 accumulators */
+    /* blocks of 16 rows outer, as for the scores, so every pass finds the block in L1 */
+    for (int j0 = 0; j0 < n; j0 += 16) {
+        const int j1 = n - j0 < 16 ? n : j0 + 16;
+        for (int g0 = 0; g0 < nb; g0 += per) {
+            float *og = o + (size_t)g0 * hd;
+            const float *wg = w + (size_t)g0 * w_stride;
+            const int gn = nb - g0 < per ? nb - g0 : per;
+            if (hd == 64) {
+                switch (gn) {
+                case 4: wsum_pass(og, wg, w_stride, v, cell, esize, j0, j1, 4, 4); break;
+                case 3: wsum_pass(og, wg, w_stride, v, cell, esize, j0, j1, 4, 3); break;
+                case 2: wsum_pass(og, wg, w_stride, v, cell, esize, j0, j1, 4, 2); break;
+                default: wsum_pass(og, wg, w_stride, v, cell, esize, j0, j1, 4, 1); break;
+                }
+            } else if (gn == 2) {
+                wsum_pass(og, wg, w_stride, v, cell, esize, j0, j1, 8, 2);
+            } else {
+                wsum_pass(og, wg, w_stride, v, cell, esize, j0, j1, 8, 1);
             }
         }
-        for (int g = 0; g < gn; g++)
-            for (int c = 0; c < nc; c++)
-                _mm512_storeu_ps(o + (size_t)(g0 + g) * hd + 16 * c, acc[g * nc + c]);
     }
 }
 
