@@ -107,16 +107,21 @@ AVX512_FN static void act_q8_0(const float *restrict x, void *restrict y, int n)
     for (int b = 0; b < n / 32; b++) act_block(x + 32 * b, a + b, 128);
 }
 
-AVX512_FN static inline __m512i bcast32(const int8_t *p)
+/* acc += w . (the four activation bytes at p in every lane), with the bytes read by VPDPBUSD itself
+ * as an embedded broadcast ({1to16}): GCC does not fold _mm512_set1_epi32 of a load into VNNI
+ * instructions and issues a separate broadcast for each, about a third of the tile's
+ * instructions at 8 tokens. */
+AVX512_FN static inline __m512i dpbusd_bcast(__m512i acc, __m512i w, const int8_t *p)
 {
-    int32_t v;
-    memcpy(&v, p, 4);
-    return _mm512_set1_epi32(v);
+    __asm__("vpdpbusd %2%{1to16%}, %1, %0" : "+v"(acc) : "v"(w), "m"(*(const int32_t *)(const void *)p));
+    return acc;
 }
 
 /* T tokens (a compile-time constant after inlining) against one group. is_q8 selects the layout.
  * Each token's integer dot runs in two chains (w[0..3] and w[4..7]) so one token alone still
- * overlaps its VPDPBUSD latencies; integer sums are exact, so the split changes nothing. */
+ * overlaps its VPDPBUSD latencies; integer sums are exact, so the split changes nothing. The
+ * loops are unrolled by pragma so the weights and the T accumulators stay in registers (as loops,
+ * GCC kept them on the stack). */
 __attribute__((always_inline)) AVX512_FN static inline void
 tile_q_0(int n, float *restrict s, size_t ss, const uint8_t *restrict xp,
          const uint8_t *restrict y, size_t ys, const int T, const int is_q8)
@@ -124,6 +129,7 @@ tile_q_0(int n, float *restrict s, size_t ss, const uint8_t *restrict xp,
     const size_t bsz = is_q8 ? Q8_BLOCK : Q4_BLOCK;
     const __m512i m4 = _mm512_set1_epi8(15);
     __m512 acc[QT_TILE_TOKENS];
+#pragma GCC unroll 8
     for (int t = 0; t < T; t++) acc[t] = _mm512_setzero_ps();
     const int nb = n / 32;
     for (int b = 0; b < nb; b++) {
@@ -131,26 +137,31 @@ tile_q_0(int n, float *restrict s, size_t ss, const uint8_t *restrict xp,
         const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)g));
         __m512i w[8];
         if (is_q8) {
+#pragma GCC unroll 8
             for (int k = 0; k < 8; k++) w[k] = _mm512_loadu_si512((const void *)(g + 32 + 64 * k));
         } else {
+#pragma GCC unroll 8
             for (int k = 0; k < 4; k++) {
                 const __m512i v = _mm512_loadu_si512((const void *)(g + 32 + 64 * k));
                 w[k] = _mm512_and_si512(v, m4);
                 w[4 + k] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
             }
         }
+#pragma GCC unroll 8
         for (int t = 0; t < T; t++) {
             const block_act *a = (const block_act *)(y + (size_t)t * ys) + b;
             /* w[k] holds elements 4k..4k+3 of the block, w[4 + k] elements 16+4k..16+4k+3 */
             __m512i p0 = _mm512_set1_epi32(a->c), p1 = _mm512_setzero_si512();
+#pragma GCC unroll 8
             for (int k = 0; k < 4; k++) {
-                p0 = _mm512_dpbusd_epi32(p0, w[k], bcast32(a->qs + 4 * k));
-                p1 = _mm512_dpbusd_epi32(p1, w[4 + k], bcast32(a->qs + 16 + 4 * k));
+                p0 = dpbusd_bcast(p0, w[k], a->qs + 4 * k);
+                p1 = dpbusd_bcast(p1, w[4 + k], a->qs + 16 + 4 * k);
             }
             acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(p0, p1)),
                                      _mm512_mul_ps(dw, _mm512_set1_ps(a->d)), acc[t]);
         }
     }
+#pragma GCC unroll 8
     for (int t = 0; t < T; t++) _mm512_storeu_ps(s + (size_t)t * ss, acc[t]);
 }
 
@@ -206,12 +217,14 @@ tile_f16_t(int n, float *restrict s, size_t ss, const uint8_t *restrict xp,
            const uint8_t *restrict y, size_t ys, const int T)
 {
     __m512 acc0[QT_TILE_TOKENS], acc1[QT_TILE_TOKENS];
+#pragma GCC unroll 8
     for (int t = 0; t < T; t++) acc0[t] = acc1[t] = _mm512_setzero_ps();
     int i = 0;
     for (; i + 2 <= n; i += 2) {
         const __m512 w0 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(xp + 32 * i)));
         const __m512 w1 =
             _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(xp + 32 * i + 32)));
+#pragma GCC unroll 8
         for (int t = 0; t < T; t++) {
             const float *x = (const float *)(y + (size_t)t * ys);
             acc0[t] = _mm512_fmadd_ps(w0, _mm512_set1_ps(x[i]), acc0[t]);
@@ -220,10 +233,12 @@ tile_f16_t(int n, float *restrict s, size_t ss, const uint8_t *restrict xp,
     }
     if (i < n) {
         const __m512 w0 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(xp + 32 * i)));
+#pragma GCC unroll 8
         for (int t = 0; t < T; t++)
             acc0[t] = _mm512_fmadd_ps(w0, _mm512_set1_ps(((const float *)(y + t * ys))[i]),
                                       acc0[t]);
     }
+#pragma GCC unroll 8
     for (int t = 0; t < T; t++) _mm512_storeu_ps(s + (size_t)t * ss, _mm512_add_ps(acc0[t], acc1[t]));
 }
 
