@@ -107,15 +107,6 @@ AVX512_FN static void act_q8_0(const float *restrict x, void *restrict y, int n)
     for (int b = 0; b < n / 32; b++) act_block(x + 32 * b, a + b, 128);
 }
 
-/* acc += w . (the four activation bytes at p in every lane), with the bytes read by VPDPBUSD itself
- * as an embedded broadcast ({1to16}): GCC does not fold _mm512_set1_epi32 of a load into VNNI
- * instructions and issues a separate broadcast for each, about a third of the tile's
- * instructions at 8 tokens. */
-AVX512_FN static inline __m512i dpbusd_bcast(__m512i acc, __m512i w, const int8_t *p)
-{
-    __asm__("vpdpbusd %2%{1to16%}, %1, %0" : "+v"(acc) : "v"(w), "m"(*(const int32_t *)(const void *)p));
-    return acc;
-}
 
 /* T tokens (a compile-time constant after inlining) against one group. is_q8 selects the layout.
  * Each token's integer dot runs in two chains (w[0..3] and w[4..7]) so one token alone still
@@ -154,8 +145,8 @@ tile_q_0(int n, float *restrict s, size_t ss, const uint8_t *restrict xp,
             __m512i p0 = _mm512_set1_epi32(a->c), p1 = _mm512_setzero_si512();
 #pragma GCC unroll 8
             for (int k = 0; k < 4; k++) {
-                p0 = dpbusd_bcast(p0, w[k], a->qs + 4 * k);
-                p1 = dpbusd_bcast(p1, w[4 + k], a->qs + 16 + 4 * k);
+                p0 = x86_dpbusd_bcast(p0, w[k], a->qs + 4 * k);
+                p1 = x86_dpbusd_bcast(p1, w[4 + k], a->qs + 16 + 4 * k);
             }
             acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(p0, p1)),
                                      _mm512_mul_ps(dw, _mm512_set1_ps(a->d)), acc[t]);

@@ -154,13 +154,6 @@ AVX512_FN static void act_from_float_q6_K(const float *restrict x, void *restric
 /* The small loops below are unrolled by pragma: -O2 keeps them as loops, and the per-token arrays
  * (sums, accumulators) then live on the stack instead of in registers (measured on a Q4_K_M
  * model: pp64 about 160 tok/s that way, 250 unrolled). */
-AVX512_FN static inline __m512i bcast32(const int8_t *p)
-{
-    int32_t v;
-    memcpy(&v, p, 4);
-    return _mm512_set1_epi32(v);
-}
-
 /* One Q4_K sub-block j (its 8 weight vectors w, scales sc) for T tokens into sumi. Two chains
  * per token so a single token still overlaps VPDPBUSD latencies. A lane's sub-block dot is at
  * most 32 * 15 * 127 = 60960 in magnitude, times a 6-bit scale 3.9e6, over 8 sub-blocks 3.1e7:
@@ -176,8 +169,8 @@ q4_K_sub(__m512i *sumi, const __m512i *w, __m512i sc, const uint8_t *y, size_t y
         __m512i p0 = _mm512_setzero_si512(), p1 = _mm512_setzero_si512();
 #pragma GCC unroll 16
         for (int c = 0; c < 4; c++) {
-            p0 = _mm512_dpbusd_epi32(p0, w[c], bcast32(q + 4 * c));
-            p1 = _mm512_dpbusd_epi32(p1, w[4 + c], bcast32(q + 16 + 4 * c));
+            p0 = x86_dpbusd_bcast(p0, w[c], q + 4 * c);
+            p1 = x86_dpbusd_bcast(p1, w[4 + c], q + 16 + 4 * c);
         }
         sumi[t] = _mm512_add_epi32(sumi[t], _mm512_mullo_epi32(_mm512_add_epi32(p0, p1), sc));
     }
@@ -281,7 +274,7 @@ tile_q6_K_T(int n, float *restrict s, size_t ss, const uint8_t *restrict xp,
                 const int8_t *q = a->qs + 16 * j;
                 __m512i p = _mm512_set1_epi32(a->c[j]);
 #pragma GCC unroll 16
-                for (int c = 0; c < 4; c++) p = _mm512_dpbusd_epi32(p, w[c], bcast32(q + 4 * c));
+                for (int c = 0; c < 4; c++) p = x86_dpbusd_bcast(p, w[c], q + 4 * c);
                 sumi[t] = _mm512_add_epi32(sumi[t], _mm512_mullo_epi32(p, sc));
             }
         }
