@@ -20,6 +20,9 @@
  *   tokens_per_s     all tokens received / wall time (the aggregate generation rate, prefill and
  *                    queueing included)
  *   stream_tps       per-stream decode rate, (tokens - 1) / (last event - first token), median
+ *   server_tps       per-stream decode rate as the node measured it (timings.predicted_per_second
+ *                    of the usage chunk), median: what a stream decodes at, free of how the text
+ *                    events happen to be spaced
  *   ttft             request sent to first token, p50 / p99, ms
  *   itl              gap between consecutive tokens of one stream, p50 / p99, ms
  *
@@ -63,6 +66,7 @@ typedef struct {
     double t_start, t_first, t_last; /* seconds, monotonic */
     int n_tok;                       /* events with a text delta */
     int n_usage;                     /* completion_tokens of the usage chunk; 0 if none came */
+    double server_tps;               /* timings.predicted_per_second of that chunk; 0 if none */
     double t_end;                    /* last data event before [DONE] */
     int abort_after;                 /* hang up after this many events; -1 = never */
     int n_events;
@@ -74,7 +78,7 @@ typedef struct {
 typedef struct {
     int n_ok, n_failed, n_aborted;
     long n_tokens;
-    samples ttft, itl, stream_tps;
+    samples ttft, itl, stream_tps, server_tps;
     long status_counts[6]; /* by first digit of the HTTP status; [0] = no response */
 } results;
 
@@ -211,6 +215,10 @@ static int on_line(stream *s, const char *line)
         cJSON_GetObjectItemCaseSensitive(root, "usage"), "completion_tokens");
     if (cJSON_IsNumber(n_usage) && n_usage->valuedouble > 0 && n_usage->valuedouble < 1e9)
         s->n_usage = (int)n_usage->valuedouble;
+    const cJSON *pps = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(root, "timings"), "predicted_per_second");
+    if (cJSON_IsNumber(pps) && pps->valuedouble > 0 && pps->valuedouble < 1e9)
+        s->server_tps = pps->valuedouble;
     s->t_end = now_s();
     const cJSON *choice = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root, "choices"), 0);
     const cJSON *text = s->chat ? cJSON_GetObjectItemCaseSensitive(
@@ -333,6 +341,7 @@ static void stream_finish(stream *s, CURLcode cc, results *r)
     if (s->n_tok > 0) (void)samples_push(&r->ttft, s->t_first - s->t_start);
     if (n_gen > 1 && s->n_tok > 0 && s->t_end > s->t_first + 1e-3)
         (void)samples_push(&r->stream_tps, (double)(n_gen - 1) / (s->t_end - s->t_first));
+    if (outcome == REQ_OK && s->server_tps > 0) (void)samples_push(&r->server_tps, s->server_tps);
 }
 
 /* ---- main ---- */
@@ -413,14 +422,17 @@ static void report(const bench_opts *o, results *r, double wall)
     qsort(r->ttft.v, r->ttft.n, sizeof(double), cmp_double);
     qsort(r->itl.v, r->itl.n, sizeof(double), cmp_double);
     qsort(r->stream_tps.v, r->stream_tps.n, sizeof(double), cmp_double);
+    qsort(r->server_tps.v, r->server_tps.n, sizeof(double), cmp_double);
     const double tps = wall > 0 ? (double)r->n_tokens / wall : 0;
     if (o->json) {
         printf("{\"requests\":%d,\"concurrency\":%d,\"ok\":%d,\"failed\":%d,\"aborted\":%d,"
                "\"tokens\":%ld,\"wall_s\":%.3f,\"tokens_per_s\":%.2f,\"stream_tps_p50\":%.2f,"
+               "\"server_tps_p50\":%.2f,"
                "\"ttft_p50_ms\":%.1f,\"ttft_p99_ms\":%.1f,\"itl_p50_ms\":%.2f,\"itl_p99_ms\":%.2f,"
                "\"status_2xx\":%ld,\"status_4xx\":%ld,\"status_5xx\":%ld}\n",
                o->n_requests, o->concurrency, r->n_ok, r->n_failed, r->n_aborted, r->n_tokens, wall,
-               tps, percentile(&r->stream_tps, 50), percentile(&r->ttft, 50) * 1e3,
+               tps, percentile(&r->stream_tps, 50), percentile(&r->server_tps, 50),
+               percentile(&r->ttft, 50) * 1e3,
                percentile(&r->ttft, 99) * 1e3, percentile(&r->itl, 50) * 1e3,
                percentile(&r->itl, 99) * 1e3, r->status_counts[2], r->status_counts[4],
                r->status_counts[5]);
@@ -431,6 +443,8 @@ static void report(const bench_opts *o, results *r, double wall)
     printf("wall          %.2f s, %ld tokens\n", wall, r->n_tokens);
     printf("tokens/s      %.2f aggregate, %.2f per stream (median decode rate)\n", tps,
            percentile(&r->stream_tps, 50));
+    printf("server decode %.2f tokens/s per stream (median of the node's own timings)\n",
+           percentile(&r->server_tps, 50));
     printf("ttft          p50 %.1f ms, p99 %.1f ms\n", percentile(&r->ttft, 50) * 1e3,
            percentile(&r->ttft, 99) * 1e3);
     printf("inter-token   p50 %.2f ms, p99 %.2f ms\n", percentile(&r->itl, 50) * 1e3,
@@ -490,5 +504,6 @@ done:
     free(r.ttft.v);
     free(r.itl.v);
     free(r.stream_tps.v);
+    free(r.server_tps.v);
     return rc;
 }

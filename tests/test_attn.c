@@ -134,6 +134,36 @@ static void check_set(const attn_set *set)
             }
 }
 
+/* silu(g) * u against the portable expf form, for values from tiny to beyond exp's range, and
+ * every element the same whether computed in one call or in ragged pieces (the matrix products
+ * apply it to row ranges that depend on the thread count). */
+static void check_silu(const attn_set *set)
+{
+    enum { N = 203 };
+    float g[N], u[N], ref[N], one[N], pieces[N];
+    for (int i = 0; i < N; i++) {
+        g[i] = (float)(rng_normal(&rng) * (i % 7 == 0 ? 40.0 : 3.0));
+        u[i] = (float)rng_normal(&rng);
+    }
+    g[0] = 0.0f;
+    g[1] = -0.0f;
+    g[2] = 100.0f;
+    g[3] = -100.0f;
+    memcpy(ref, g, sizeof g);
+    memcpy(one, g, sizeof g);
+    memcpy(pieces, g, sizeof g);
+    attn_kernels_portable()->silu_mul(ref, u, N);
+    set->k->silu_mul(one, u, N);
+    for (int i0 = 0, len = 1; i0 < N; i0 += len, len = len % 19 + 3)
+        set->k->silu_mul(pieces + i0, u + i0, i0 + len <= N ? len : N - i0);
+    for (int i = 0; i < N; i++) {
+        CHECKF(fabsf(one[i] - ref[i]) <= 4e-7f * fabsf(ref[i]) + 1e-30f,
+               "%s silu_mul g=%.9g: %.9g vs %.9g", set->name, g[i], one[i], ref[i]);
+        CHECKF(memcmp(&one[i], &pieces[i], sizeof(float)) == 0, "%s silu_mul element %d in pieces",
+               set->name, i);
+    }
+}
+
 static void test_sets_match_reference(void)
 {
     const attn_set sets[] = {{"portable", attn_kernels_portable()},
@@ -146,6 +176,7 @@ static void test_sets_match_reference(void)
         }
         printf("  %s\n", sets[i].name);
         check_set(&sets[i]);
+        check_silu(&sets[i]);
     }
 }
 

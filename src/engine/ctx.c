@@ -7,13 +7,13 @@
  * per product (the activations, much smaller, are re-read from cache). */
 #include "engine/ctx.h"
 
-#include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/err.h"
 #include "engine/qtypes.h"
+#include "engine/simd_attn.h"
 
 uh_ctx_params uh_ctx_default_params(void)
 {
@@ -257,11 +257,9 @@ typedef struct {
 static void glu_rows(const mm_multi *mm, int r0, int r1)
 {
     const mm_job *g = &mm->j[0], *u = &mm->j[1];
-    for (int t = 0; t < g->n_tok; t++) {
-        float *gy = g->y + (size_t)t * g->m;
-        const float *uy = u->y + (size_t)t * u->m;
-        for (int r = r0; r < r1; r++) gy[r] = gy[r] / (1.0f + expf(-gy[r])) * uy[r];
-    }
+    const attn_kernels *ak = attn_kernels_get();
+    for (int t = 0; t < g->n_tok; t++)
+        ak->silu_mul(g->y + (size_t)t * g->m + r0, u->y + (size_t)t * u->m + r0, r1 - r0);
 }
 
 static void mm_worker(void *arg, int ith, int nth)

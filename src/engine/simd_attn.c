@@ -102,8 +102,13 @@ static void port_weighted_sum_group(float *restrict o, const float *restrict w, 
     attn_weighted_sum_group_loop(&portable, o, w, w_stride, nb, v, cell, esize, n, hd);
 }
 
+static void port_silu_mul(float *restrict g, const float *restrict u, int n)
+{
+    for (int i = 0; i < n; i++) g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+}
+
 static const attn_kernels portable = {port_scores, port_exp_sum, port_weighted_sum,
-                                      port_scores_group, port_weighted_sum_group};
+                                      port_scores_group, port_weighted_sum_group, port_silu_mul};
 
 const attn_kernels *attn_kernels_portable(void)
 {
@@ -231,8 +236,33 @@ AVX2_FN static void avx2_weighted_sum_group(float *restrict o, const float *rest
     attn_weighted_sum_group_loop(&avx2, o, w, w_stride, nb, v, cell, esize, n, hd);
 }
 
+/* silu(g) u with sigmoid from exp(-|g|) (exp8 wants arguments <= 0): 1 / (1 + e) for g >= 0,
+ * e / (1 + e) below. */
+AVX2_FN static inline __m256 silu_mul8(__m256 g, __m256 u)
+{
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    const __m256 e = exp8(_mm256_or_ps(g, sign)); /* exp(-|g|) */
+    const __m256 den = _mm256_add_ps(_mm256_set1_ps(1.0f), e);
+    const __m256 num = _mm256_blendv_ps(_mm256_set1_ps(1.0f), e, g); /* sign bit of g picks e */
+    return _mm256_mul_ps(_mm256_mul_ps(g, _mm256_div_ps(num, den)), u);
+}
+
+AVX2_FN static void avx2_silu_mul(float *restrict g, const float *restrict u, int n)
+{
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(g + i, silu_mul8(_mm256_loadu_ps(g + i), _mm256_loadu_ps(u + i)));
+    if (i < n) { /* the tail through padded copies, so it takes the same path */
+        float tg[8] = {0}, tu[8] = {0};
+        memcpy(tg, g + i, (size_t)(n - i) * sizeof(float));
+        memcpy(tu, u + i, (size_t)(n - i) * sizeof(float));
+        _mm256_storeu_ps(tg, silu_mul8(_mm256_loadu_ps(tg), _mm256_loadu_ps(tu)));
+        memcpy(g + i, tg, (size_t)(n - i) * sizeof(float));
+    }
+}
+
 static const attn_kernels avx2 = {avx2_scores, avx2_exp_sum, avx2_weighted_sum,
-                                  avx2_scores_group, avx2_weighted_sum_group};
+                                  avx2_scores_group, avx2_weighted_sum_group, avx2_silu_mul};
 
 const attn_kernels *attn_kernels_avx2(void)
 {
@@ -417,8 +447,25 @@ AVX512_ATTN_FN static void avx512_weighted_sum(float *restrict o, const float *r
     avx512_weighted_sum_group(o, w, 0, 1, v, cell, esize, n, hd);
 }
 
+/* The AVX2 silu_mul8 on both halves of 16 lanes, the tail through a masked load: every element
+ * takes the AVX2 kernel's arithmetic, so the two sets agree bit for bit here. */
+AVX512_ATTN_FN static void avx512_silu_mul(float *restrict g, const float *restrict u, int n)
+{
+    for (int i = 0; i < n; i += 16) {
+        const __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        const __m512 gv = _mm512_maskz_loadu_ps(m, g + i), uv = _mm512_maskz_loadu_ps(m, u + i);
+        const __m256 lo = silu_mul8(_mm512_castps512_ps256(gv), _mm512_castps512_ps256(uv));
+        const __m256 hi = silu_mul8(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(gv), 1)),
+                                    _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(uv), 1)));
+        const __m512 r = _mm512_castpd_ps(_mm512_insertf64x4(
+            _mm512_castps_pd(_mm512_castps256_ps512(lo)), _mm256_castps_pd(hi), 1));
+        _mm512_mask_storeu_ps(g + i, m, r);
+    }
+}
+
 static const attn_kernels avx512 = {avx512_scores, avx2_exp_sum, avx512_weighted_sum,
-                                    avx512_scores_group, avx512_weighted_sum_group};
+                                    avx512_scores_group, avx512_weighted_sum_group,
+                                    avx512_silu_mul};
 
 const attn_kernels *attn_kernels_avx512(void)
 {

@@ -1,5 +1,5 @@
-/* simd_attn.h - the attention inner loops over a KV cache row range, with a portable version and
- * an x86 AVX2+FMA one chosen at run time (attn_kernels_get).
+/* simd_attn.h - the attention inner loops over a KV cache row range (and the SwiGLU product), with
+ * a portable version and x86 AVX2+FMA and AVX-512 ones chosen at run time (attn_kernels_get).
  *
  * Cache rows are `cell` bytes apart and hold head_dim elements of F32 (esize 4) or F16 (esize 2)
  * at the start of the pointer passed. A set of kernels computes every number with one fixed order
@@ -31,6 +31,9 @@ typedef struct {
     void (*weighted_sum_group)(float *restrict o, const float *restrict w, size_t w_stride,
                                int nb, const uint8_t *v, size_t cell, size_t esize, int n,
                                int hd);
+    /* The SwiGLU product g[i] = silu(g[i]) * u[i] for i < n; every element goes through the same
+     * code whatever n and its place in the array. */
+    void (*silu_mul)(float *restrict g, const float *restrict u, int n);
 } attn_kernels;
 
 /* The set matching the dot-product kernels qtypes_init chose: AVX-512 or AVX2 for those sets,

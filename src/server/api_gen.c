@@ -135,6 +135,23 @@ static cJSON *usage_json(const sched_usage *u)
     return o;
 }
 
+/* The node's own speed figures, next to OpenAI's usage (clients ignore fields they do not
+ * know): the prompt's evaluation (queueing included) and the decode rate, tokens after the
+ * first over the time from the first token to the last. */
+static cJSON *timings_json(const sched_usage *u, const sched_timings *t)
+{
+    cJSON *o = cJSON_CreateObject();
+    const double pre = t->queued + t->prefill, n_dec = u->n_completion > 1 ? u->n_completion - 1 : 0;
+    cJSON_AddNumberToObject(o, "prompt_n", u->n_prompt - u->n_cached);
+    cJSON_AddNumberToObject(o, "prompt_ms", pre * 1e3);
+    cJSON_AddNumberToObject(o, "prompt_per_second", pre > 0 ? (u->n_prompt - u->n_cached) / pre : 0);
+    cJSON_AddNumberToObject(o, "predicted_n", n_dec);
+    cJSON_AddNumberToObject(o, "predicted_ms", t->generation * 1e3);
+    cJSON_AddNumberToObject(o, "predicted_per_second",
+                            t->generation > 0 ? n_dec / t->generation : 0);
+    return o;
+}
+
 /* The envelope of an OpenAI object: {id, object, created, model}. */
 static cJSON *oai_envelope(const api_gen *g, const char *object)
 {
@@ -273,6 +290,7 @@ static void stream_done(api_gen *g, const sched_event *ev)
         o = oai_envelope(g, chat ? "chat.completion.chunk" : "text_completion");
         cJSON_AddArrayToObject(o, "choices");
         cJSON_AddItemToObject(o, "usage", usage_json(&ev->usage));
+        cJSON_AddItemToObject(o, "timings", timings_json(&ev->usage, &ev->timings));
         send_obj(g, o);
     }
     http_stream_send_done(g->hs);
@@ -412,6 +430,7 @@ static http_response *whole_answer(const http_request *req, api_gen *g, const ch
     }
     cJSON_AddStringToObject(choice, "finish_reason", finish_reason(g->finish));
     cJSON_AddItemToObject(o, "usage", usage_json(&g->usage));
+    cJSON_AddItemToObject(o, "timings", timings_json(&g->usage, &g->timings));
     return api_served_as(http_json(200, o), served);
 }
 
