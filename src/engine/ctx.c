@@ -85,7 +85,7 @@ int uh_ctx_new(const uh_model *m, const uh_ctx_params *params, uh_ctx **out, uh_
     c->rope = malloc(nb * (size_t)hp->n_rot * sizeof(float));
     const size_t nth = (size_t)p.n_threads;
     const size_t group = (size_t)(hp->n_head / hp->n_head_kv);
-    c->scores_len = group * (size_t)p.n_ctx + 2 * group;
+    c->scores_len = group * (size_t)ATTN_RUN + 3 * group; /* see attention_worker */
     c->scores = malloc(nth * c->scores_len * sizeof(float));
     c->act_q = malloc(c->act_q_size);
     c->wrow_len = widest;

@@ -23,6 +23,8 @@
 #include "engine/model.h"
 #include "unhosted.h"
 
+#define ATTN_RUN 64 /* cache rows per attention run: 16 KiB of F32 K or V at head_dim 64 */
+
 struct uh_ctx {
     const uh_model *model;
     uh_ctx_params p; /* resolved: n_ctx, n_seq_max, n_batch_max, n_threads > 0 */
@@ -45,8 +47,9 @@ struct uh_ctx {
     float *gate;  /* n_ff */
     float *up;    /* n_ff */
     float *rope;  /* [n_batch_max][n_rot / 2][2]: cos, sin */
-    float *scores;        /* [n_threads][scores_len]: attention weights of a group of query
-                           * heads sharing a KV head ([group][n_ctx]), then [2][group] floats */
+    float *scores;        /* [n_threads][scores_len]: attention weights of one run of cells for
+                           * a group of query heads sharing a KV head ([group][ATTN_RUN]), then
+                           * [3][group] floats (running maxima, run maxima, sums) */
     size_t scores_len;
     void *act_q;          /* quantized activations, n_batch_max rows of the widest input */
     size_t act_q_size;

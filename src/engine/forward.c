@@ -88,7 +88,6 @@ static void kv_store(void *dst, const float *src, size_t n, size_t esize)
 
 /* ---- parallel steps ---- */
 
-#define ATTN_RUN 64 /* cache rows per run: 16 KiB of F32 K or V at head_dim 64 */
 
 typedef struct {
     uh_ctx *c;
@@ -98,7 +97,14 @@ typedef struct {
 
 /* Attention of (token, query head) pairs, split contiguously between threads. A thread takes
  * its consecutive heads that share a KV head (GQA) as one block and streams that KV head's cells
- * once for the whole block: K and V are read once per token instead of once per query head. */
+ * once for the whole block: K and V are read once per token instead of once per query head.
+ *
+ * One pass with an online softmax: cells go in runs of ATTN_RUN; for each run the group's scores
+ * are computed, the running maximum raised (rescaling what was summed so far by
+ * exp(old max - new max)), the run's weights exponentiated and summed, and the run's V rows added
+ * in while its K rows are still fresh. Scores never exist for more than one run, and each run's
+ * K and V are read together. The runs are fixed by position, so a token's numbers do not depend
+ * on the batch or the thread. */
 static void attention_worker(void *arg, int ith, int nth)
 {
     const attn_job *aj = arg;
@@ -111,8 +117,9 @@ static void attention_worker(void *arg, int ith, int nth)
     const size_t cell = (size_t)hd * es, head_stride = n_ctx * cell; /* head-major, see attention */
     const float scale = 1.0f / sqrtf((float)hd);
     const uint8_t *kc = c->k_cache[aj->il], *vc = c->v_cache[aj->il];
-    float *scores = c->scores + (size_t)ith * c->scores_len; /* [group][n_ctx] */
-    float *mx = scores + (size_t)group * n_ctx, *inv = mx + group; /* [group] each */
+    float *scores = c->scores + (size_t)ith * c->scores_len; /* [group][ATTN_RUN] */
+    float *mx = scores + (size_t)group * ATTN_RUN;           /* [group] running maxima */
+    float *run_mx = mx + group, *sum = run_mx + group;       /* [group] each */
     const attn_kernels *ak = attn_kernels_get();
     int i0, i1;
     tp_split(b->n_tokens * nh, ith, nth, &i0, &i1);
@@ -126,24 +133,34 @@ static void attention_worker(void *arg, int ith, int nth)
         const uint8_t *vs = vc + (size_t)s * seq_stride + (size_t)kvh * head_stride;
         const float *q = c->q + (size_t)t * dq + (size_t)h0 * hd;
         float *o = c->attn + (size_t)t * dq + (size_t)h0 * hd;
-        /* cells in runs of ATTN_RUN, every head of the group per run, so a run of K or V
-         * rows is read from memory once and from L1 by the other heads */
-        for (int g = 0; g < nb; g++) mx[g] = -INFINITY;
-        for (int j0 = 0; j0 < n_kv; j0 += ATTN_RUN) {
-            const int jn = n_kv - j0 < ATTN_RUN ? n_kv - j0 : ATTN_RUN;
-            ak->scores_group(scores + j0, n_ctx, q, nb, ks + (size_t)j0 * cell, cell, es, jn, hd,
-                             scale, mx);
+        for (int g = 0; g < nb; g++) {
+            mx[g] = -INFINITY;
+            sum[g] = 0.0f;
         }
-        for (int g = 0; g < nb; g++)
-            inv[g] = 1.0f / ak->exp_sum(scores + (size_t)g * n_ctx, n_kv, mx[g]);
         memset(o, 0, (size_t)nb * hd * sizeof(float));
         for (int j0 = 0; j0 < n_kv; j0 += ATTN_RUN) {
             const int jn = n_kv - j0 < ATTN_RUN ? n_kv - j0 : ATTN_RUN;
-            ak->weighted_sum_group(o, scores + j0, n_ctx, nb, vs + (size_t)j0 * cell, cell, es, jn,
+            for (int g = 0; g < nb; g++) run_mx[g] = -INFINITY;
+            ak->scores_group(scores, ATTN_RUN, q, nb, ks + (size_t)j0 * cell, cell, es, jn, hd,
+                             scale, run_mx);
+            for (int g = 0; g < nb; g++) {
+                if (run_mx[g] > mx[g]) { /* the first run has nothing to rescale */
+                    if (j0 > 0) {
+                        const float r = expf(mx[g] - run_mx[g]);
+                        sum[g] *= r;
+                        for (int e = 0; e < hd; e++) o[(size_t)g * hd + e] *= r;
+                    }
+                    mx[g] = run_mx[g];
+                }
+                sum[g] += ak->exp_sum(scores + (size_t)g * ATTN_RUN, jn, mx[g]);
+            }
+            ak->weighted_sum_group(o, scores, ATTN_RUN, nb, vs + (size_t)j0 * cell, cell, es, jn,
                                    hd);
         }
-        for (int g = 0; g < nb; g++)
-            for (int e = 0; e < hd; e++) o[(size_t)g * hd + e] *= inv[g];
+        for (int g = 0; g < nb; g++) {
+            const float inv = 1.0f / sum[g];
+            for (int e = 0; e < hd; e++) o[(size_t)g * hd + e] *= inv;
+        }
         i += nb;
     }
 }
