@@ -1,5 +1,6 @@
 /* simd_neon.c - AArch64 AdvSIMD kernels: F16 dot, Q4_0/Q8_0/Q4_K/Q6_K integer dots (with SDOT
- * where the CPU has dotprod, see simd_neon_int.h) and the Q8_0/Q8_1/Q8_K activation quantizers.
+ * where the CPU has dotprod, see simd_neon_int.h) and the Q8_0/Q8_1/Q8_K activation quantizers;
+ * the packed (row-interleaved) layouts are in simd_neon_pack.c.
  *
  * AdvSIMD is part of every AArch64 CPU, so the plain kernels need no run-time check; the SDOT
  * copies carry a "+dotprod" target attribute and are installed only when the kernel reports

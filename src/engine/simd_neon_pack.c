@@ -24,9 +24,9 @@
  * apply both scales.
  *
  * Activations: per 32-element block the 32 int8 quants and the scale as a float (36 bytes), the
- * quants and scale of the reference Q8_0 quantizer. Every output is summed block by block in the
- * same order for any number of tokens, so decode (one token) and batches give bit-identical
- * results. */
+ * quants and scale of the reference Q8_0 quantizer; for F16 the floats, zero-padded like the
+ * weights. Every output is summed in the same order for any number of tokens, so decode (one
+ * token) and batches give bit-identical results. */
 #include "engine/quant_impl.h"
 #include "engine/simd.h"
 
@@ -51,7 +51,7 @@ typedef struct {
 } block_act;
 _Static_assert(sizeof(block_act) == 36, "block_act size");
 
-#define Q4_QUAD 64  /* quant bytes of one quad and block */
+#define Q4_QUAD 64 /* quant bytes of one quad and block */
 #define Q8_QUAD 128
 
 static size_t q4_0_group_bytes(int n) { return (size_t)(n / 32) * (4 * Q4_QUAD + 4 * 8); }
@@ -193,6 +193,88 @@ DOTPROD static void tile_q8_0(int n, int nt, float *restrict s, size_t ss,
     TILE_SWITCH(tile_q_0, 1)
 }
 
+/* ---- F16: per quad and 4 elements, the 4 rows' element i, i+1, i+2, i+3 (32 bytes) ----
+ *
+ * Widening gives each element of the 4 rows as a float vector; each token adds it times its own
+ * x[i], picked by lane from one load of 4 activations. Every token keeps 4 partial sums per lane
+ * (elements i mod 4), added pairwise at the end, so one token alone has 4 FMA chains in flight.
+ * 4 sums for 8 tokens would take every register, so tokens go 4 at a time, each pass streaming
+ * the quad's weights again (from cache); a token's sums never depend on its companions. */
+
+#define F16_PASS 4 /* tokens per pass over a quad */
+
+static int f16_padded(int n) { return (n + 3) & ~3; }
+static size_t f16_group_bytes(int n) { return (size_t)f16_padded(n) * PR * 2; }
+static size_t f32_row_bytes(int n) { return (size_t)f16_padded(n) * sizeof(float); }
+
+static void pack_f16(int n, const void *restrict x, size_t x_stride, void *restrict dst)
+{
+    const int n4 = f16_padded(n);
+    uint16_t *o = dst;
+    memset(dst, 0, f16_group_bytes(n));
+    for (int r = 0; r < PR; r++) {
+        const uint16_t *src = (const uint16_t *)((const uint8_t *)x + r * x_stride);
+        uint16_t *quad = o + (size_t)(r / 4) * n4 * 4;
+        for (int i = 0; i < n; i++) quad[(size_t)(i / 4) * 16 + (i % 4) * 4 + r % 4] = src[i];
+    }
+}
+
+static void act_f32(const float *restrict x, void *restrict y, int n)
+{
+    float *o = y;
+    memcpy(o, x, (size_t)n * sizeof(float));
+    for (int i = n; i < f16_padded(n); i++) o[i] = 0.0f;
+}
+
+__attribute__((always_inline)) static inline void
+quad_f16(int n4, float *restrict s, size_t ss, const uint16_t *restrict w,
+         const uint8_t *restrict y, size_t ys, const int T)
+{
+    float32x4_t acc[F16_PASS][4];
+#pragma GCC unroll 4
+    for (int t = 0; t < T; t++)
+        acc[t][0] = acc[t][1] = acc[t][2] = acc[t][3] = vdupq_n_f32(0.0f);
+    for (int i = 0; i < n4; i += 4) {
+        const float16x8_t h0 = vreinterpretq_f16_u16(vld1q_u16(w + 4 * i));
+        const float16x8_t h1 = vreinterpretq_f16_u16(vld1q_u16(w + 4 * i + 8));
+        const float32x4_t w0 = vcvt_f32_f16(vget_low_f16(h0)), w1 = vcvt_high_f32_f16(h0);
+        const float32x4_t w2 = vcvt_f32_f16(vget_low_f16(h1)), w3 = vcvt_high_f32_f16(h1);
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++) {
+            const float32x4_t x = vld1q_f32((const float *)(y + (size_t)t * ys) + i);
+            acc[t][0] = vfmaq_laneq_f32(acc[t][0], w0, x, 0);
+            acc[t][1] = vfmaq_laneq_f32(acc[t][1], w1, x, 1);
+            acc[t][2] = vfmaq_laneq_f32(acc[t][2], w2, x, 2);
+            acc[t][3] = vfmaq_laneq_f32(acc[t][3], w3, x, 3);
+        }
+    }
+#pragma GCC unroll 4
+    for (int t = 0; t < T; t++)
+        vst1q_f32(s + (size_t)t * ss, vaddq_f32(vaddq_f32(acc[t][0], acc[t][1]),
+                                                vaddq_f32(acc[t][2], acc[t][3])));
+}
+
+static void tile_f16(int n, int nt, float *restrict s, size_t ss, const void *restrict xp,
+                     const void *restrict y, size_t ys)
+{
+    const int n4 = f16_padded(n);
+    for (int q = 0; q < PR / 4; q++) {
+        const uint16_t *w = (const uint16_t *)xp + (size_t)q * n4 * 4;
+        for (int t = 0; t < nt; t += F16_PASS) {
+            float *o = s + (size_t)t * ss + 4 * q;
+            const uint8_t *yt = (const uint8_t *)y + (size_t)t * ys;
+            switch (nt - t) {
+            case 1: quad_f16(n4, o, ss, w, yt, ys, 1); break;
+            case 2: quad_f16(n4, o, ss, w, yt, ys, 2); break;
+            case 3: quad_f16(n4, o, ss, w, yt, ys, 3); break;
+            default: quad_f16(n4, o, ss, w, yt, ys, 4); break;
+            }
+        }
+    }
+}
+
+static const qt_packed_kernels packed_f16 = {f16_group_bytes, pack_f16, f32_row_bytes, act_f32,
+                                             tile_f16};
 static const qt_packed_kernels packed_q4_0 = {q4_0_group_bytes, pack_q4_0, act_row_bytes, act_q_0,
                                               tile_q4_0};
 static const qt_packed_kernels packed_q8_0 = {q8_0_group_bytes, pack_q8_0, act_row_bytes, act_q_0,
@@ -202,6 +284,7 @@ void simd_neon_fill_packed(qtype_traits_t t[QT_COUNT], int dotprod)
 {
     t[QT_Q4_0].packed = dotprod ? &packed_q4_0 : NULL;
     t[QT_Q8_0].packed = dotprod ? &packed_q8_0 : NULL;
+    t[QT_F16].packed = &packed_f16;
 }
 
 #else
