@@ -1,5 +1,6 @@
 /* simd_neon.c - AArch64 AdvSIMD kernels: F16 dot, Q4_0/Q8_0/Q4_K/Q6_K integer dots (with SDOT
- * where the CPU has dotprod, see simd_neon_int.h) and the Q8_0/Q8_1/Q8_K activation quantizers.
+ * where the CPU has dotprod, see simd_neon_int.h) and the Q8_0/Q8_1/Q8_K activation quantizers;
+ * the packed (row-interleaved) layouts are in simd_neon_pack.c.
  *
  * AdvSIMD is part of every AArch64 CPU, so the plain kernels need no run-time check; the SDOT
  * copies carry a "+dotprod" target attribute and are installed only when the kernel reports
@@ -97,7 +98,7 @@ static inline int8x16_t quant16_away(const float *x, float32x4_t id)
     return vcombine_s8(vqmovn_s16(lo), vqmovn_s16(hi));
 }
 
-static void neon_quant_row_q8_0(const float *restrict x, void *restrict y, int64_t n)
+void simd_neon_quant_row_q8_0(const float *restrict x, void *restrict y, int64_t n)
 {
     block_q8_0 *b = y;
     for (int64_t i = 0; i < n / QK8_0; i++, x += 32) {
@@ -166,9 +167,10 @@ void simd_neon_fill(qtype_traits_t t[QT_COUNT], int dotprod)
     t[QT_Q4_0].vec_dot = dotprod ? neon_vec_dot_q4_0_sdot : neon_vec_dot_q4_0_plain;
     t[QT_Q4_K].vec_dot = dotprod ? neon_vec_dot_q4_K_sdot : neon_vec_dot_q4_K_plain;
     t[QT_Q6_K].vec_dot = dotprod ? neon_vec_dot_q6_K_sdot : neon_vec_dot_q6_K_plain;
-    t[QT_Q8_0].from_float = neon_quant_row_q8_0;
+    t[QT_Q8_0].from_float = simd_neon_quant_row_q8_0;
     t[QT_Q8_1].from_float = neon_quant_row_q8_1;
     t[QT_Q8_K].from_float = neon_quant_row_q8_K;
+    simd_neon_fill_packed(t, dotprod);
 }
 
 #else /* not AArch64: simd_cpu_features() never reports SIMD_NEON */
