@@ -330,6 +330,7 @@ void simd_avx2_fill_packed(qtype_traits_t t[QT_COUNT])
     t[QT_Q4_0].packed = &packed_q4_0;
     t[QT_Q8_0].packed = &packed_q8_0;
     t[QT_F16].packed = &packed_f16;
+    simd_avx2_fill_packed_k(t);
 }
 
 #else
