@@ -105,14 +105,6 @@ AVX2_FN static void act_q8_0(const float *restrict x, void *restrict y, int n)
     act_rows(x, y, n, 0);
 }
 
-/* The four activation bytes at p in every 32-bit lane. */
-AVX2_FN static inline __m256i bcast4(const int8_t *p)
-{
-    int32_t v;
-    memcpy(&v, p, 4);
-    return _mm256_set1_epi32(v);
-}
-
 /* Tokens t0..t0+TN-1 of one block: their integer dots (two halves of 8 rows each), then the
  * scales into acc. is_q8 selects the layout; the weights are read from the block per run. */
 __attribute__((always_inline)) AVX2_FN static inline void
@@ -134,9 +126,10 @@ block_run(const uint8_t *restrict g, const uint8_t *restrict y, size_t ys, int b
 #pragma GCC unroll 4
                 for (int u = 0; u < TN; u++) {
                     const __m256i q = _mm256_madd_epi16(
-                        _mm256_maddubs_epi16(aw, _mm256_sign_epi8(bcast4(a[u]->qs + 4 * k), w)),
+                        _mm256_maddubs_epi16(aw, _mm256_sign_epi8(x86_bcast4(a[u]->qs + 4 * k), w)),
                         ones);
                     p[u][h] = k ? _mm256_add_epi32(p[u][h], q) : q;
+                    X86_CHAIN(p[u][h]);
                 }
             }
         }
@@ -152,9 +145,10 @@ block_run(const uint8_t *restrict g, const uint8_t *restrict y, size_t ys, int b
                 for (int u = 0; u < TN; u++) {
                     /* lo holds elements 4k..4k+3, hi elements 16+4k..16+4k+3 */
                     const __m256i q =
-                        _mm256_add_epi16(_mm256_maddubs_epi16(lo, bcast4(a[u]->qs + 4 * k)),
-                                         _mm256_maddubs_epi16(hi, bcast4(a[u]->qs + 16 + 4 * k)));
+                        _mm256_add_epi16(_mm256_maddubs_epi16(lo, x86_bcast4(a[u]->qs + 4 * k)),
+                                         _mm256_maddubs_epi16(hi, x86_bcast4(a[u]->qs + 16 + 4 * k)));
                     p[u][h] = k ? _mm256_add_epi16(p[u][h], q) : q;
+                    X86_CHAIN(p[u][h]);
                 }
             }
         }

@@ -158,12 +158,6 @@ static void act_from_float_q6_K(const float *restrict x, void *restrict y, int n
     }
 }
 
-AVX2_FN static inline __m256i bcast4(const int8_t *p)
-{
-    int32_t v;
-    memcpy(&v, p, 4);
-    return _mm256_set1_epi32(v);
-}
 
 /* int16 pairs (a, b) per lane to (a, a) and (b, b): the madd multiplier of one sub-block. */
 AVX2_FN static inline __m256i dup_even16(__m256i v)
@@ -211,11 +205,13 @@ q4_K_run(const uint8_t *restrict g, const uint8_t *restrict y, size_t ys, int b,
             const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
 #pragma GCC unroll 4
             for (int u = 0; u < TN; u++) {
-                const __m256i ql = _mm256_maddubs_epi16(lo, bcast4(a[u]->qs + 64 * i + 4 * c));
+                const __m256i ql = _mm256_maddubs_epi16(lo, x86_bcast4(a[u]->qs + 64 * i + 4 * c));
                 const __m256i qh =
-                    _mm256_maddubs_epi16(hi, bcast4(a[u]->qs + 64 * i + 32 + 4 * c));
+                    _mm256_maddubs_epi16(hi, x86_bcast4(a[u]->qs + 64 * i + 32 + 4 * c));
                 plo[u] = c ? _mm256_add_epi16(plo[u], ql) : ql;
                 phi[u] = c ? _mm256_add_epi16(phi[u], qh) : qh;
+                X86_CHAIN(plo[u]);
+                X86_CHAIN(phi[u]);
             }
         }
         const __m256i sce = dup_even16(scp), sco = dup_odd16(scp);
@@ -308,13 +304,14 @@ q6_K_run(const uint8_t *restrict g, const uint8_t *restrict y, size_t ys, int b,
 #pragma GCC unroll 4
             for (int u = 0; u < TN; u++) {
                 const int8_t *q = a[u]->qs + 16 * j;
-                const __m256i p0 = _mm256_add_epi16(_mm256_maddubs_epi16(w0, bcast4(q)),
-                                                    _mm256_maddubs_epi16(w1, bcast4(q + 4)));
-                const __m256i p1 = _mm256_add_epi16(_mm256_maddubs_epi16(w2, bcast4(q + 8)),
-                                                    _mm256_maddubs_epi16(w3, bcast4(q + 12)));
+                const __m256i p0 = _mm256_add_epi16(_mm256_maddubs_epi16(w0, x86_bcast4(q)),
+                                                    _mm256_maddubs_epi16(w1, x86_bcast4(q + 4)));
+                const __m256i p1 = _mm256_add_epi16(_mm256_maddubs_epi16(w2, x86_bcast4(q + 8)),
+                                                    _mm256_maddubs_epi16(w3, x86_bcast4(q + 12)));
                 const __m256i p =
                     _mm256_add_epi32(_mm256_madd_epi16(p0, sc), _mm256_madd_epi16(p1, sc));
                 s32[u] = j ? _mm256_add_epi32(s32[u], p) : p;
+                X86_CHAIN(s32[u]);
             }
         }
 #pragma GCC unroll 4
