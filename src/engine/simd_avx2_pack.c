@@ -190,8 +190,9 @@ tile_q_0(int n, float *restrict s, size_t ss, const uint8_t *restrict xp,
                 _mm_prefetch((const char *)(g + 8 * bsz + l), _MM_HINT_T0);
         const __m256 dw[2] = {_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)g)),
                               _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(g + 16)))};
-        block_run(g, y, ys, b, 0, T < RUN ? T : RUN, is_q8, dw, acc);
-        if (T > RUN) block_run(g, y, ys, b, RUN, T - RUN, is_q8, dw, acc);
+#pragma GCC unroll 4
+        for (int t0 = 0; t0 < T; t0 += RUN)
+            block_run(g, y, ys, b, t0, T - t0 < RUN ? T - t0 : RUN, is_q8, dw, acc);
     }
 #pragma GCC unroll 8
     for (int t = 0; t < T; t++) {
