@@ -27,8 +27,11 @@ unsigned simd_cpu_features(void);
 
 void simd_avx2_fill(qtype_traits_t table[QT_COUNT]);
 void simd_avx2_fill_k(qtype_traits_t table[QT_COUNT]); /* simd_avx2_k.c: K-quants, IQ4_XS */
-/* The AVX2 Q8_K quantizer (x86-64 only), byte-identical to the reference; the packed K-quant
- * activations reuse it. */
+void simd_avx2_fill_packed(qtype_traits_t table[QT_COUNT]); /* simd_avx2_pack.c */
+void simd_avx2_fill_packed_k(qtype_traits_t table[QT_COUNT]); /* simd_avx2_pack_k.c */
+/* The AVX2 Q8_0 and Q8_K quantizers (x86-64 only), byte-identical to the reference; the packed
+ * activations reuse them. */
+void simd_avx2_quant_row_q8_0(const float *restrict x, void *restrict y, int64_t n);
 void simd_avx2_quant_row_q8_K(const float *restrict x, void *restrict y, int64_t n);
 void simd_avx512_fill(qtype_traits_t table[QT_COUNT]);
 void simd_avx512_fill_packed(qtype_traits_t table[QT_COUNT]); /* simd_avx512_pack.c */

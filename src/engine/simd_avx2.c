@@ -265,7 +265,7 @@ AVX2_FN static inline __m256i quant32_away(const float *x, float id, int *sum)
     return pack_epi32_epi8(q[0], q[1], q[2], q[3]);
 }
 
-AVX2_FN static void avx2_quant_row_q8_0(const float *restrict x, void *restrict y, int64_t n)
+AVX2_FN void simd_avx2_quant_row_q8_0(const float *restrict x, void *restrict y, int64_t n)
 {
     block_q8_0 *b = y;
     for (int64_t i = 0; i < n / QK8_0; i++, x += 32) {
@@ -343,10 +343,11 @@ void simd_avx2_fill(qtype_traits_t t[QT_COUNT])
     t[QT_Q8_0].vec_dot = avx2_vec_dot_q8_0;
     t[QT_Q8_1].vec_dot = avx2_vec_dot_q8_1;
     t[QT_IQ4_NL].vec_dot = avx2_vec_dot_iq4_nl;
-    t[QT_Q8_0].from_float = avx2_quant_row_q8_0;
+    t[QT_Q8_0].from_float = simd_avx2_quant_row_q8_0;
     t[QT_Q8_1].from_float = avx2_quant_row_q8_1;
     t[QT_Q8_K].from_float = simd_avx2_quant_row_q8_K;
     simd_avx2_fill_k(t);
+    simd_avx2_fill_packed(t);
 }
 
 #else /* not x86-64: no AVX2 kernels; simd_cpu_features() never reports SIMD_AVX2 */

@@ -87,6 +87,22 @@ AVX2_FN static inline __m256i x86_pair_epi16(int a, int b)
     return _mm256_set_m128i(_mm_set1_epi16((short)b), _mm_set1_epi16((short)a));
 }
 
+/* Passes v through an empty asm, which ends a running sum's reassociation there: without it GCC
+ * turns a fully unrolled chain of integer adds into a tree whose leaves (every product of a
+ * block) are live at once, and in 16 ymm registers they spill. */
+#define X86_CHAIN(v) __asm__("" : "+x"(v))
+
+/* The four bytes at p in every 32-bit lane. The asm is volatile so GCC neither merges equal
+ * broadcasts nor hoists them: a tile that reads the same activation bytes for both halves of its
+ * rows would otherwise keep the broadcasts of a whole block live (spilled) from one half to the
+ * next, where reloading them is a single load. */
+AVX2_FN static inline __m256i x86_bcast4(const int8_t *p)
+{
+    __m256i r;
+    __asm__ volatile("vpbroadcastd %1, %0" : "=x"(r) : "m"(*(const int32_t *)(const void *)p));
+    return r;
+}
+
 /* acc += w . (the four activation bytes at p in every lane), with the bytes read by VPDPBUSD itself
  * as an embedded broadcast ({1to16}): GCC does not fold _mm512_set1_epi32 of a load into VNNI
  * instructions and issues a separate broadcast for each, about a third of the tile's
