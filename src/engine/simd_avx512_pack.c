@@ -17,9 +17,12 @@
  * carries per block; one conversion and one FMA per block then apply both scales.
  *
  * Activations: per 32-element block the scale (as a float), the int32 correction and the 32
- * int8 quants (40 bytes), with the same quants and scale as the reference Q8_0 quantizer. Every output is summed block by block in the same order for any number of tokens, so
- * decode (one token) and batches give bit-identical results. */
+ * int8 quants (40 bytes), with the same quants and scale as the reference Q8_0 quantizer. Every
+ * output is summed block by block in the same order for any number of tokens, so decode (one
+ * token) and batches give bit-identical results. The layouts and their packing are shared with
+ * the AVX2 set (quant_pack.c). */
 #include "engine/quant_impl.h"
+#include "engine/quant_pack.h"
 #include "engine/simd.h"
 
 #if defined(__x86_64__)
@@ -27,44 +30,14 @@
 
 #define PR QT_PACK_ROWS
 
-typedef struct {
-    float d;
-    int32_t c; /* -offset * sum(qs) */
-    int8_t qs[32];
-} block_act;
-_Static_assert(sizeof(block_act) == 40, "block_act size");
+typedef block_act32 block_act;
 
-#define Q4_BLOCK (PR * 2 + PR * 16) /* 288 */
-#define Q8_BLOCK (PR * 2 + PR * 32) /* 544 */
-
-static size_t q4_0_group_bytes(int n) { return (size_t)(n / 32) * Q4_BLOCK; }
-static size_t q8_0_group_bytes(int n) { return (size_t)(n / 32) * Q8_BLOCK; }
-static size_t act_row_bytes(int n) { return (size_t)(n / 32) * sizeof(block_act); }
-
-static void pack_q4_0(int n, const void *restrict x, size_t x_stride, void *restrict dst)
-{
-    uint8_t *o = dst;
-    for (int b = 0; b < n / 32; b++, o += Q4_BLOCK) {
-        for (int r = 0; r < PR; r++) {
-            const block_q4_0 *src = (const block_q4_0 *)((const uint8_t *)x + r * x_stride) + b;
-            memcpy(o + 2 * r, &src->d, 2);
-            for (int k = 0; k < 4; k++) memcpy(o + 2 * PR + 64 * k + 4 * r, src->qs + 4 * k, 4);
-        }
-    }
-}
+#define Q4_BLOCK PACK_Q4_0_BLOCK
+#define Q8_BLOCK PACK_Q8_0_BLOCK
 
 static void pack_q8_0(int n, const void *restrict x, size_t x_stride, void *restrict dst)
 {
-    uint8_t *o = dst;
-    for (int b = 0; b < n / 32; b++, o += Q8_BLOCK) {
-        for (int r = 0; r < PR; r++) {
-            const block_q8_0 *src = (const block_q8_0 *)((const uint8_t *)x + r * x_stride) + b;
-            memcpy(o + 2 * r, &src->d, 2);
-            for (int k = 0; k < 8; k++)
-                for (int e = 0; e < 4; e++)
-                    o[2 * PR + 64 * k + 4 * r + e] = (uint8_t)(src->qs[4 * k + e] ^ 0x80);
-        }
-    }
+    pack_q8_0_rows(n, x, x_stride, dst, 0x80);
 }
 
 /* x rounded to the nearest integer, halves away from zero (roundf), as int32. */
@@ -106,7 +79,6 @@ AVX512_FN static void act_q8_0(const float *restrict x, void *restrict y, int n)
     block_act *a = y;
     for (int b = 0; b < n / 32; b++) act_block(x + 32 * b, a + b, 128);
 }
-
 
 /* T tokens (a compile-time constant after inlining) against one group. is_q8 selects the layout.
  * Each token's integer dot runs in two chains (w[0..3] and w[4..7]) so one token alone still
@@ -193,23 +165,6 @@ AVX512_FN static void tile_q8_0(int n, int nt, float *restrict s, size_t ss,
  * broadcast. Each token keeps two partial sums per lane (even and odd elements), so one token
  * alone has two FMA chains in flight; the two are added at the end, the same way for any nt. */
 
-static size_t f16_group_bytes(int n) { return (size_t)n * PR * 2; }
-static size_t f32_row_bytes(int n) { return (size_t)n * sizeof(float); }
-
-static void pack_f16(int n, const void *restrict x, size_t x_stride, void *restrict dst)
-{
-    uint16_t *o = dst;
-    for (int r = 0; r < PR; r++) {
-        const uint16_t *src = (const uint16_t *)((const uint8_t *)x + r * x_stride);
-        for (int i = 0; i < n; i++) o[(size_t)i * PR + r] = src[i];
-    }
-}
-
-static void act_f32(const float *restrict x, void *restrict y, int n)
-{
-    memcpy(y, x, (size_t)n * sizeof(float));
-}
-
 __attribute__((always_inline)) AVX512_FN static inline void
 tile_f16_t(int n, float *restrict s, size_t ss, const uint8_t *restrict xp,
            const uint8_t *restrict y, size_t ys, const int T)
@@ -255,12 +210,12 @@ AVX512_FN static void tile_f16(int n, int nt, float *restrict s, size_t ss,
     }
 }
 
-static const qt_packed_kernels packed_f16 = {f16_group_bytes, pack_f16, f32_row_bytes, act_f32,
-                                             tile_f16};
-static const qt_packed_kernels packed_q4_0 = {q4_0_group_bytes, pack_q4_0, act_row_bytes,
-                                              act_q4_0, tile_q4_0};
-static const qt_packed_kernels packed_q8_0 = {q8_0_group_bytes, pack_q8_0, act_row_bytes,
-                                              act_q8_0, tile_q8_0};
+static const qt_packed_kernels packed_f16 = {pack_f16_group_bytes, pack_f16_rows,
+                                             pack_f32_row_bytes, pack_act_f32, tile_f16};
+static const qt_packed_kernels packed_q4_0 = {pack_q4_0_group_bytes, pack_q4_0_rows,
+                                              pack_act32_row_bytes, act_q4_0, tile_q4_0};
+static const qt_packed_kernels packed_q8_0 = {pack_q8_0_group_bytes, pack_q8_0,
+                                              pack_act32_row_bytes, act_q8_0, tile_q8_0};
 
 void simd_avx512_fill_packed(qtype_traits_t t[QT_COUNT])
 {
