@@ -105,10 +105,23 @@ $(B)/asan/tests/%: $(B)/asan/obj/tests/%.o $(B)/asan/libunhosted.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) $(SAN) -o $@ $< $(B)/asan/libunhosted.a $(CJSON_LIBS) $(LDLIBS)
 
-$(B)/fuzz/%: fuzz/%.c $(LIB_SRC) $(WEB_GEN)
+# The library is compiled once for all fuzzers (instrumented for libFuzzer, not linked with its
+# main), each fuzzer then only compiles its own file and links.
+FUZZ_FLAGS   := $(CSTD) -O1 -g $(CPPFLAGS) -MMD -MP -fsanitize=address,undefined \
+                -fno-sanitize-recover=undefined
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(B)/fuzzlib/obj/%.o) $(B)/fuzzlib/obj/gen/web_assets.o
+$(B)/fuzzlib/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(FUZZCC) $(CSTD) -O1 -g $(CPPFLAGS) -fsanitize=fuzzer,address,undefined \
-	    -fno-sanitize-recover=undefined -o $@ $< $(LIB_SRC) $(WEB_GEN) $(LDLIBS)
+	$(FUZZCC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+$(B)/fuzzlib/obj/gen/web_assets.o: $(WEB_GEN)
+	@mkdir -p $(dir $@)
+	$(FUZZCC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+$(B)/fuzzlib/libunhosted.a: $(FUZZ_LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+$(B)/fuzz/%: fuzz/%.c $(B)/fuzzlib/libunhosted.a
+	@mkdir -p $(dir $@)
+	$(FUZZCC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(B)/fuzzlib/libunhosted.a $(LDLIBS)
 
 $(B)/bench/%: bench/%.c $(B)/libunhosted.a
 	@mkdir -p $(dir $@)
