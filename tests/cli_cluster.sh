@@ -186,13 +186,14 @@ if bad:
 EOF
 
 # ---- load spreads over A and B for a model both hold ----
+# All four at once: this model decodes thousands of tokens a second, so requests spaced out
+# would each find A idle again.
 cpids=""
 for i in 1 2 3 4; do
     netns_exec $A curl -s -D "$T/hdr$i" http://127.0.0.1:7777/v1/completions \
         -H 'Content-Type: application/json' \
-        -d '{"model":"llama-s1-Q8_0","prompt":"x","max_tokens":400,"temperature":0}' >/dev/null &
+        -d '{"model":"llama-s1-Q8_0","prompt":"x","max_tokens":500,"temperature":0}' >/dev/null &
     cpids="$cpids $!"
-    sleep 0.05
 done
 for p in $cpids; do wait "$p"; done
 sb=$(cat "$T"/hdr1 "$T"/hdr2 "$T"/hdr3 "$T"/hdr4 | tr -d '\r' | sed -n 's/^X-Unhosted-Served-By: //Ip' | sort | uniq -c)
