@@ -145,16 +145,42 @@ $(B)/tsan/tests/%: $(B)/tsan/obj/tests/%.o $(B)/tsan/libunhosted.a
 fuzz: $(FUZZERS)
 bench: $(BENCHES)
 
-# AArch64 kernel tests: test_simd with only the type table and kernels (no target libraries),
-# cross-built static so tests/run.sh can run it under qemu-aarch64 (with and without dotprod).
+# AArch64 tests, cross-built so tests/run.sh can run them under qemu-aarch64 (with and without
+# dotprod): test_simd (only the type table and kernels) and test_threadpool (the pool's handshakes
+# under weak memory ordering), both static; test_numerics against an AArch64 build of the engine
+# and text layers, linked with Debian's arm64 cJSON and PCRE2, which scripts/fetch-aarch64-libs
+# unpacks into a private folder (the machine itself is not changed).
 A64CC   ?= aarch64-linux-gnu-gcc
+A64AR   ?= aarch64-linux-gnu-ar
 A64_SRC := src/engine/qtypes.c $(wildcard src/engine/quant_*.c src/engine/simd_*.c) src/base/log.c
+A64_SYSROOT := $(B)/aarch64/sysroot
+A64_LIBDIR  := $(A64_SYSROOT)/usr/lib/aarch64-linux-gnu
+A64_LIB_SRC := $(filter-out src/base/sha256.c,$(wildcard src/base/*.c)) \
+               $(wildcard src/engine/*.c src/text/*.c)
 .PHONY: aarch64-tests
-aarch64-tests: $(B)/aarch64/tests/test_simd
+aarch64-tests: $(B)/aarch64/tests/test_simd $(B)/aarch64/tests/test_threadpool \
+               $(B)/aarch64/tests/test_numerics
 $(B)/aarch64/tests/test_simd: tests/test_simd.c $(A64_SRC) $(wildcard src/engine/*.h)
 	@mkdir -p $(dir $@)
 	$(A64CC) $(CSTD) $(OPT) $(WARN) -Iinclude -Isrc -static -pthread -o $@ tests/test_simd.c \
 	    $(A64_SRC) -lm
+$(B)/aarch64/tests/test_threadpool: tests/test_threadpool.c src/base/threadpool.c \
+                                    src/base/threadpool.h tests/check.h
+	@mkdir -p $(dir $@)
+	$(A64CC) $(CSTD) $(OPT) $(WARN) -Iinclude -Isrc -static -pthread -o $@ $(filter %.c,$^)
+$(A64_SYSROOT)/.ok: scripts/fetch-aarch64-libs
+	scripts/fetch-aarch64-libs $(A64_SYSROOT)
+$(B)/aarch64/obj/%.o: %.c | $(A64_SYSROOT)/.ok
+	@mkdir -p $(dir $@)
+	$(A64CC) $(CSTD) $(OPT) $(WARN) -Iinclude -Isrc -isystem $(A64_SYSROOT)/usr/include -pthread \
+	    -MMD -MP -c $< -o $@
+$(B)/aarch64/libunhosted-engine.a: $(A64_LIB_SRC:%.c=$(B)/aarch64/obj/%.o)
+	$(A64AR) rcs $@ $^
+$(B)/aarch64/tests/test_numerics: $(B)/aarch64/obj/tests/test_numerics.o \
+                                  $(B)/aarch64/libunhosted-engine.a
+	@mkdir -p $(dir $@)
+	$(A64CC) -pthread -o $@ $^ -L$(A64_LIBDIR) -Wl,-rpath,$(abspath $(A64_LIBDIR)) \
+	    -Wl,-Bstatic -lpcre2-8 -Wl,-Bdynamic -lcjson -lm
 ifneq ($(shell command -v $(A64CC) 2>/dev/null),)
 test: aarch64-tests
 endif

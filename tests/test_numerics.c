@@ -403,9 +403,19 @@ static void test_multi_sequence_batch(void)
     uh_model_free(m);
 }
 
+/* The kernel set in use is the one the run asked for (UNHOSTED_EXPECT_KERNELS, when set): an
+ * emulated CPU without a feature would otherwise fall back to another set unnoticed. */
+static void test_kernel_set(void)
+{
+    const char *want = getenv("UNHOSTED_EXPECT_KERNELS");
+    printf("  kernels: %s\n", qtypes_kernel_name());
+    if (want && *want) CHECKF(strcmp(want, qtypes_kernel_name()) == 0, "expected %s", want);
+}
+
 int main(void)
 {
     qtypes_init();
+    T_RUN(test_kernel_set);
     char path[1024];
     snprintf(path, sizeof path, "%s/manifest.json", t_testdata());
     char *json = t_read_file(path, NULL);

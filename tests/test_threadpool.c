@@ -2,9 +2,11 @@
  * sees the workers' plain (non-atomic) writes when tp_run returns, workers that fell asleep wake
  * up, and more threads than cores still finish. Also built with -fsanitize=thread by the
  * Makefile, so a missing happens-before edge in the protocol shows up as a data race. */
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/threadpool.h"
 #include "check.h"
@@ -70,6 +72,51 @@ static void test_sleeping_workers_wake(void)
         sleep_ms(20);
     }
     check_counts(&j, 3, 5);
+    tp_free(p);
+}
+
+/* Spins n iterations of nothing, as a job of varying length. */
+static void busy(unsigned n)
+{
+    for (volatile unsigned k = 0; k < n; k++) {
+    }
+}
+
+static void uneven_fn(void *ctx, int ith, int nth)
+{
+    (void)nth;
+    count_job *j = ctx;
+    j->calls[ith]++;
+    busy((unsigned)ith * 37u);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Gaps between jobs scattered around the spin window, so that publishing races the worker on its
+ * way to sleep and the worker's finish races the caller on its way to sleep, many thousand times
+ * (for 3 seconds): a lost wake-up hangs here, and the alarm in main turns that into a failure. */
+static void test_sleep_wake_races(void)
+{
+    tp_pool *p = tp_new(2);
+    CHECK(p != NULL);
+    if (!p) return;
+    count_job j = {{0}, {0}, 0};
+    int runs = 0;
+    double t_end = now_s() + 3.0;
+    for (unsigned r = 0; r < 100000 && now_s() < t_end; r++, runs++) {
+        tp_run(p, uneven_fn, &j);
+        if (r % 3 == 0)
+            nanosleep(&(struct timespec){0, 50000}, NULL);
+        else
+            busy(r * 7919u % 30000u);
+    }
+    for (int i = 0; i < 2; i++) CHECK(j.calls[i] == runs);
+    printf("  %d jobs\n", runs);
     tp_free(p);
 }
 
@@ -150,10 +197,21 @@ static void test_defaults_and_free(void)
     for (int i = 0; i < 20; i++) tp_free(tp_new(3));
 }
 
+static void on_alarm(int sig)
+{
+    (void)sig;
+    static const char msg[] = "FAIL hung (a lost wake-up?)\n";
+    if (write(1, msg, sizeof msg - 1) < 0) _exit(2);
+    _exit(1);
+}
+
 int main(void)
 {
+    signal(SIGALRM, on_alarm);
+    alarm(120);
     T_RUN(test_every_share_runs_once);
     T_RUN(test_sleeping_workers_wake);
+    T_RUN(test_sleep_wake_races);
     T_RUN(test_results_visible);
     T_RUN(test_split_covers);
     T_RUN(test_defaults_and_free);

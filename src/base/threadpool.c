@@ -5,8 +5,12 @@
  * decrements `pending` (release); the caller waits until pending is 0 (acquire). Waiters first
  * spin on the atomic, then sleep on a condition variable; a sleeper announces itself in a counter
  * *before* re-checking the atomic under the mutex, and the publisher checks that counter *after*
- * changing the atomic (both sequentially consistent), so either the sleeper sees the change or
- * the publisher sees the sleeper and broadcasts under the mutex: no wake-up is lost. */
+ * changing the atomic, so either the sleeper sees the change or the publisher sees the sleeper
+ * and broadcasts under the mutex: no wake-up is lost. Both sides put a full fence between their
+ * write and their read (the store-load order this needs): C11 already orders a seq_cst RMW before
+ * a seq_cst load, but the explicit fence keeps the handshake right where that order is emulated
+ * loosely (qemu-user emulating ARMv8.0 lets a load-acquire pass the store-release of a
+ * store-exclusive, and wake-ups were lost), and costs a few nanoseconds per job. */
 #include "base/threadpool.h"
 
 #include <pthread.h>
@@ -49,6 +53,15 @@ static inline void cpu_relax(void)
 #endif
 }
 
+/* The store-load fence of the sleep handshakes (see the top). ThreadSanitizer models seq_cst
+ * atomics itself and does not take fences. */
+static inline void full_fence(void)
+{
+#ifndef __SANITIZE_THREAD__
+    atomic_thread_fence(memory_order_seq_cst);
+#endif
+}
+
 int tp_default_threads(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -72,6 +85,7 @@ static unsigned wait_new_gen(tp_pool *p, unsigned seen)
     }
     pthread_mutex_lock(&p->mu);
     atomic_fetch_add(&p->n_sleeping, 1);
+    full_fence();
     unsigned g;
     while ((g = atomic_load(&p->gen)) == seen) pthread_cond_wait(&p->wake, &p->mu);
     atomic_fetch_sub(&p->n_sleeping, 1);
@@ -87,6 +101,7 @@ static void wait_done(tp_pool *p)
     }
     pthread_mutex_lock(&p->mu);
     atomic_store(&p->caller_sleeping, 1);
+    full_fence();
     while (atomic_load(&p->pending) != 0) pthread_cond_wait(&p->done, &p->mu);
     atomic_store(&p->caller_sleeping, 0);
     pthread_mutex_unlock(&p->mu);
@@ -101,10 +116,13 @@ static void *worker_main(void *arg)
         seen = wait_new_gen(p, seen);
         if (atomic_load_explicit(&p->stop, memory_order_acquire)) break;
         p->fn(p->ctx, w->ith, p->n_threads);
-        if (atomic_fetch_sub(&p->pending, 1) == 1 && atomic_load(&p->caller_sleeping)) {
-            pthread_mutex_lock(&p->mu);
-            pthread_cond_signal(&p->done);
-            pthread_mutex_unlock(&p->mu);
+        if (atomic_fetch_sub(&p->pending, 1) == 1) {
+            full_fence();
+            if (atomic_load(&p->caller_sleeping)) {
+                pthread_mutex_lock(&p->mu);
+                pthread_cond_signal(&p->done);
+                pthread_mutex_unlock(&p->mu);
+            }
         }
     }
     return NULL;
@@ -113,6 +131,7 @@ static void *worker_main(void *arg)
 static void publish(tp_pool *p)
 {
     atomic_fetch_add(&p->gen, 1);
+    full_fence();
     if (atomic_load(&p->n_sleeping) > 0) {
         pthread_mutex_lock(&p->mu);
         pthread_cond_broadcast(&p->wake);
