@@ -1,6 +1,7 @@
 /* test_sampler.c - sampling: greedy, seeds repeat, each filter narrows the support the way it
  * promises, penalties push repeated tokens down. */
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "check.h"
@@ -35,6 +36,41 @@ static void test_greedy_picks_argmax(void)
     l[38] = 3.0f;
     CHECK(uh_sampler_sample(s, l) == 37);
     uh_sampler_free(s);
+}
+
+/* Greedy equals the plain scan `if (x[i] > x[best]) best = i` on rows of every length 1..80 with
+ * ties, infinities and NaNs (the fast argmax must not change which token wins). */
+static void test_greedy_equals_scan(void)
+{
+    uint32_t r = 12345;
+    float l[80];
+    int bad = 0;
+    for (int trial = 0; trial < 4000; trial++) {
+        const int n = 1 + trial % 80;
+        for (int i = 0; i < n; i++) {
+            r = r * 1664525u + 1013904223u;
+            const uint32_t k = r >> 24;
+            l[i] = k < 4    ? NAN
+                   : k < 8  ? INFINITY
+                   : k < 12 ? -INFINITY
+                            : (float)((r >> 8) % 7) - 3.0f; /* few values: many ties */
+        }
+        uh_sampler_params p = uh_sampler_default_params();
+        p.temp = 0;
+        uh_sampler *s = NULL;
+        uh_err err = {0};
+        if (uh_sampler_new(&p, n, &s, &err)) {
+            CHECKF(0, "%s", err.msg);
+            return;
+        }
+        int best = 0;
+        for (int i = 1; i < n; i++)
+            if (l[i] > l[best]) best = i;
+        const int got = uh_sampler_sample(s, l);
+        if (got != best && bad++ < 5) CHECKF(got == best, "n=%d got %d want %d", n, got, best);
+        uh_sampler_free(s);
+    }
+    CHECK(bad == 0);
 }
 
 static void test_same_seed_same_tokens(void)
@@ -186,6 +222,7 @@ static void test_bad_params_rejected(void)
 int main(void)
 {
     T_RUN(test_greedy_picks_argmax);
+    T_RUN(test_greedy_equals_scan);
     T_RUN(test_same_seed_same_tokens);
     T_RUN(test_filters_bound_the_support);
     T_RUN(test_temperature_follows_softmax);

@@ -1,8 +1,8 @@
 /* ctx.h - an evaluation context: KV cache, scratch buffers and outputs for one model.
  *
- * KV cache layout: for each layer, K and V are [n_seq_max][n_ctx][n_head_kv * head_dim] elements
- * of kv_type (F32 or F16), so a sequence owns a fixed slot of n_ctx cells and positions index it
- * directly. seq_len[s] is one past the highest position written; writing position p of a sequence
+ * KV cache layout: for each layer, K and V are [n_seq_max][n_head_kv][n_ctx][head_dim] elements
+ * of kv_type (F32 or F16), so a sequence owns a fixed slot of n_ctx cells, positions index it
+ * directly, and each KV head's cells are one contiguous run for attention. seq_len[s] is one past the highest position written; writing position p of a sequence
  * makes p + 1 its new length (later positions are forgotten), so re-evaluating from an earlier
  * position needs no separate call.
  *
@@ -74,5 +74,18 @@ void ctx_matmul(uh_ctx *c, const gguf_tensor *w, const float *x, int n_tok, floa
  * by separate ctx_matmul calls. */
 void ctx_matmul_n(uh_ctx *c, int n, const gguf_tensor *const *w, const float *x, int n_tok,
                   float *const *y, int glu);
+
+/* Sum of x[i]^2 in double, in 8 independent lanes (a single running sum is a chain of dependent
+ * adds): the RMS norms of forward.c and embed.c, which must agree, both use it. */
+static inline double ctx_sum_squares(const float *x, int n)
+{
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) acc[j] += (double)x[i + j] * x[i + j];
+    double ss = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for (; i < n; i++) ss += (double)x[i] * x[i];
+    return ss;
+}
 
 #endif

@@ -17,9 +17,7 @@
 /* Adds rmsnorm(x) * w to acc[0..n); the same formula as the head's norm in forward.c. */
 static void add_normed(double *acc, const float *x, const float *w, int n, float eps)
 {
-    double ss = 0;
-    for (int i = 0; i < n; i++) ss += (double)x[i] * x[i];
-    const float scale = (float)(1.0 / sqrt(ss / n + eps));
+    const float scale = (float)(1.0 / sqrt(ctx_sum_squares(x, n) / n + eps));
     for (int i = 0; i < n; i++) acc[i] += (double)(x[i] * scale * w[i]);
 }
 

@@ -27,9 +27,7 @@
 
 static void rmsnorm(float *y, const float *x, const float *w, int n, float eps)
 {
-    double ss = 0;
-    for (int i = 0; i < n; i++) ss += (double)x[i] * x[i];
-    const float scale = (float)(1.0 / sqrt(ss / n + eps));
+    const float scale = (float)(1.0 / sqrt(ctx_sum_squares(x, n) / n + eps));
     for (int i = 0; i < n; i++) y[i] = x[i] * scale * w[i];
 }
 

@@ -98,12 +98,17 @@ void uh_sampler_accept(uh_sampler *s, uh_token t)
     if (s->hist_n < s->hist_cap) s->hist_n++;
 }
 
+static int penalties_apply(const uh_sampler *s)
+{
+    const uh_sampler_params *p = &s->p;
+    return s->hist_n > 0 &&
+           (p->repeat_penalty != 1.0f || p->freq_penalty != 0.0f || p->presence_penalty != 0.0f);
+}
+
 static void apply_penalties(uh_sampler *s)
 {
     const uh_sampler_params *p = &s->p;
-    if (s->hist_n == 0 ||
-        (p->repeat_penalty == 1.0f && p->freq_penalty == 0.0f && p->presence_penalty == 0.0f))
-        return;
+    if (!penalties_apply(s)) return;
     for (int i = 0; i < s->hist_n; i++) {
         uh_token t = s->hist[i];
         if (t >= 0 && t < s->n_vocab) s->count[t]++;
@@ -151,19 +156,34 @@ static void top_k_sort(cand *c, int n, int k)
     }
 }
 
+/* The first index of the largest of x[0..n), n >= 1: what `if (x[i] > x[best]) best = i` over
+ * i = 1..n-1 gives (NaNs never win; a NaN at 0 does), without that scan's chain of dependent
+ * loads: the maximum in 8 independent lanes, then the first index holding it. Greedy decoding
+ * runs this once per token between forward passes, where it is serial time. */
+static int argmax_first(const float *x, int n)
+{
+    if (x[0] != x[0]) return 0;
+    float m[8];
+    for (int j = 0; j < 8; j++) m[j] = x[0];
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) m[j] = x[i + j] > m[j] ? x[i + j] : m[j];
+    float mx = m[0];
+    for (int j = 1; j < 8; j++) mx = m[j] > mx ? m[j] : mx;
+    for (; i < n; i++) mx = x[i] > mx ? x[i] : mx;
+    for (i = 0; i < n; i++)
+        if (x[i] == mx) return i;
+    return 0;
+}
+
 uh_token uh_sampler_sample(uh_sampler *s, const float *logits)
 {
     const uh_sampler_params *p = &s->p;
     const int n = s->n_vocab;
+    if (p->temp <= 0.0f && !penalties_apply(s)) return argmax_first(logits, n);
     memcpy(s->logit, logits, (size_t)n * sizeof(float));
     apply_penalties(s);
-
-    if (p->temp <= 0.0f) {
-        int best = 0;
-        for (int i = 1; i < n; i++)
-            if (s->logit[i] > s->logit[best]) best = i;
-        return best;
-    }
+    if (p->temp <= 0.0f) return argmax_first(s->logit, n);
 
     cand *c = s->cand;
     for (int i = 0; i < n; i++) c[i] = (cand){s->logit[i], i};
