@@ -155,7 +155,8 @@ AVX512_FN static void act_from_float_q6_K(const float *restrict x, void *restric
  * (sums, accumulators) then live on the stack instead of in registers (measured on a Q4_K_M
  * model: pp64 about 160 tok/s that way, 250 unrolled). */
 /* One Q4_K sub-block j (its 8 weight vectors w, scales sc) for T tokens into sumi. Two chains
- * per token so a single token still overlaps VPDPBUSD latencies. A lane's sub-block dot is at
+ * per token below three tokens, so one token alone still overlaps VPDPBUSD latencies; one chain
+ * each from three up, where the tokens overlap each other. A lane's sub-block dot is at
  * most 32 * 15 * 127 = 60960 in magnitude, times a 6-bit scale 3.9e6, over 8 sub-blocks 3.1e7:
  * int32 holds the super-block's sum. */
 __attribute__((always_inline)) AVX512_FN static inline void
@@ -166,13 +167,20 @@ q4_K_sub(__m512i *sumi, const __m512i *w, __m512i sc, const uint8_t *y, size_t y
     for (int t = 0; t < T; t++) {
         const act_q4_K *a = (const act_q4_K *)(y + (size_t)t * ys) + b;
         const int8_t *q = a->qs + 32 * j;
-        __m512i p0 = _mm512_setzero_si512(), p1 = _mm512_setzero_si512();
+        __m512i p0 = _mm512_setzero_si512();
+        if (T >= 3) { /* the tokens' chains overlap each other: one chain each */
 #pragma GCC unroll 16
-        for (int c = 0; c < 4; c++) {
-            p0 = x86_dpbusd_bcast(p0, w[c], q + 4 * c);
-            p1 = x86_dpbusd_bcast(p1, w[4 + c], q + 16 + 4 * c);
+            for (int c = 0; c < 8; c++) p0 = x86_dpbusd_bcast(p0, w[c], q + 4 * c);
+        } else {
+            __m512i p1 = _mm512_setzero_si512();
+#pragma GCC unroll 16
+            for (int c = 0; c < 4; c++) {
+                p0 = x86_dpbusd_bcast(p0, w[c], q + 4 * c);
+                p1 = x86_dpbusd_bcast(p1, w[4 + c], q + 16 + 4 * c);
+            }
+            p0 = _mm512_add_epi32(p0, p1);
         }
-        sumi[t] = _mm512_add_epi32(sumi[t], _mm512_mullo_epi32(_mm512_add_epi32(p0, p1), sc));
+        sumi[t] = _mm512_add_epi32(sumi[t], _mm512_mullo_epi32(p0, sc));
     }
 }
 
