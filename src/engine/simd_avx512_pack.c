@@ -81,10 +81,8 @@ AVX512_FN static void act_q8_0(const float *restrict x, void *restrict y, int n)
 }
 
 /* T tokens (a compile-time constant after inlining) against one group. is_q8 selects the layout.
- * With one or two tokens each token's integer dot runs in two chains (w[0..3] and w[4..7]) so
- * their VPDPBUSD latencies overlap; from three tokens up the tokens' chains overlap one another
- * and each token runs one chain (an add fewer per token and block). Integer sums are exact, so
- * the split changes nothing. The
+ * Each token's integer dot runs in two chains (w[0..3] and w[4..7]) so one token alone still
+ * overlaps its VPDPBUSD latencies; integer sums are exact, so the split changes nothing. The
  * loops are unrolled by pragma so the weights and the T accumulators stay in registers (as loops,
  * GCC kept them on the stack). */
 __attribute__((always_inline)) AVX512_FN static inline void
@@ -123,20 +121,13 @@ tile_q_0(int n, float *restrict s, size_t ss, const uint8_t *restrict xp,
         for (int t = 0; t < T; t++) {
             const block_act *a = (const block_act *)(y + (size_t)t * ys) + b;
             /* w[k] holds elements 4k..4k+3 of the block, w[4 + k] elements 16+4k..16+4k+3 */
-            __m512i p0 = _mm512_set1_epi32(a->c);
-            if (T >= 3) { /* the tokens' chains overlap each other: one chain each */
+            __m512i p0 = _mm512_set1_epi32(a->c), p1 = _mm512_setzero_si512();
 #pragma GCC unroll 8
-                for (int k = 0; k < 8; k++) p0 = x86_dpbusd_bcast(p0, w[k], a->qs + 4 * k);
-            } else {
-                __m512i p1 = _mm512_setzero_si512();
-#pragma GCC unroll 8
-                for (int k = 0; k < 4; k++) {
-                    p0 = x86_dpbusd_bcast(p0, w[k], a->qs + 4 * k);
-                    p1 = x86_dpbusd_bcast(p1, w[4 + k], a->qs + 16 + 4 * k);
-                }
-                p0 = _mm512_add_epi32(p0, p1);
+            for (int k = 0; k < 4; k++) {
+                p0 = x86_dpbusd_bcast(p0, w[k], a->qs + 4 * k);
+                p1 = x86_dpbusd_bcast(p1, w[4 + k], a->qs + 16 + 4 * k);
             }
-            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p0),
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(p0, p1)),
                                      _mm512_mul_ps(dw, _mm512_set1_ps(a->d)), acc[t]);
         }
     }
