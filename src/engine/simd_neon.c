@@ -1,6 +1,7 @@
 /* simd_neon.c - AArch64 AdvSIMD kernels: F16 dot, Q4_0/Q8_0/Q4_K/Q6_K integer dots (with SDOT
  * where the CPU has dotprod, see simd_neon_int.h) and the Q8_0/Q8_1/Q8_K activation quantizers;
- * the packed (row-interleaved) layouts are in simd_neon_pack.c.
+ * the other legacy types, IQ4_NL, F32 and BF16 are in simd_neon_legacy.c, the packed
+ * (row-interleaved) layouts in simd_neon_pack.c.
  *
  * AdvSIMD is part of every AArch64 CPU, so the plain kernels need no run-time check; the SDOT
  * copies carry a "+dotprod" target attribute and are installed only when the kernel reports
@@ -170,6 +171,7 @@ void simd_neon_fill(qtype_traits_t t[QT_COUNT], int dotprod)
     t[QT_Q8_0].from_float = simd_neon_quant_row_q8_0;
     t[QT_Q8_1].from_float = neon_quant_row_q8_1;
     t[QT_Q8_K].from_float = neon_quant_row_q8_K;
+    simd_neon_fill_legacy(t, dotprod);
     simd_neon_fill_packed(t, dotprod);
 }
 
