@@ -40,6 +40,8 @@ void simd_avx512_fill_packed_k(qtype_traits_t table[QT_COUNT]); /* simd_avx512_p
 void simd_neon_fill(qtype_traits_t table[QT_COUNT], int dotprod);
 /* simd_neon_legacy.c: Q4_1, Q5_0, Q5_1, IQ4_NL, F32 and BF16 dots. */
 void simd_neon_fill_legacy(qtype_traits_t table[QT_COUNT], int dotprod);
+/* simd_neon_k.c: Q2_K, Q3_K, Q5_K, IQ4_XS (SDOT copies where dotprod). */
+void simd_neon_fill_k(qtype_traits_t table[QT_COUNT], int dotprod);
 /* simd_neon_pack.c: packed F16, and packed Q4_0/Q8_0 where dotprod (else their packed is NULL). */
 void simd_neon_fill_packed(qtype_traits_t table[QT_COUNT], int dotprod);
 /* The NEON Q8_0 quantizer (AArch64 only), byte-identical to the reference; the packed

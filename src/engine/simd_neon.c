@@ -1,7 +1,7 @@
 /* simd_neon.c - AArch64 AdvSIMD kernels: F16 dot, Q4_0/Q8_0/Q4_K/Q6_K integer dots (with SDOT
  * where the CPU has dotprod, see simd_neon_int.h) and the Q8_0/Q8_1/Q8_K activation quantizers;
- * the other legacy types, IQ4_NL, F32 and BF16 are in simd_neon_legacy.c, the packed
- * (row-interleaved) layouts in simd_neon_pack.c.
+ * the other legacy types, IQ4_NL, F32 and BF16 are in simd_neon_legacy.c, the other K-quants
+ * and IQ4_XS in simd_neon_k.c, the packed (row-interleaved) layouts in simd_neon_pack.c.
  *
  * AdvSIMD is part of every AArch64 CPU, so the plain kernels need no run-time check; the SDOT
  * copies carry a "+dotprod" target attribute and are installed only when the kernel reports
@@ -17,34 +17,6 @@
 
 #include "base/fp16.h"
 
-/* Q4_K's 8 six-bit scales and mins, four at a time from 32-bit words (see quant_get_scale_min_k4).
- */
-static inline void neon_k4_scales_mins(const uint8_t packed[12], uint8_t sc[8], uint8_t m[8])
-{
-    uint32_t w[3], u[4];
-    memcpy(w, packed, 12);
-    u[0] = w[0] & 0x3f3f3f3f;
-    u[1] = (w[2] & 0x0f0f0f0f) | ((w[0] >> 2) & 0x30303030);
-    u[2] = w[1] & 0x3f3f3f3f;
-    u[3] = ((w[2] >> 4) & 0x0f0f0f0f) | ((w[1] >> 2) & 0x30303030);
-    memcpy(sc, u, 8);
-    memcpy(m, u + 2, 8);
-}
-
-/* Without SDOT: widen the products to int16 (|128 * 127| fits) and pairwise-accumulate. */
-static inline int32x4_t dot_plain(int32x4_t acc, int8x16_t a, int8x16_t b)
-{
-    int16x8_t lo = vmull_s8(vget_low_s8(a), vget_low_s8(b));
-    int16x8_t hi = vmull_high_s8(a, b);
-    return vpadalq_s16(vpadalq_s16(acc, lo), hi);
-}
-
-__attribute__((target("arch=armv8.2-a+dotprod"))) static inline int32x4_t
-dot_sdot(int32x4_t acc, int8x16_t a, int8x16_t b)
-{
-    return vdotq_s32(acc, a, b);
-}
-
 #define NK(name) name##_plain
 #define NEON_ATTR
 #define NEON_DOT dot_plain
@@ -54,7 +26,7 @@ dot_sdot(int32x4_t acc, int8x16_t a, int8x16_t b)
 #undef NEON_DOT
 
 #define NK(name)  name##_sdot
-#define NEON_ATTR __attribute__((target("arch=armv8.2-a+dotprod")))
+#define NEON_ATTR NEON_DOTPROD
 #define NEON_DOT  dot_sdot
 #include "engine/simd_neon_int.h"
 #undef NK
@@ -172,6 +144,7 @@ void simd_neon_fill(qtype_traits_t t[QT_COUNT], int dotprod)
     t[QT_Q8_1].from_float = neon_quant_row_q8_1;
     t[QT_Q8_K].from_float = neon_quant_row_q8_K;
     simd_neon_fill_legacy(t, dotprod);
+    simd_neon_fill_k(t, dotprod);
     simd_neon_fill_packed(t, dotprod);
 }
 

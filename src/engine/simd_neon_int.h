@@ -1,11 +1,49 @@
 /* simd_neon_int.h - the NEON integer dot kernels, written once and compiled twice by simd_neon.c:
  * with NEON_DOT = SDOT (Armv8.2 dotprod, 4 products per int32 lane per instruction) and with
  * NEON_DOT = a widening multiply + pairwise add for CPUs without it. NK(name) gives each copy
- * its own function names; NEON_ATTR its target attribute. Not a header to include elsewhere.
+ * its own function names; NEON_ATTR its target attribute. Only for the NEON kernel files, after
+ * <arm_neon.h> and base/fp16.h: included without NK it gives just the helpers below, which the
+ * other NEON files (simd_neon_k.c) share.
  *
  * Each kernel unpacks weights to signed int8 levels in activation order (16 per register) and
  * accumulates their dot with the activations in int32 lanes; sub-block scales multiply the
  * int32 lanes (vmlaq_n_s32), block scales the converted floats. */
+
+#ifndef UH_ENGINE_SIMD_NEON_INT_H
+#define UH_ENGINE_SIMD_NEON_INT_H
+
+#define NEON_DOTPROD __attribute__((target("arch=armv8.2-a+dotprod")))
+
+/* Q4_K's 8 six-bit scales and mins, four at a time from 32-bit words (see quant_get_scale_min_k4).
+ */
+static inline void neon_k4_scales_mins(const uint8_t packed[12], uint8_t sc[8], uint8_t m[8])
+{
+    uint32_t w[3], u[4];
+    memcpy(w, packed, 12);
+    u[0] = w[0] & 0x3f3f3f3f;
+    u[1] = (w[2] & 0x0f0f0f0f) | ((w[0] >> 2) & 0x30303030);
+    u[2] = w[1] & 0x3f3f3f3f;
+    u[3] = ((w[2] >> 4) & 0x0f0f0f0f) | ((w[1] >> 2) & 0x30303030);
+    memcpy(sc, u, 8);
+    memcpy(m, u + 2, 8);
+}
+
+/* Without SDOT: widen the products to int16 (|128 * 127| fits) and pairwise-accumulate. */
+static inline int32x4_t dot_plain(int32x4_t acc, int8x16_t a, int8x16_t b)
+{
+    int16x8_t lo = vmull_s8(vget_low_s8(a), vget_low_s8(b));
+    int16x8_t hi = vmull_high_s8(a, b);
+    return vpadalq_s16(vpadalq_s16(acc, lo), hi);
+}
+
+NEON_DOTPROD static inline int32x4_t dot_sdot(int32x4_t acc, int8x16_t a, int8x16_t b)
+{
+    return vdotq_s32(acc, a, b);
+}
+
+#endif /* UH_ENGINE_SIMD_NEON_INT_H */
+
+#ifdef NK
 
 /* Q8_0: both operands already signed bytes. */
 NEON_ATTR static void NK(neon_vec_dot_q8_0)(int n, float *restrict s, const void *restrict x,
@@ -116,3 +154,5 @@ NEON_ATTR static void NK(neon_vec_dot_q6_K)(int n, float *restrict s, const void
     }
     *s = sum;
 }
+
+#endif /* NK */
