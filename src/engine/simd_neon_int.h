@@ -3,7 +3,7 @@
  * NEON_DOT = a widening multiply + pairwise add for CPUs without it. NK(name) gives each copy
  * its own function names; NEON_ATTR its target attribute. Only for the NEON kernel files, after
  * <arm_neon.h> and base/fp16.h: included without NK it gives just the helpers below, which the
- * other NEON files (simd_neon_k.c) share.
+ * other NEON files (simd_neon_k.c, simd_neon_legacy.c) share.
  *
  * Each kernel unpacks weights to signed int8 levels in activation order (16 per register) and
  * accumulates their dot with the activations in int32 lanes; sub-block scales multiply the

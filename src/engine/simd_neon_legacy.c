@@ -17,22 +17,9 @@
 
 #include "base/fp16.h"
 
-#define NEON_DOTPROD_ATTR __attribute__((target("arch=armv8.2-a+dotprod")))
+#include "engine/simd_neon_int.h" /* without NK: dot_plain, dot_sdot, NEON_DOTPROD */
 
 typedef int32x4_t (*dot16_fn)(int32x4_t acc, int8x16_t a, int8x16_t b);
-
-/* Without SDOT: products widened to int16 (|-128 * 127| fits), then pairwise-accumulated. */
-static inline int32x4_t dot_plain(int32x4_t acc, int8x16_t a, int8x16_t b)
-{
-    int16x8_t lo = vmull_s8(vget_low_s8(a), vget_low_s8(b));
-    int16x8_t hi = vmull_high_s8(a, b);
-    return vpadalq_s16(vpadalq_s16(acc, lo), hi);
-}
-
-NEON_DOTPROD_ATTR static inline int32x4_t dot_sdot(int32x4_t acc, int8x16_t a, int8x16_t b)
-{
-    return vdotq_s32(acc, a, b);
-}
 
 /* ---- unpacking one 32-element block ---- */
 
@@ -167,7 +154,7 @@ static void neon_vec_dot_q4_1_plain(int n, float *restrict s, const void *restri
     dot_q4_1_body(n, s, x, y, dot_plain);
 }
 
-NEON_DOTPROD_ATTR static void neon_vec_dot_q4_1_sdot(int n, float *restrict s,
+NEON_DOTPROD static void neon_vec_dot_q4_1_sdot(int n, float *restrict s,
                                                      const void *restrict x, const void *restrict y)
 {
     dot_q4_1_body(n, s, x, y, dot_sdot);
@@ -179,7 +166,7 @@ static void neon_vec_dot_q5_0_plain(int n, float *restrict s, const void *restri
     dot_q5_0_body(n, s, x, y, dot_plain);
 }
 
-NEON_DOTPROD_ATTR static void neon_vec_dot_q5_0_sdot(int n, float *restrict s,
+NEON_DOTPROD static void neon_vec_dot_q5_0_sdot(int n, float *restrict s,
                                                      const void *restrict x, const void *restrict y)
 {
     dot_q5_0_body(n, s, x, y, dot_sdot);
@@ -191,7 +178,7 @@ static void neon_vec_dot_q5_1_plain(int n, float *restrict s, const void *restri
     dot_q5_1_body(n, s, x, y, dot_plain);
 }
 
-NEON_DOTPROD_ATTR static void neon_vec_dot_q5_1_sdot(int n, float *restrict s,
+NEON_DOTPROD static void neon_vec_dot_q5_1_sdot(int n, float *restrict s,
                                                      const void *restrict x, const void *restrict y)
 {
     dot_q5_1_body(n, s, x, y, dot_sdot);
@@ -203,7 +190,7 @@ static void neon_vec_dot_iq4_nl_plain(int n, float *restrict s, const void *rest
     dot_iq4_nl_body(n, s, x, y, dot_plain);
 }
 
-NEON_DOTPROD_ATTR static void
+NEON_DOTPROD static void
 neon_vec_dot_iq4_nl_sdot(int n, float *restrict s, const void *restrict x, const void *restrict y)
 {
     dot_iq4_nl_body(n, s, x, y, dot_sdot);
