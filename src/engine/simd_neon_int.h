@@ -14,6 +14,10 @@
 
 #define NEON_DOTPROD __attribute__((target("arch=armv8.2-a+dotprod")))
 
+/* A 16-byte signed dot accumulated into 4 int32 lanes: dot_plain or dot_sdot below, passed as a
+ * constant to the always-inline kernel bodies of simd_neon_k.c and simd_neon_legacy.c. */
+typedef int32x4_t (*neon_dot_fn)(int32x4_t acc, int8x16_t a, int8x16_t b);
+
 /* Q4_K's 8 six-bit scales and mins, four at a time from 32-bit words (see quant_get_scale_min_k4).
  */
 static inline void neon_k4_scales_mins(const uint8_t packed[12], uint8_t sc[8], uint8_t m[8])

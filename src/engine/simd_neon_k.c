@@ -20,8 +20,6 @@
 #include "base/fp16.h"
 #include "engine/simd_neon_int.h"
 
-typedef int32x4_t (*neon_dot_fn)(int32x4_t acc, int8x16_t a, int8x16_t b);
-
 #define NEON_BODY static inline __attribute__((always_inline))
 
 /* The four horizontal sums of p[0..3], in lanes 0..3. */

@@ -19,8 +19,6 @@
 
 #include "engine/simd_neon_int.h" /* without NK: dot_plain, dot_sdot, NEON_DOTPROD */
 
-typedef int32x4_t (*dot16_fn)(int32x4_t acc, int8x16_t a, int8x16_t b);
-
 /* ---- unpacking one 32-element block ---- */
 
 /* The 16 bytes of qs as nibble values 0..15: elements 0..15 low, 16..31 high. Below 128, so they
@@ -66,7 +64,7 @@ static inline int8x16_t q5_1_levels(uint8x16_t nib, uint8x16_t mask)
 static inline __attribute__((always_inline)) void dot_q4_1_body(int n, float *restrict s,
                                                                 const void *restrict x,
                                                                 const void *restrict y,
-                                                                dot16_fn dot)
+                                                                neon_dot_fn dot)
 {
     const block_q4_1 *a = x;
     const block_q8_1 *b = y;
@@ -87,7 +85,7 @@ static inline __attribute__((always_inline)) void dot_q4_1_body(int n, float *re
 static inline __attribute__((always_inline)) void dot_q5_1_body(int n, float *restrict s,
                                                                 const void *restrict x,
                                                                 const void *restrict y,
-                                                                dot16_fn dot)
+                                                                neon_dot_fn dot)
 {
     const block_q5_1 *a = x;
     const block_q8_1 *b = y;
@@ -109,7 +107,7 @@ static inline __attribute__((always_inline)) void dot_q5_1_body(int n, float *re
 static inline __attribute__((always_inline)) void dot_q5_0_body(int n, float *restrict s,
                                                                 const void *restrict x,
                                                                 const void *restrict y,
-                                                                dot16_fn dot)
+                                                                neon_dot_fn dot)
 {
     const block_q5_0 *a = x;
     const block_q8_0 *b = y;
@@ -130,7 +128,7 @@ static inline __attribute__((always_inline)) void dot_q5_0_body(int n, float *re
 static inline __attribute__((always_inline)) void dot_iq4_nl_body(int n, float *restrict s,
                                                                   const void *restrict x,
                                                                   const void *restrict y,
-                                                                  dot16_fn dot)
+                                                                  neon_dot_fn dot)
 {
     const block_iq4_nl *a = x;
     const block_q8_0 *b = y;
