@@ -2,9 +2,10 @@
  *
  * KV cache layout: for each layer, K and V are [n_seq_max][n_head_kv][n_ctx][head_dim] elements
  * of kv_type (F32 or F16), so a sequence owns a fixed slot of n_ctx cells, positions index it
- * directly, and each KV head's cells are one contiguous run for attention. seq_len[s] is one past the highest position written; writing position p of a sequence
- * makes p + 1 its new length (later positions are forgotten), so re-evaluating from an earlier
- * position needs no separate call.
+ * directly, and each KV head's cells are one contiguous run for attention. seq_len[s] is one past
+ * the highest position written; writing position p of a sequence makes p + 1 its new length
+ * (later positions are forgotten), so re-evaluating from an earlier position needs no separate
+ * call.
  *
  * Scratch buffers are sized at creation for n_batch_max tokens (and per-thread buffers for
  * n_threads threads), so evaluation allocates nothing except when a batch asks for more output

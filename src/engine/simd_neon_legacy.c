@@ -152,8 +152,8 @@ static void neon_vec_dot_q4_1_plain(int n, float *restrict s, const void *restri
     dot_q4_1_body(n, s, x, y, dot_plain);
 }
 
-NEON_DOTPROD static void neon_vec_dot_q4_1_sdot(int n, float *restrict s,
-                                                     const void *restrict x, const void *restrict y)
+NEON_DOTPROD static void neon_vec_dot_q4_1_sdot(int n, float *restrict s, const void *restrict x,
+                                                const void *restrict y)
 {
     dot_q4_1_body(n, s, x, y, dot_sdot);
 }
@@ -164,8 +164,8 @@ static void neon_vec_dot_q5_0_plain(int n, float *restrict s, const void *restri
     dot_q5_0_body(n, s, x, y, dot_plain);
 }
 
-NEON_DOTPROD static void neon_vec_dot_q5_0_sdot(int n, float *restrict s,
-                                                     const void *restrict x, const void *restrict y)
+NEON_DOTPROD static void neon_vec_dot_q5_0_sdot(int n, float *restrict s, const void *restrict x,
+                                                const void *restrict y)
 {
     dot_q5_0_body(n, s, x, y, dot_sdot);
 }
@@ -176,8 +176,8 @@ static void neon_vec_dot_q5_1_plain(int n, float *restrict s, const void *restri
     dot_q5_1_body(n, s, x, y, dot_plain);
 }
 
-NEON_DOTPROD static void neon_vec_dot_q5_1_sdot(int n, float *restrict s,
-                                                     const void *restrict x, const void *restrict y)
+NEON_DOTPROD static void neon_vec_dot_q5_1_sdot(int n, float *restrict s, const void *restrict x,
+                                                const void *restrict y)
 {
     dot_q5_1_body(n, s, x, y, dot_sdot);
 }
@@ -188,8 +188,8 @@ static void neon_vec_dot_iq4_nl_plain(int n, float *restrict s, const void *rest
     dot_iq4_nl_body(n, s, x, y, dot_plain);
 }
 
-NEON_DOTPROD static void
-neon_vec_dot_iq4_nl_sdot(int n, float *restrict s, const void *restrict x, const void *restrict y)
+NEON_DOTPROD static void neon_vec_dot_iq4_nl_sdot(int n, float *restrict s, const void *restrict x,
+                                                  const void *restrict y)
 {
     dot_iq4_nl_body(n, s, x, y, dot_sdot);
 }
