@@ -49,7 +49,7 @@ for t in build/tsan/tests/test_*; do
     [ -x "$t" ] && run "tsan/$(basename "$t")" "$t"
 done
 # The numerics once per kernel set the CPU has (the runs above use the best one), named by set;
-# the AArch64 kernel, thread-pool and numerics tests under qemu, with SDOT (qemu's default CPU) and without
+# the AArch64 kernel, thread-pool and numerics tests under qemu, with SDOT (-cpu max) and without
 # (cortex-a57). Each numerics run checks that the set it asked for is the one in use.
 sets="scalar:scalar"
 grep -qw avx2 /proc/cpuinfo 2>/dev/null && sets="$sets avx2:avx2"
