@@ -78,6 +78,22 @@ void vec_dot_q8_K_q8_K(int n, float *restrict s, const void *restrict x, const v
 /* Q4_K and Q5_K pack 8 six-bit scales and 8 six-bit mins into 12 bytes. */
 void quant_get_scale_min_k4(int j, const uint8_t *q, uint8_t *sc, uint8_t *m);
 
+/* The 8 six-bit scales and mins of Q4_K/Q5_K, unpacked four at a time from 32-bit words: words 0
+ * and 1 hold scales 0-3 and mins 0-3 in their low 6 bits; word 2 holds the low nibbles of scales
+ * and mins 4-7, whose top 2 bits sit in bits 6-7 of words 0 and 1. The same values as
+ * quant_get_scale_min_k4 for j = 0..7; the SIMD kernels use it. */
+static inline void quant_k4_scales_mins(const uint8_t packed[12], uint8_t sc[8], uint8_t m[8])
+{
+    uint32_t w[3], u[4];
+    memcpy(w, packed, 12);
+    u[0] = w[0] & 0x3f3f3f3f;
+    u[1] = (w[2] & 0x0f0f0f0f) | ((w[0] >> 2) & 0x30303030);
+    u[2] = w[1] & 0x3f3f3f3f;
+    u[3] = ((w[2] >> 4) & 0x0f0f0f0f) | ((w[1] >> 2) & 0x30303030);
+    memcpy(sc, u, 8);
+    memcpy(m, u + 2, 8);
+}
+
 /* ---- quant_iq4.c: non-linear 4-bit (IQ4_NL, IQ4_XS) ---- */
 void dequant_row_iq4_nl(const void *restrict x, float *restrict y, int64_t n);
 void dequant_row_iq4_xs(const void *restrict x, float *restrict y, int64_t n);

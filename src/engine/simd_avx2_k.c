@@ -92,21 +92,6 @@ AVX2_FN static void avx2_vec_dot_q3_K(int n, float *restrict s, const void *rest
     *s = sum;
 }
 
-/* The 8 six-bit scales and mins of Q4_K/Q5_K, unpacked four at a time from 32-bit words: words 0
- * and 1 hold scales 0-3 and mins 0-3 in their low 6 bits; word 2 holds the low nibbles of scales
- * and mins 4-7, whose top 2 bits sit in bits 6-7 of words 0 and 1. */
-static inline void k4_scales_mins(const uint8_t packed[12], uint8_t sc[8], uint8_t m[8])
-{
-    uint32_t w[3], u[4];
-    memcpy(w, packed, 12);
-    u[0] = w[0] & 0x3f3f3f3f;
-    u[1] = (w[2] & 0x0f0f0f0f) | ((w[0] >> 2) & 0x30303030);
-    u[2] = w[1] & 0x3f3f3f3f;
-    u[3] = ((w[2] >> 4) & 0x0f0f0f0f) | ((w[1] >> 2) & 0x30303030);
-    memcpy(sc, u, 8);
-    memcpy(m, u + 2, 8);
-}
-
 /* sum over the 16 bsums of m[g / 2] * bsums[g] (Q4_K/Q5_K sub-blocks of 32 = two bsums each). */
 AVX2_FN static inline int k4_min_sum(const uint8_t m[8], const int16_t bsums[16])
 {
@@ -128,7 +113,7 @@ AVX2_FN static void avx2_vec_dot_q4_K(int n, float *restrict s, const void *rest
         const block_q4_K *a = &xa[i];
         const block_q8_K *b = &yb[i];
         uint8_t sc[8], m[8];
-        k4_scales_mins(a->scales, sc, m);
+        quant_k4_scales_mins(a->scales, sc, m);
         int summ = k4_min_sum(m, b->bsums);
         __m256i sumi = _mm256_setzero_si256();
         for (int j = 0; j < 4; j++) {
@@ -163,7 +148,7 @@ AVX2_FN static void avx2_vec_dot_q5_K(int n, float *restrict s, const void *rest
         const block_q5_K *a = &xa[i];
         const block_q8_K *b = &yb[i];
         uint8_t sc[8], m[8];
-        k4_scales_mins(a->scales, sc, m);
+        quant_k4_scales_mins(a->scales, sc, m);
         int summ = k4_min_sum(m, b->bsums);
         __m256i hbits = _mm256_loadu_si256((const __m256i *)a->qh);
         __m256i sumi = _mm256_setzero_si256();

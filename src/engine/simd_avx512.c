@@ -370,7 +370,7 @@ AVX512_FN static void avx512_vec_dot_q4_K(int n, float *restrict s, const void *
         const block_q8_K *b = &yb[i];
         uint32_t w[3], u[4];
         memcpy(w, a->scales, 12);
-        /* the 6-bit scale/min unpacking of simd_avx2_k.c's k4_scales_mins */
+        /* the 6-bit scale/min unpacking of quant_k4_scales_mins */
         u[0] = w[0] & 0x3f3f3f3f;
         u[1] = (w[2] & 0x0f0f0f0f) | ((w[0] >> 2) & 0x30303030);
         u[2] = w[1] & 0x3f3f3f3f;

@@ -18,20 +18,6 @@
  * constant to the always-inline kernel bodies of simd_neon_k.c and simd_neon_legacy.c. */
 typedef int32x4_t (*neon_dot_fn)(int32x4_t acc, int8x16_t a, int8x16_t b);
 
-/* Q4_K's 8 six-bit scales and mins, four at a time from 32-bit words (see quant_get_scale_min_k4).
- */
-static inline void neon_k4_scales_mins(const uint8_t packed[12], uint8_t sc[8], uint8_t m[8])
-{
-    uint32_t w[3], u[4];
-    memcpy(w, packed, 12);
-    u[0] = w[0] & 0x3f3f3f3f;
-    u[1] = (w[2] & 0x0f0f0f0f) | ((w[0] >> 2) & 0x30303030);
-    u[2] = w[1] & 0x3f3f3f3f;
-    u[3] = ((w[2] >> 4) & 0x0f0f0f0f) | ((w[1] >> 2) & 0x30303030);
-    memcpy(sc, u, 8);
-    memcpy(m, u + 2, 8);
-}
-
 /* Without SDOT: widen the products to int16 (|128 * 127| fits) and pairwise-accumulate. */
 static inline int32x4_t dot_plain(int32x4_t acc, int8x16_t a, int8x16_t b)
 {
@@ -44,6 +30,21 @@ NEON_DOTPROD static inline int32x4_t dot_sdot(int32x4_t acc, int8x16_t a, int8x1
 {
     return vdotq_s32(acc, a, b);
 }
+
+/* neon_vec_dot_T_plain and neon_vec_dot_T_sdot from one always-inline body T_dot(n, s, x, y, dot):
+ * the dot is a constant in each, so each copy holds straight-line code for its instruction set
+ * and only the SDOT one carries the dotprod target. */
+#define NEON_DOT_VARIANTS(T)                                                                       \
+    static void neon_vec_dot_##T##_plain(int n, float *restrict s, const void *restrict x,         \
+                                         const void *restrict y)                                   \
+    {                                                                                              \
+        T##_dot(n, s, x, y, dot_plain);                                                            \
+    }                                                                                              \
+    NEON_DOTPROD static void neon_vec_dot_##T##_sdot(                                              \
+        int n, float *restrict s, const void *restrict x, const void *restrict y)                  \
+    {                                                                                              \
+        T##_dot(n, s, x, y, dot_sdot);                                                             \
+    }
 
 #endif /* UH_ENGINE_SIMD_NEON_INT_H */
 
@@ -99,7 +100,7 @@ NEON_ATTR static void NK(neon_vec_dot_q4_K)(int n, float *restrict s, const void
         const block_q4_K *a = &xa[i];
         const block_q8_K *b = &yb[i];
         uint8_t sc[8], m[8];
-        neon_k4_scales_mins(a->scales, sc, m);
+        quant_k4_scales_mins(a->scales, sc, m);
         int summ = 0;
         for (int g = 0; g < 16; g++) summ += m[g / 2] * b->bsums[g];
         int32x4_t sumv = vdupq_n_s32(0);

@@ -161,7 +161,7 @@ NEON_BODY void q5_K_dot(int n, float *restrict s, const void *restrict x, const 
         const block_q5_K *a = &xa[i];
         const block_q8_K *b = &yb[i];
         uint8_t sc[8], m[8];
-        neon_k4_scales_mins(a->scales, sc, m);
+        quant_k4_scales_mins(a->scales, sc, m);
         int summ = mins_dot_bsums8(m, b->bsums);
         uint8x16_t qh0 = vld1q_u8(a->qh), qh1 = vld1q_u8(a->qh + 16);
         int32x4_t sumv = zero;
@@ -216,23 +216,10 @@ NEON_BODY void iq4_xs_dot(int n, float *restrict s, const void *restrict x, cons
     *s = sum;
 }
 
-/* The plain and SDOT entry points of one body. */
-#define NEON_K_VARIANTS(T)                                                                         \
-    static void neon_vec_dot_##T##_plain(int n, float *restrict s, const void *restrict x,         \
-                                         const void *restrict y)                                   \
-    {                                                                                              \
-        T##_dot(n, s, x, y, dot_plain);                                                            \
-    }                                                                                              \
-    NEON_DOTPROD static void neon_vec_dot_##T##_sdot(                                              \
-        int n, float *restrict s, const void *restrict x, const void *restrict y)                  \
-    {                                                                                              \
-        T##_dot(n, s, x, y, dot_sdot);                                                             \
-    }
-
-NEON_K_VARIANTS(q2_K)
-NEON_K_VARIANTS(q3_K)
-NEON_K_VARIANTS(q5_K)
-NEON_K_VARIANTS(iq4_xs)
+NEON_DOT_VARIANTS(q2_K)
+NEON_DOT_VARIANTS(q3_K)
+NEON_DOT_VARIANTS(q5_K)
+NEON_DOT_VARIANTS(iq4_xs)
 
 void simd_neon_fill_k(qtype_traits_t t[QT_COUNT], int dotprod)
 {

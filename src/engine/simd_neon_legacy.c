@@ -3,9 +3,9 @@
  * plain and an SDOT variant), and F32 and BF16 against float activations.
  *
  * Each integer kernel is written once, as an always-inline body that takes the 16-byte dot as a
- * function argument; the two wrappers pass a constant (dot_plain or dot_sdot), so after inlining
- * each wrapper holds straight-line code for its instruction set and the SDOT one alone carries
- * the "+dotprod" target attribute. A block's weights are unpacked to two int8x16 registers in
+ * function argument; the two wrappers NEON_DOT_VARIANTS (simd_neon_int.h) makes from it pass a
+ * constant (dot_plain or dot_sdot), so after inlining each wrapper holds straight-line code for
+ * its instruction set and the SDOT one alone carries the "+dotprod" target attribute. A block's weights are unpacked to two int8x16 registers in
  * activation order (elements 0..15 from the low nibbles, 16..31 from the high ones), exactly the
  * levels of the scalar unpack in quant_legacy.c / quant_iq4.c; the int32 dot is then scaled in
  * float as the reference does, so results differ from it only in float summation order. */
@@ -61,10 +61,8 @@ static inline int8x16_t q5_1_levels(uint8x16_t nib, uint8x16_t mask)
 /* ---- integer dot bodies, instantiated below for each dot instruction ---- */
 
 /* Q4_1 and Q5_1 against Q8_1: d yd sum(q yq) + m s, where Q8_1's s already holds yd sum(yq). */
-static inline __attribute__((always_inline)) void dot_q4_1_body(int n, float *restrict s,
-                                                                const void *restrict x,
-                                                                const void *restrict y,
-                                                                neon_dot_fn dot)
+static inline __attribute__((always_inline)) void
+q4_1_dot(int n, float *restrict s, const void *restrict x, const void *restrict y, neon_dot_fn dot)
 {
     const block_q4_1 *a = x;
     const block_q8_1 *b = y;
@@ -82,10 +80,8 @@ static inline __attribute__((always_inline)) void dot_q4_1_body(int n, float *re
     *s = vaddvq_f32(acc) + mins;
 }
 
-static inline __attribute__((always_inline)) void dot_q5_1_body(int n, float *restrict s,
-                                                                const void *restrict x,
-                                                                const void *restrict y,
-                                                                neon_dot_fn dot)
+static inline __attribute__((always_inline)) void
+q5_1_dot(int n, float *restrict s, const void *restrict x, const void *restrict y, neon_dot_fn dot)
 {
     const block_q5_1 *a = x;
     const block_q8_1 *b = y;
@@ -104,10 +100,8 @@ static inline __attribute__((always_inline)) void dot_q5_1_body(int n, float *re
     *s = vaddvq_f32(acc) + mins;
 }
 
-static inline __attribute__((always_inline)) void dot_q5_0_body(int n, float *restrict s,
-                                                                const void *restrict x,
-                                                                const void *restrict y,
-                                                                neon_dot_fn dot)
+static inline __attribute__((always_inline)) void
+q5_0_dot(int n, float *restrict s, const void *restrict x, const void *restrict y, neon_dot_fn dot)
 {
     const block_q5_0 *a = x;
     const block_q8_0 *b = y;
@@ -125,10 +119,10 @@ static inline __attribute__((always_inline)) void dot_q5_0_body(int n, float *re
 }
 
 /* IQ4_NL: each nibble indexes the 16 non-linear levels, one TBL per 16 elements. */
-static inline __attribute__((always_inline)) void dot_iq4_nl_body(int n, float *restrict s,
-                                                                  const void *restrict x,
-                                                                  const void *restrict y,
-                                                                  neon_dot_fn dot)
+static inline __attribute__((always_inline)) void iq4_nl_dot(int n, float *restrict s,
+                                                             const void *restrict x,
+                                                             const void *restrict y,
+                                                             neon_dot_fn dot)
 {
     const block_iq4_nl *a = x;
     const block_q8_0 *b = y;
@@ -145,54 +139,10 @@ static inline __attribute__((always_inline)) void dot_iq4_nl_body(int n, float *
     *s = vaddvq_f32(acc);
 }
 
-/* The two copies of each body: the function pointer is a constant here, so it is inlined. */
-static void neon_vec_dot_q4_1_plain(int n, float *restrict s, const void *restrict x,
-                                    const void *restrict y)
-{
-    dot_q4_1_body(n, s, x, y, dot_plain);
-}
-
-NEON_DOTPROD static void neon_vec_dot_q4_1_sdot(int n, float *restrict s, const void *restrict x,
-                                                const void *restrict y)
-{
-    dot_q4_1_body(n, s, x, y, dot_sdot);
-}
-
-static void neon_vec_dot_q5_0_plain(int n, float *restrict s, const void *restrict x,
-                                    const void *restrict y)
-{
-    dot_q5_0_body(n, s, x, y, dot_plain);
-}
-
-NEON_DOTPROD static void neon_vec_dot_q5_0_sdot(int n, float *restrict s, const void *restrict x,
-                                                const void *restrict y)
-{
-    dot_q5_0_body(n, s, x, y, dot_sdot);
-}
-
-static void neon_vec_dot_q5_1_plain(int n, float *restrict s, const void *restrict x,
-                                    const void *restrict y)
-{
-    dot_q5_1_body(n, s, x, y, dot_plain);
-}
-
-NEON_DOTPROD static void neon_vec_dot_q5_1_sdot(int n, float *restrict s, const void *restrict x,
-                                                const void *restrict y)
-{
-    dot_q5_1_body(n, s, x, y, dot_sdot);
-}
-
-static void neon_vec_dot_iq4_nl_plain(int n, float *restrict s, const void *restrict x,
-                                      const void *restrict y)
-{
-    dot_iq4_nl_body(n, s, x, y, dot_plain);
-}
-
-NEON_DOTPROD static void neon_vec_dot_iq4_nl_sdot(int n, float *restrict s, const void *restrict x,
-                                                  const void *restrict y)
-{
-    dot_iq4_nl_body(n, s, x, y, dot_sdot);
-}
+NEON_DOT_VARIANTS(q4_1)
+NEON_DOT_VARIANTS(q5_0)
+NEON_DOT_VARIANTS(q5_1)
+NEON_DOT_VARIANTS(iq4_nl)
 
 /* ---- float dots ---- */
 
