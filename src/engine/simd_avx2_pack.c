@@ -157,11 +157,7 @@ tile_q_0(int n, float *restrict s, size_t ss, const uint8_t *restrict xp,
     const int nb = n / 32;
     for (int b = 0; b < nb; b++) {
         const uint8_t *g = xp + (size_t)b * bsz;
-        /* As in the AVX-512 tiles: from three tokens up the arithmetic per block is long enough
-         * that the hardware prefetcher falls behind; below it only adds instructions. */
-        if (T >= 3)
-            for (size_t l = 0; l < bsz; l += 64)
-                _mm_prefetch((const char *)(g + 8 * bsz + l), _MM_HINT_T0);
+        if (T >= 3) x86_prefetch_ahead(g, bsz, 8 * bsz, 0); /* see simd_x86.h */
         const __m256 dw[2] = {_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)g)),
                               _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(g + 16)))};
 #pragma GCC unroll 4

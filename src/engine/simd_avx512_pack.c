@@ -97,13 +97,7 @@ tile_q_0(int n, float *restrict s, size_t ss, const uint8_t *restrict xp,
     const int nb = n / 32;
     for (int b = 0; b < nb; b++) {
         const uint8_t *g = xp + (size_t)b * bsz;
-        /* With three tokens or more the block's arithmetic is long enough that the hardware
-         * prefetcher falls behind: fetching 8 blocks ahead took 8 streams from about 180 to
-         * 250 tokens/s. With one or two tokens it only adds instructions (decode measured
-         * slower with it), so it is left out there. */
-        if (T >= 3)
-            for (size_t l = 0; l < bsz; l += 64)
-                _mm_prefetch((const char *)(g + 8 * bsz + l), _MM_HINT_T0);
+        if (T >= 3) x86_prefetch_ahead(g, bsz, 8 * bsz, 24 * bsz); /* see simd_x86.h */
         const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)g));
         __m512i w[8];
         if (is_q8) {
