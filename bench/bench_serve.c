@@ -2,17 +2,24 @@
  *
  *   bench_serve --url http://127.0.0.1:PORT [-c CONCURRENCY] [-n REQUESTS] [--max-tokens N]
  *               [--prompt-min WORDS] [--prompt-max WORDS] [--seed S] [--chat]
- *               [--disconnect-fraction F] [--random-params] [--model NAME] [--json]
+ *               [--disconnect-fraction F] [--random-params] [--per-token] [--model NAME]
+ *               [--json]
  *
  * One process drives REQUESTS streaming requests ("stream": true) through libcurl's multi
  * interface, CONCURRENCY of them in flight at any time, to POST /v1/completions (or
  * /v1/chat/completions with --chat). Each prompt is a seeded random run of words, its length
- * uniform in [prompt-min, prompt-max]. Every SSE `data:` event carrying a text delta counts as one
+ * uniform in [prompt-min, prompt-max]. Every SSE `data:` event carrying text counts as one
  * generated token for the latency figures; token counts come from the usage chunk
  * (stream_options.include_usage) when the server sends one. With --disconnect-fraction F, that
- * fraction of the requests (chosen at random) hang up after a random number of events, like clients
- * that leave early. With --random-params, each request draws its own temperature, top_p, max_tokens
+ * fraction of the requests (chosen at random) hang up after a random number of events, like
+ * clients that leave early. With --random-params, each request draws its own temperature, top_p, max_tokens
  * (1..N), seed and endpoint.
+ *
+ * The server holds back text that is not yet whole (an incomplete UTF-8 sequence, a possible stop
+ * string) and sends it with a later token, so the text events of a model whose tokens are often
+ * partial characters come in bursts. --per-token asks for the chosen tokens' log-probabilities
+ * ("logprobs": true for chat, 0 for completions), for which the server sends one event per token,
+ * text or not: the latency figures are then per token whatever the model's vocabulary.
  *
  * A request is "ok" when it got status 200 and the stream ended with `data: [DONE]` and no error
  * event; "aborted" when this program hung up on purpose; "failed" otherwise. It reports:
@@ -25,6 +32,8 @@
  *                    events happen to be spaced
  *   ttft             request sent to first token, p50 / p99, ms
  *   itl              gap between consecutive tokens of one stream, p50 / p99, ms
+ *   token_events     the token events counted; with --per-token, one per generated token (an
+ *                    end-of-generation token, counted in the usage, has no event)
  *
  * The exit status is 0 when no request failed. Only loopback URLs are accepted (127.0.0.1,
  * localhost, [::1]): this is a benchmark, not a load-testing tool for other people's servers. */
@@ -52,7 +61,7 @@ typedef struct {
     int concurrency, n_requests, max_tokens, prompt_min, prompt_max;
     uint64_t seed;
     double disconnect_fraction;
-    int chat, random_params, json;
+    int chat, random_params, per_token, json;
 } bench_opts;
 
 enum { REQ_OK, REQ_FAILED, REQ_ABORTED };
@@ -64,20 +73,20 @@ typedef struct {
     char *line; /* the SSE line being received; line_len bytes, capacity line_cap */
     size_t line_len, line_cap;
     double t_start, t_first, t_last; /* seconds, monotonic */
-    int n_tok;                       /* events with a text delta */
+    int n_tok;                       /* token events (see on_line) */
     int n_usage;                     /* completion_tokens of the usage chunk; 0 if none came */
     double server_tps;               /* timings.predicted_per_second of that chunk; 0 if none */
     double t_end;                    /* last data event before [DONE] */
     int abort_after;                 /* hang up after this many events; -1 = never */
     int n_events;
     int saw_done, saw_error, hung_up, overflow;
-    int chat;
+    int chat, per_token;
     samples *itl; /* where this stream's inter-token gaps go (borrowed) */
 } stream;
 
 typedef struct {
     int n_ok, n_failed, n_aborted;
-    long n_tokens;
+    long n_tokens, n_token_events;
     samples ttft, itl, stream_tps, server_tps;
     long status_counts[6]; /* by first digit of the HTTP status; [0] = no response */
 } results;
@@ -190,6 +199,8 @@ static char *make_body(const bench_opts *o, rng_state *rng, int chat)
     } else {
         p += snprintf(p, (size_t)(end - p), ",\"max_tokens\":%d,\"temperature\":0", o->max_tokens);
     }
+    if (o->per_token)
+        p += snprintf(p, (size_t)(end - p), chat ? ",\"logprobs\":true" : ",\"logprobs\":0");
     /* The usage chunk counts tokens whose text the server held back (an incomplete UTF-8
      * sequence, a possible stop string) and sent later with another token's delta. */
     snprintf(p, (size_t)(end - p), ",\"stream\":true,\"stream_options\":{\"include_usage\":true}}");
@@ -224,8 +235,13 @@ static int on_line(stream *s, const char *line)
     const cJSON *text = s->chat ? cJSON_GetObjectItemCaseSensitive(
                                       cJSON_GetObjectItemCaseSensitive(choice, "delta"), "content")
                                 : cJSON_GetObjectItemCaseSensitive(choice, "text");
+    /* A token event: with --per-token one that carries the token's log-probability; otherwise
+     * one with text (not the chat stream's opening role chunk nor the closing one, both empty). */
+    const int is_token =
+        s->per_token ? cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(choice, "logprobs"))
+                     : cJSON_IsString(text) && text->valuestring[0] != 0;
     int rc = 0;
-    if (cJSON_IsString(text)) {
+    if (is_token) {
         const double t = now_s();
         if (s->n_tok == 0)
             s->t_first = t;
@@ -291,6 +307,7 @@ static int stream_start(stream *s, const bench_opts *o, rng_state *rng, samples 
     memset(s, 0, sizeof *s);
     s->itl = itl;
     s->chat = o->chat;
+    s->per_token = o->per_token;
     if (o->random_params) s->chat = (int)(rng_next(rng) & 1);
     s->abort_after = -1;
     if (o->disconnect_fraction > 0 &&
@@ -337,6 +354,7 @@ static void stream_finish(stream *s, CURLcode cc, results *r)
     if (outcome == REQ_ABORTED) r->n_aborted++;
     const int n_gen = s->n_usage > s->n_tok ? s->n_usage : s->n_tok;
     r->n_tokens += n_gen;
+    r->n_token_events += s->n_tok;
     /* Out of memory here only loses a sample. */
     if (s->n_tok > 0) (void)samples_push(&r->ttft, s->t_first - s->t_start);
     if (n_gen > 1 && s->n_tok > 0 && s->t_end > s->t_first + 1e-3)
@@ -352,7 +370,8 @@ static void usage(void)
         stderr,
         "usage: bench_serve --url http://127.0.0.1:PORT [-c CONCURRENCY] [-n REQUESTS]\n"
         "         [--max-tokens N] [--prompt-min WORDS] [--prompt-max WORDS] [--seed S]\n"
-        "         [--chat] [--disconnect-fraction F] [--random-params] [--model NAME] [--json]\n");
+        "         [--chat] [--disconnect-fraction F] [--random-params] [--per-token]\n"
+        "         [--model NAME] [--json]\n");
 }
 
 static int parse_args(int argc, char **argv, bench_opts *o)
@@ -372,6 +391,10 @@ static int parse_args(int argc, char **argv, bench_opts *o)
         }
         if (strcmp(a, "--random-params") == 0) {
             o->random_params = 1;
+            continue;
+        }
+        if (strcmp(a, "--per-token") == 0) {
+            o->per_token = 1;
             continue;
         }
         if (strcmp(a, "--json") == 0) {
@@ -426,12 +449,12 @@ static void report(const bench_opts *o, results *r, double wall)
     const double tps = wall > 0 ? (double)r->n_tokens / wall : 0;
     if (o->json) {
         printf("{\"requests\":%d,\"concurrency\":%d,\"ok\":%d,\"failed\":%d,\"aborted\":%d,"
-               "\"tokens\":%ld,\"wall_s\":%.3f,\"tokens_per_s\":%.2f,\"stream_tps_p50\":%.2f,"
+               "\"tokens\":%ld,\"token_events\":%ld,\"wall_s\":%.3f,\"tokens_per_s\":%.2f,\"stream_tps_p50\":%.2f,"
                "\"server_tps_p50\":%.2f,"
                "\"ttft_p50_ms\":%.1f,\"ttft_p99_ms\":%.1f,\"itl_p50_ms\":%.2f,\"itl_p99_ms\":%.2f,"
                "\"status_2xx\":%ld,\"status_4xx\":%ld,\"status_5xx\":%ld}\n",
-               o->n_requests, o->concurrency, r->n_ok, r->n_failed, r->n_aborted, r->n_tokens, wall,
-               tps, percentile(&r->stream_tps, 50), percentile(&r->server_tps, 50),
+               o->n_requests, o->concurrency, r->n_ok, r->n_failed, r->n_aborted, r->n_tokens,
+               r->n_token_events, wall, tps, percentile(&r->stream_tps, 50), percentile(&r->server_tps, 50),
                percentile(&r->ttft, 50) * 1e3,
                percentile(&r->ttft, 99) * 1e3, percentile(&r->itl, 50) * 1e3,
                percentile(&r->itl, 99) * 1e3, r->status_counts[2], r->status_counts[4],
@@ -440,7 +463,8 @@ static void report(const bench_opts *o, results *r, double wall)
     }
     printf("requests      %d (concurrency %d): ok %d, failed %d, aborted %d\n", o->n_requests,
            o->concurrency, r->n_ok, r->n_failed, r->n_aborted);
-    printf("wall          %.2f s, %ld tokens\n", wall, r->n_tokens);
+    printf("wall          %.2f s, %ld tokens, %ld token events\n", wall, r->n_tokens,
+           r->n_token_events);
     printf("tokens/s      %.2f aggregate, %.2f per stream (median decode rate)\n", tps,
            percentile(&r->stream_tps, 50));
     printf("server decode %.2f tokens/s per stream (median of the node's own timings)\n",

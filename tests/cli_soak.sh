@@ -105,6 +105,27 @@ if [ -n "$rss_before" ] && [ -n "$rss_after" ] &&
     echo "  VmRSS before ${rss_before} KiB, after ${rss_after} KiB"; else
     fail soak_rss_stable "VmRSS before ${rss_before:-?} KiB, after ${rss_after:-?} KiB"; fi
 
+# ---- --per-token: one event per generated token, text or not ----
+# The tiny model's tokens are mostly partial UTF-8, so its text events come in bursts; asking for
+# log-probabilities makes the server send every token. An end-of-generation token is counted in
+# the usage without an event, so each request may have one event fewer than its tokens.
+pt_ok=1
+for mode in "" --chat; do
+    # shellcheck disable=SC2086
+    "$LOAD" --url "$URL" --model soak -n 6 -c 3 --max-tokens 24 --prompt-min 4 --prompt-max 12 \
+        --per-token $mode --json >"$T/pt" 2>"$T/pt.err"
+    if ! python3 - "$T/pt" <<'EOF'; then
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["ok"] == 6 and r["failed"] == 0, r
+assert r["tokens"] > 0 and r["tokens"] - r["ok"] <= r["token_events"] <= r["tokens"], r
+EOF
+        pt_ok=0
+        fail soak_per_token_events "mode=${mode:-completions} $(cat "$T/pt")" "$(head -c 500 "$T/pt.err")"
+    fi
+done
+[ $pt_ok = 1 ] && pass soak_per_token_events
+
 kill -TERM "$pid"
 wait "$pid"
 rc=$?

@@ -220,6 +220,7 @@ f16_pass(int n, float *restrict s, size_t ss, const uint8_t *restrict xp,
     for (int t = 0; t < T; t++) e0[t] = e1[t] = o0[t] = o1[t] = _mm256_setzero_ps();
     int i = 0;
     for (; i + 2 <= n; i += 2) {
+        if (T >= 3) x86_prefetch_ahead(xp + 32 * i, 64, 4096, 12288); /* see simd_x86.h */
         const __m256 w0 = f16x8(xp + 32 * i), w1 = f16x8(xp + 32 * i + 16);
 #pragma GCC unroll 3
         for (int t = 0; t < T; t++) {

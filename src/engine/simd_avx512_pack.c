@@ -168,6 +168,7 @@ tile_f16_t(int n, float *restrict s, size_t ss, const uint8_t *restrict xp,
     for (int t = 0; t < T; t++) acc0[t] = acc1[t] = _mm512_setzero_ps();
     int i = 0;
     for (; i + 2 <= n; i += 2) {
+        if (T >= 3) x86_prefetch_ahead(xp + 32 * i, 64, 4096, 12288); /* see simd_x86.h */
         const __m512 w0 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(xp + 32 * i)));
         const __m512 w1 =
             _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(xp + 32 * i + 32)));
