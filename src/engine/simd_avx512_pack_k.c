@@ -196,7 +196,7 @@ tile_q4_K_T(int n, float *restrict s, size_t ss, const uint8_t *restrict xp,
     for (int t = 0; t < T; t++) acc[t] = _mm512_setzero_ps();
     for (int b = 0; b < n / QK_K; b++) {
         const uint8_t *g = xp + (size_t)b * Q4K_BLOCK;
-        if (T >= 3) x86_prefetch_ahead(g, Q4K_BLOCK, Q4K_BLOCK, 3 * Q4K_BLOCK); /* simd_x86.h */
+        if (T >= 3) x86_prefetch_ahead(g, Q4K_BLOCK, 0, 3 * Q4K_BLOCK); /* simd_x86.h */
         __m512i sumi[QT_TILE_TOKENS];
 #pragma GCC unroll 16
         for (int t = 0; t < T; t++) sumi[t] = _mm512_setzero_si512();
@@ -257,7 +257,7 @@ tile_q6_K_T(int n, float *restrict s, size_t ss, const uint8_t *restrict xp,
     for (int t = 0; t < T; t++) acc[t] = _mm512_setzero_ps();
     for (int b = 0; b < n / QK_K; b++) {
         const uint8_t *g = xp + (size_t)b * Q6K_BLOCK;
-        if (T >= 3) x86_prefetch_ahead(g, Q6K_BLOCK, Q6K_BLOCK, 3 * Q6K_BLOCK); /* simd_x86.h */
+        if (T >= 3) x86_prefetch_ahead(g, Q6K_BLOCK, 0, 3 * Q6K_BLOCK); /* simd_x86.h */
         __m512i sumi[QT_TILE_TOKENS];
 #pragma GCC unroll 16
         for (int t = 0; t < T; t++) sumi[t] = _mm512_setzero_si512();

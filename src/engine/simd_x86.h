@@ -93,22 +93,24 @@ AVX2_FN static inline __m256i x86_pair_epi16(int a, int b)
 #define X86_CHAIN(v) __asm__("" : "+x"(v))
 
 /* For the tiles of three tokens or more, whose arithmetic per block is long enough that the
- * hardware prefetcher falls behind: asks for the bsz bytes `near` bytes past p into L1 and, unless
- * far is 0, those `far` bytes past it into L2. Measured with pp8 (one 8-token tile per group, as
- * 8 streams decode) on the 1.1B models: AVX-512 Q4_0 8 blocks ahead into L1 took 8 streams from
- * about 180 to 250 tokens/s, and 24 ahead into L2 as well pp8 from ~298 to ~309 (further ahead
- * into L1 instead measured slower); Q8_0 205 -> 221; F16, four times the bytes per multiply,
- * 65 -> 106 (AVX2: 63 -> 91). The AVX2 Q4_0/Q8_0 tiles, slower at the arithmetic, measured 3%
- * slower / no faster with the L2 request and go without it; the AVX2 K-quant tiles measured 5%
- * slower even with the L1 one and have none. With one or two tokens the tiles are bound by memory
- * bandwidth and prefetches only add traffic (decode measured 77 -> 65 tokens/s with the L2 one),
- * so they are left out there. Always inlined: as a plain inline function GCC judged a body of
- * prefetches alone free of side effects and deleted the calls. */
+ * hardware prefetcher falls behind: asks for the bsz bytes `near` bytes past p into L1 and those
+ * `far` bytes past it into L2 (either left out when 0). Measured with pp8 (one 8-token tile per
+ * group, as 8 streams decode) on the 1.1B models with AVX-512: Q4_0 8 blocks ahead into L1 took
+ * 8 streams from about 180 to 250 tokens/s, and 24 ahead into L2 as well pp8 from ~298 to ~309
+ * (further ahead into L1 instead measured slower); Q8_0 205 -> 221; Q4_K_M ~170 -> ~210 with
+ * both, ~255 with the L2 request alone (the L1 one, a whole 2.3 KB superblock ahead, measured
+ * slower than none); F16, four times the bytes per multiply, 65 -> 106 (AVX2: 63 -> 91). The AVX2
+ * Q4_0/Q8_0 tiles, slower at the arithmetic, measured 3% slower / no faster with the L2 request
+ * and go without it; the AVX2 K-quant tiles measured 5% slower even with the L1 one and have
+ * none. With one or two tokens the tiles are bound by memory bandwidth and prefetches only add
+ * traffic (decode measured 77 -> 65 tokens/s with the L2 one), so they are left out there.
+ * Always inlined: as a plain inline function GCC judged a body of prefetches alone free of side
+ * effects and deleted the calls. */
 __attribute__((always_inline)) static inline void x86_prefetch_ahead(const uint8_t *p, size_t bsz,
                                                                      size_t near, size_t far)
 {
     for (size_t l = 0; l < bsz; l += 64) {
-        _mm_prefetch((const char *)(p + near + l), _MM_HINT_T0);
+        if (near) _mm_prefetch((const char *)(p + near + l), _MM_HINT_T0);
         if (far) _mm_prefetch((const char *)(p + far + l), _MM_HINT_T1);
     }
 }
