@@ -246,6 +246,7 @@ tile_q4_K_T(int n, float *restrict s, size_t ss, const uint8_t *restrict xp,
     for (int t = 0; t < 2 * T; t++) acc[t] = _mm256_setzero_ps();
     for (int b = 0; b < n / QK_K; b++) {
         const uint8_t *g = xp + (size_t)b * Q4K_BLOCK;
+        if (T >= 3) x86_prefetch_ahead(g, Q4K_BLOCK, 0, 3 * Q4K_BLOCK); /* see simd_x86.h */
 #pragma GCC unroll 2
         for (int h = 0; h < 2; h++) {
             __m256i si[QT_TILE_TOKENS], sm[QT_TILE_TOKENS];
@@ -339,6 +340,7 @@ tile_q6_K_T(int n, float *restrict s, size_t ss, const uint8_t *restrict xp,
     for (int t = 0; t < 2 * T; t++) acc[t] = _mm256_setzero_ps();
     for (int b = 0; b < n / QK_K; b++) {
         const uint8_t *g = xp + (size_t)b * Q6K_BLOCK;
+        if (T >= 3) x86_prefetch_ahead(g, Q6K_BLOCK, 0, 3 * Q6K_BLOCK); /* see simd_x86.h */
 #pragma GCC unroll 2
         for (int h = 0; h < 2; h++) {
             __m256i si[QT_TILE_TOKENS];

@@ -101,8 +101,8 @@ AVX2_FN static inline __m256i x86_pair_epi16(int a, int b)
  * both, ~255 with the L2 request alone (the L1 one, a whole 2.3 KB superblock ahead, measured
  * slower than none); F16, four times the bytes per multiply, 65 -> 106 (AVX2: 63 -> 91). The AVX2
  * Q4_0/Q8_0 tiles, slower at the arithmetic, measured 3% slower / no faster with the L2 request
- * and go without it; the AVX2 K-quant tiles measured 5% slower even with the L1 one and have
- * none. With one or two tokens the tiles are bound by memory bandwidth and prefetches only add
+ * and go without it; the AVX2 K-quant tiles, like the AVX-512 ones, lose with the L1 request (5%)
+ * and gain with the L2 one alone (Q4_K_M pp8 ~100 -> ~125). With one or two tokens the tiles are bound by memory bandwidth and prefetches only add
  * traffic (decode measured 77 -> 65 tokens/s with the L2 one), so they are left out there.
  * Always inlined: as a plain inline function GCC judged a body of prefetches alone free of side
  * effects and deleted the calls. */
