@@ -12,8 +12,8 @@
  * generated token for the latency figures; token counts come from the usage chunk
  * (stream_options.include_usage) when the server sends one. With --disconnect-fraction F, that
  * fraction of the requests (chosen at random) hang up after a random number of events, like
- * clients that leave early. With --random-params, each request draws its own temperature, top_p, max_tokens
- * (1..N), seed and endpoint.
+ * clients that leave early. With --random-params, each request draws its own temperature, top_p,
+ * max_tokens (1..N), seed and endpoint.
  *
  * The server holds back text that is not yet whole (an incomplete UTF-8 sequence, a possible stop
  * string) and sends it with a later token, so the text events of a model whose tokens are often
@@ -449,12 +449,13 @@ static void report(const bench_opts *o, results *r, double wall)
     const double tps = wall > 0 ? (double)r->n_tokens / wall : 0;
     if (o->json) {
         printf("{\"requests\":%d,\"concurrency\":%d,\"ok\":%d,\"failed\":%d,\"aborted\":%d,"
-               "\"tokens\":%ld,\"token_events\":%ld,\"wall_s\":%.3f,\"tokens_per_s\":%.2f,\"stream_tps_p50\":%.2f,"
-               "\"server_tps_p50\":%.2f,"
+               "\"tokens\":%ld,\"token_events\":%ld,\"wall_s\":%.3f,\"tokens_per_s\":%.2f,"
+               "\"stream_tps_p50\":%.2f,\"server_tps_p50\":%.2f,"
                "\"ttft_p50_ms\":%.1f,\"ttft_p99_ms\":%.1f,\"itl_p50_ms\":%.2f,\"itl_p99_ms\":%.2f,"
                "\"status_2xx\":%ld,\"status_4xx\":%ld,\"status_5xx\":%ld}\n",
                o->n_requests, o->concurrency, r->n_ok, r->n_failed, r->n_aborted, r->n_tokens,
-               r->n_token_events, wall, tps, percentile(&r->stream_tps, 50), percentile(&r->server_tps, 50),
+               r->n_token_events, wall, tps, percentile(&r->stream_tps, 50),
+               percentile(&r->server_tps, 50),
                percentile(&r->ttft, 50) * 1e3,
                percentile(&r->ttft, 99) * 1e3, percentile(&r->itl, 50) * 1e3,
                percentile(&r->itl, 99) * 1e3, r->status_counts[2], r->status_counts[4],

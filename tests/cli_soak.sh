@@ -121,7 +121,8 @@ assert r["ok"] == 6 and r["failed"] == 0, r
 assert r["tokens"] > 0 and r["tokens"] - r["ok"] <= r["token_events"] <= r["tokens"], r
 EOF
         pt_ok=0
-        fail soak_per_token_events "mode=${mode:-completions} $(cat "$T/pt")" "$(head -c 500 "$T/pt.err")"
+        fail soak_per_token_events "mode=${mode:-completions} $(cat "$T/pt")" \
+            "$(head -c 500 "$T/pt.err")"
     fi
 done
 [ $pt_ok = 1 ] && pass soak_per_token_events

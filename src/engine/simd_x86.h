@@ -97,15 +97,15 @@ AVX2_FN static inline __m256i x86_pair_epi16(int a, int b)
  * `far` bytes past it into L2 (either left out when 0). Measured with pp8 (one 8-token tile per
  * group, as 8 streams decode) on the 1.1B models with AVX-512: Q4_0 8 blocks ahead into L1 took
  * 8 streams from about 180 to 250 tokens/s, and 24 ahead into L2 as well pp8 from ~298 to ~309
- * (further ahead into L1 instead measured slower); Q8_0 205 -> 221; Q4_K_M ~170 -> ~210 with
- * both, ~255 with the L2 request alone (the L1 one, a whole 2.3 KB superblock ahead, measured
- * slower than none); F16, four times the bytes per multiply, 65 -> 106 (AVX2: 63 -> 91). The AVX2
+ * (further ahead into L1 instead measured slower); Q8_0 205 -> 221; Q4_K_M 184 -> ~210 with both,
+ * ~257 with the L2 request alone (the L1 one, a whole 2.3 KB superblock ahead, measured slower
+ * than none); F16, four times the bytes per multiply, 65 -> 106 (AVX2: 63 -> 91). The AVX2
  * Q4_0/Q8_0 tiles, slower at the arithmetic, measured 3% slower / no faster with the L2 request
  * and go without it; the AVX2 K-quant tiles, like the AVX-512 ones, lose with the L1 request (5%)
- * and gain with the L2 one alone (Q4_K_M pp8 ~100 -> ~125). With one or two tokens the tiles are bound by memory bandwidth and prefetches only add
- * traffic (decode measured 77 -> 65 tokens/s with the L2 one), so they are left out there.
- * Always inlined: as a plain inline function GCC judged a body of prefetches alone free of side
- * effects and deleted the calls. */
+ * and gain with the L2 one alone (Q4_K_M pp8 ~100 -> ~125). With one or two tokens the tiles are
+ * bound by memory bandwidth and prefetches only add traffic (decode measured 77 -> 65 tokens/s
+ * with the L2 one), so they are left out there. Always inlined: as a plain inline function GCC
+ * judged a body of prefetches alone free of side effects and deleted the calls. */
 __attribute__((always_inline)) static inline void x86_prefetch_ahead(const uint8_t *p, size_t bsz,
                                                                      size_t near, size_t far)
 {
