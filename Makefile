@@ -25,7 +25,7 @@ SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 TSAN    := -fsanitize=thread -fno-omit-frame-pointer
 
 B := build
-LIB_SRC  := $(wildcard src/base/*.c src/engine/*.c src/text/*.c src/models/*.c src/net/*.c src/cluster/*.c src/router/*.c src/server/*.c)
+LIB_SRC  := $(wildcard src/base/*.c src/gguf/*.c src/kernels/*.c src/engine/*.c src/exec/*.c src/text/*.c src/models/*.c src/net/*.c src/cluster/*.c src/router/*.c src/server/*.c)
 CLI_SRC  := src/main.c $(wildcard src/cli/*.c)
 TOOL_SRC := $(wildcard tools/*.c)
 TEST_SRC := $(wildcard tests/test_*.c)
@@ -152,15 +152,15 @@ bench: $(BENCHES)
 # unpacks into a private folder (the machine itself is not changed).
 A64CC   ?= aarch64-linux-gnu-gcc
 A64AR   ?= aarch64-linux-gnu-ar
-A64_SRC := src/engine/qtypes.c $(wildcard src/engine/quant_*.c src/engine/simd_*.c) src/base/log.c
+A64_SRC := src/kernels/qtypes.c $(wildcard src/kernels/quant_*.c src/kernels/simd_*.c) src/base/log.c
 A64_SYSROOT := $(B)/aarch64/sysroot
 A64_LIBDIR  := $(A64_SYSROOT)/usr/lib/aarch64-linux-gnu
 A64_LIB_SRC := $(filter-out src/base/sha256.c,$(wildcard src/base/*.c)) \
-               $(wildcard src/engine/*.c src/text/*.c)
+               $(wildcard src/gguf/*.c src/kernels/*.c src/engine/*.c src/text/*.c)
 .PHONY: aarch64-tests
 aarch64-tests: $(B)/aarch64/tests/test_simd $(B)/aarch64/tests/test_threadpool \
                $(B)/aarch64/tests/test_numerics
-$(B)/aarch64/tests/test_simd: tests/test_simd.c $(A64_SRC) $(wildcard src/engine/*.h)
+$(B)/aarch64/tests/test_simd: tests/test_simd.c $(A64_SRC) $(wildcard src/kernels/*.h)
 	@mkdir -p $(dir $@)
 	$(A64CC) $(CSTD) $(OPT) $(WARN) -Iinclude -Isrc -static -pthread -o $@ tests/test_simd.c \
 	    $(A64_SRC) -lm

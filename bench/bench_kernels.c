@@ -14,7 +14,7 @@
 #include <time.h>
 
 #include "base/fp16.h"
-#include "engine/qtypes.h"
+#include "kernels/qtypes.h"
 
 #ifndef ROWS
 #define ROWS 2048

@@ -15,7 +15,7 @@
 #include <time.h>
 
 #include "base/rng.h"
-#include "engine/qtypes.h"
+#include "kernels/qtypes.h"
 #include "engine/sched.h"
 #include "unhosted.h"
 

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "engine/gguf.h"
+#include "gguf/gguf.h"
 #include "text/vocab.h"
 
 static const char *const families[][2] = {

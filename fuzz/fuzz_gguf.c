@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/gguf.h"
-#include "engine/qtypes.h"
+#include "gguf/gguf.h"
+#include "kernels/qtypes.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

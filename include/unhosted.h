@@ -21,27 +21,8 @@
 extern "C" {
 #endif
 
-/* ---- errors (append only: never renumber) ---- */
-enum {
-    UH_OK = 0,
-    UH_ENOMEM = -1,       /* allocation failed */
-    UH_EIO = -2,          /* open/read/write/mmap failed */
-    UH_EFORMAT = -3,      /* malformed file or input */
-    UH_EUNSUPPORTED = -4, /* valid, but not supported by this build (architecture, type) */
-    UH_EINVAL = -5,       /* bad argument from the caller */
-    UH_ECTXFULL = -6,     /* position past the context length */
-    UH_ENOTFOUND = -7,    /* key, tensor, file not found */
-    UH_ELIMIT = -8,       /* a size cap was hit (output buffer too small, input too large) */
-};
+#include "unhosted_base.h"
 
-typedef struct uh_err {
-    int code;
-    char msg[512];
-} uh_err;
-
-const char *uh_strerror(int code);
-
-typedef int32_t uh_token;
 typedef struct uh_model uh_model;
 typedef struct uh_ctx uh_ctx;
 typedef struct uh_sampler uh_sampler;

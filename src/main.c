@@ -5,7 +5,7 @@
 
 #include "base/paths.h"
 #include "cli/cli.h"
-#include "engine/qtypes.h"
+#include "kernels/qtypes.h"
 
 static const struct {
     const char *name;

@@ -39,6 +39,7 @@ run() { # name, command...
     report "$name" "$log" $?
 }
 
+run layers sh tests/layers.sh
 for t in build/tests/test_*; do
     [ -x "$t" ] && run "$(basename "$t")" "$t"
 done

@@ -6,7 +6,7 @@
 
 #include "base/paths.h"
 #include "check.h"
-#include "engine/qtypes.h"
+#include "kernels/qtypes.h"
 #include "unhosted.h"
 
 static void test_home_directories(void)

@@ -15,7 +15,7 @@
 #include "base/fp16.h"
 #include "base/rng.h"
 #include "check.h"
-#include "engine/simd_attn.h"
+#include "kernels/simd_attn.h"
 
 static rng_state rng;
 

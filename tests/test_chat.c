@@ -6,7 +6,7 @@
 
 #include "check.h"
 #include "engine/chat.h"
-#include "engine/qtypes.h"
+#include "kernels/qtypes.h"
 #include "engine/session.h"
 #include "text/stopstr.h"
 #include "unhosted.h"

@@ -8,7 +8,7 @@
 
 #include "check.h"
 #include "engine/ctx.h"
-#include "engine/qtypes.h"
+#include "kernels/qtypes.h"
 #include "unhosted.h"
 
 #define N_TOK 13

@@ -12,8 +12,8 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "engine/gguf.h"
-#include "engine/qtypes.h"
+#include "gguf/gguf.h"
+#include "kernels/qtypes.h"
 
 static char g_dir[256]; /* scratch directory for written files */
 

@@ -4,8 +4,8 @@
 #include <stdint.h>
 
 #include "check.h"
-#include "engine/gguf.h"
-#include "engine/qtypes.h"
+#include "gguf/gguf.h"
+#include "kernels/qtypes.h"
 
 /* ---- byte builder ---- */
 

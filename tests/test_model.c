@@ -6,9 +6,9 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "engine/gguf.h"
+#include "gguf/gguf.h"
 #include "engine/modelgen.h"
-#include "engine/qtypes.h"
+#include "kernels/qtypes.h"
 #include "unhosted.h"
 
 static char g_dir[256];

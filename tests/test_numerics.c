@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "engine/qtypes.h"
+#include "kernels/qtypes.h"
 #include "unhosted.h"
 
 #define KL_SLACK_MUL 1.25

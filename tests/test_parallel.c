@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "engine/qtypes.h"
+#include "kernels/qtypes.h"
 #include "unhosted.h"
 
 #define N_PROMPT 19

@@ -22,8 +22,8 @@
 #include "base/paths.h"
 #include "base/sha256.h"
 #include "check.h"
-#include "engine/gguf.h"
-#include "engine/qtypes.h"
+#include "gguf/gguf.h"
+#include "kernels/qtypes.h"
 #include "models/pull.h"
 #include "models/store.h"
 

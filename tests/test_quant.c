@@ -10,8 +10,8 @@
 #include "base/fp16.h"
 #include "base/rng.h"
 #include "check.h"
-#include "engine/gguf.h"
-#include "engine/qtypes.h"
+#include "gguf/gguf.h"
+#include "kernels/qtypes.h"
 
 /* Relative RMS error (rmse / rms of the data) a type may reach on normally distributed data:
  * the step size of its grid with some margin, so a lost bit or a wrong scale fails. */
@@ -386,6 +386,10 @@ static void test_table_matches_gguf(void)
         CHECKF(tr->name && strcmp(tr->name, want[i].name) == 0, "%s", want[i].name);
         CHECKF(tr->blck_size == want[i].blck, "%s", want[i].name);
         CHECKF(tr->type_size == want[i].size, "%s", want[i].name);
+        const gguf_type_info *gt = gguf_type_get((unsigned)want[i].type);
+        CHECKF(gt && strcmp(gt->name, want[i].name) == 0 && gt->blck_size == want[i].blck &&
+                   gt->type_size == want[i].size,
+               "gguf table: %s", want[i].name);
         CHECKF(qtype_from_name(want[i].name) == want[i].type, "%s", want[i].name);
         CHECK(strcmp(qtype_name(want[i].type), want[i].name) == 0);
         CHECKF(tr->is_quantized == (want[i].blck > 1), "%s", want[i].name);
@@ -416,6 +420,9 @@ static void test_table_matches_gguf(void)
     CHECK(strcmp(qtype_name(4), "?") == 0);
     CHECK(strcmp(qtype_name(-1), "?") == 0);
     CHECK(strcmp(qtype_name(QT_COUNT), "?") == 0);
+    /* the format's table and the kernels' table know the same ids */
+    for (int t = 0; t < QT_COUNT + 8; t++)
+        CHECKF(!gguf_type_get((unsigned)t) == !(t < QT_COUNT && qtype_traits[t].name), "id %d", t);
     CHECK(!qtype_is_valid(4) && !qtype_is_valid(QT_COUNT) && !qtype_is_valid(-3));
     CHECK(qtype_row_size(QT_F32, 7) == 28);
     /* the non-linear grid of IQ4 */

@@ -8,7 +8,7 @@
 
 #include "base/rng.h"
 #include "check.h"
-#include "engine/qtypes.h"
+#include "kernels/qtypes.h"
 #include "engine/sched.h"
 #include "engine/session.h"
 #include "unhosted.h"

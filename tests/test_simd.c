@@ -16,7 +16,7 @@
 #include "base/fp16.h"
 #include "base/rng.h"
 #include "check.h"
-#include "engine/qtypes.h"
+#include "kernels/qtypes.h"
 
 static const int all_types[] = {QT_F32,  QT_F16,  QT_BF16, QT_Q4_0,   QT_Q4_1,  QT_Q5_0,
                                 QT_Q5_1, QT_Q8_0, QT_Q8_1, QT_Q2_K,   QT_Q3_K,  QT_Q4_K,

@@ -7,8 +7,8 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "engine/gguf.h"
-#include "engine/qtypes.h"
+#include "gguf/gguf.h"
+#include "kernels/qtypes.h"
 #include "models/discover.h"
 #include "models/import.h"
 #include "models/info.h"

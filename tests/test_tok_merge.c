@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "engine/gguf.h"
+#include "gguf/gguf.h"
 #include "text/merge_queue.h"
 #include "text/pretok.h"
 #include "text/vocab_impl.h"

@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "engine/gguf.h"
+#include "gguf/gguf.h"
 #include "text/pretok.h"
 #include "text/vocab.h"
 #include "vocab_util.h"

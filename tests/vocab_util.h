@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/gguf.h"
+#include "gguf/gguf.h"
 #include "text/vocab.h"
 
 #define SEP "\n__ggml_vocab_test__\n"

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "engine/modelgen.h"
-#include "engine/qtypes.h"
+#include "kernels/qtypes.h"
 
 static void usage(FILE *f)
 {

@@ -17,6 +17,12 @@ const char *uh_strerror(int code)
     case UH_ECTXFULL: return "context full";
     case UH_ENOTFOUND: return "not found";
     case UH_ELIMIT: return "limit exceeded";
+    case UH_ETIMEDOUT: return "timed out";
+    case UH_EBUSY: return "busy";
+    case UH_ECONFLICT: return "conflict";
+    case UH_ECANCELLED: return "cancelled";
+    case UH_EUNAVAIL: return "unavailable";
+    case UH_EDENIED: return "denied";
     }
     return "unknown error";
 }

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "unhosted.h"
+#include "unhosted_base.h"
 
 static char g_home[4096];
 

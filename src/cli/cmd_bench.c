@@ -23,8 +23,8 @@
 #include "cli/cli_util.h"
 #include "models/resolve.h"
 #include "engine/model.h"
-#include "engine/qtypes.h"
-#include "engine/quant_impl.h"
+#include "kernels/qtypes.h"
+#include "kernels/quant_impl.h"
 #include "unhosted.h"
 
 #define BENCH_MAX_REPS 100

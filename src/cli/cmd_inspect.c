@@ -10,9 +10,9 @@
 
 #include "cli/cli.h"
 #include "cli/cli_util.h"
-#include "engine/gguf.h"
+#include "gguf/gguf.h"
 #include "models/resolve.h"
-#include "engine/qtypes.h"
+#include "kernels/qtypes.h"
 
 #define SHOW_ELEMS     8   /* array elements shown without --all */
 #define SHOW_STR_BYTES 120 /* string bytes shown without --all */

@@ -11,7 +11,7 @@
 
 #include "cli/cli.h"
 #include "cli/cli_util.h"
-#include "engine/gguf.h"
+#include "gguf/gguf.h"
 #include "models/discover.h"
 #include "models/import.h"
 #include "models/info.h"

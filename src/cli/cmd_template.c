@@ -15,7 +15,7 @@
 
 #include "cli/cli.h"
 #include "cli/cli_util.h"
-#include "engine/gguf.h"
+#include "gguf/gguf.h"
 #include "text/template.h"
 #include "text/vocab.h"
 

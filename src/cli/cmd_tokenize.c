@@ -14,7 +14,7 @@
 
 #include "cli/cli.h"
 #include "cli/cli_util.h"
-#include "engine/gguf.h"
+#include "gguf/gguf.h"
 #include "models/resolve.h"
 #include "text/unicode.h"
 #include "text/vocab.h"

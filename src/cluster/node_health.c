@@ -83,7 +83,7 @@ static void health_session(node *n, const char *id, chan *c, const char *addr)
         size_t len = 0;
         int rc = chan_recv(c, &type, &body, &len, NODE_PONG_WAIT_MS, &err);
         if (rc) {
-            if (rc == UH_ENOTFOUND) log_info("peer_silent", "peer=%.7s", id);
+            if (rc == UH_ETIMEDOUT) log_info("peer_silent", "peer=%.7s", id);
             return;
         }
         cJSON *msg = wire_parse(body, len, &err);

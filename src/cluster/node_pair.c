@@ -223,7 +223,7 @@ static void pair_wait(node *n, node_pair *p, chan *c)
         size_t len = 0;
         uh_err err;
         int rc = chan_recv(c, &type, &body, &len, PAIR_RECV_MS, &err);
-        if (rc == UH_ENOTFOUND) continue;
+        if (rc == UH_ETIMEDOUT) continue;
         pthread_mutex_lock(&n->mu);
         if (rc) {
             finish_locked(p, PAIR_FAILED, "the other device went away");
@@ -256,7 +256,7 @@ cJSON *node_expect(chan *c, enum wire_type want, uh_err *err)
     size_t len = 0;
     int rc = chan_recv(c, &type, &body, &len, PAIR_STEP_MS, err);
     if (rc) {
-        if (rc == UH_ENOTFOUND) err_setf(err, rc, "the other device did not answer");
+        if (rc == UH_ETIMEDOUT) err_setf(err, rc, "the other device did not answer");
         else err_setf(err, rc, "the other device went away");
         return NULL;
     }

@@ -233,7 +233,7 @@ static void *client_reader(void *p)
         uh_err err;
         int rc = chan_recv(r->c, &type, &body, &len, NODE_DOWN_AFTER_MS, &err);
         if (rc) {
-            const char *why = rc == UH_ENOTFOUND ? "the device went silent" : "connection lost";
+            const char *why = rc == UH_ETIMEDOUT ? "the device went silent" : "connection lost";
             log_info("peer_run_lost", "peer=%.7s reason=\"%s\"", r->peer, why);
             r->cb(r->ud, NULL, 1, 0, why);
             break;

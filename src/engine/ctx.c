@@ -12,8 +12,8 @@
 #include <string.h>
 
 #include "base/err.h"
-#include "engine/qtypes.h"
-#include "engine/simd_attn.h"
+#include "kernels/qtypes.h"
+#include "kernels/simd_attn.h"
 
 uh_ctx_params uh_ctx_default_params(void)
 {

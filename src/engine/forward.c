@@ -20,8 +20,8 @@
 #include "base/err.h"
 #include "base/fp16.h"
 #include "engine/ctx.h"
-#include "engine/qtypes.h"
-#include "engine/simd_attn.h"
+#include "kernels/qtypes.h"
+#include "kernels/simd_attn.h"
 
 /* ---- elementwise helpers ---- */
 

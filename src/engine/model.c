@@ -13,7 +13,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "base/threadpool.h"
-#include "engine/qtypes.h"
+#include "kernels/qtypes.h"
 
 static int pack_weights(uh_model *m, uh_err *err);
 

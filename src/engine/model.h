@@ -10,7 +10,7 @@
 #ifndef UH_ENGINE_MODEL_H
 #define UH_ENGINE_MODEL_H
 
-#include "engine/gguf.h"
+#include "gguf/gguf.h"
 #include "text/vocab.h"
 #include "unhosted.h"
 

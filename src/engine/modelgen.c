@@ -19,8 +19,8 @@
 
 #include "base/err.h"
 #include "base/rng.h"
-#include "engine/gguf.h"
-#include "engine/qtypes.h"
+#include "gguf/gguf.h"
+#include "kernels/qtypes.h"
 
 static const char *const words[] = {
     "the", "a", "and", "to", "of", "in", "was", "he", "she", "it", "you", "that", "is", "for",

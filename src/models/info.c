@@ -12,9 +12,9 @@
 
 #include "base/err.h"
 #include "base/sha256.h"
-#include "engine/gguf.h"
+#include "gguf/gguf.h"
 #include "engine/model.h"
-#include "engine/qtypes.h"
+#include "kernels/qtypes.h"
 
 const char *models_ftype_name(unsigned ftype)
 {

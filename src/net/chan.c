@@ -120,7 +120,7 @@ static int hs_read_frame(chan *c, uint8_t *buf, size_t *len, int64_t deadline, u
         return err_setf(err, UH_EFORMAT, "handshake message of %zu bytes (want 1..%d)", n,
                         HS_MSG_MAX);
     if (!rc) rc = chan_read_full(c->fd, buf, n, deadline);
-    if (rc == UH_ENOTFOUND) return err_setf(err, UH_EIO, "handshake timed out");
+    if (rc == UH_ETIMEDOUT) return err_setf(err, UH_EIO, "handshake timed out");
     if (rc) return err_setf(err, UH_EIO, "peer closed the connection during the handshake");
     *len = n;
     return 0;
@@ -135,7 +135,7 @@ static int hs_write(chan *c, noise_hs *hs, const uint8_t *payload, size_t payloa
     if (rc) return rc;
     put_be16(buf, n);
     rc = chan_write_full(c->fd, buf, n + 2, deadline);
-    if (rc == UH_ENOTFOUND) return err_setf(err, UH_EIO, "handshake timed out");
+    if (rc == UH_ETIMEDOUT) return err_setf(err, UH_EIO, "handshake timed out");
     if (rc) return err_setf(err, UH_EIO, "peer closed the connection during the handshake");
     return 0;
 }
@@ -251,7 +251,7 @@ int chan_accept(int fd, const chan_config *cfg, chan **out, uh_err *err)
     }
     uint8_t pre[PREAMBLE_LEN];
     rc = chan_read_full(fd, pre, sizeof pre, deadline);
-    if (rc == UH_ENOTFOUND)
+    if (rc == UH_ETIMEDOUT)
         rc = err_setf(err, UH_EIO, "no preamble within %d ms", timeout);
     else if (rc)
         rc = err_setf(err, UH_EIO, "peer closed the connection before the preamble");

@@ -79,7 +79,7 @@ const char *chan_peer_addr(const chan *c);
 int chan_send(chan *c, uint8_t type, const void *payload, size_t len, uh_err *err);
 /* Receives one message: *type, and *payload (malloc'd, NUL-terminated after len bytes; the
  * caller frees) of *len bytes. timeout_ms < 0 waits forever. UH_EIO when the peer closed or the
- * connection broke (or chan_shutdown), UH_ENOTFOUND on timeout (the channel stays usable),
+ * connection broke (or chan_shutdown), UH_ETIMEDOUT on timeout (the channel stays usable),
  * UH_EFORMAT for an unauthentic frame or a message over the cap (the channel is then dead). */
 int chan_recv(chan *c, uint8_t *type, uint8_t **payload, size_t *len, int timeout_ms,
               uh_err *err);

@@ -56,11 +56,11 @@ int64_t chan_now_ms(void);
 /* The deadline timeout_ms from now; -1 (never) for timeout_ms < 0. */
 int64_t chan_deadline(int timeout_ms);
 /* Reads up to len bytes once the fd is readable. *got receives the count (0 < *got <= len).
- * UH_ENOTFOUND when the deadline passes first, UH_EIO on end of stream (*got = 0) or error. */
+ * UH_ETIMEDOUT when the deadline passes first, UH_EIO on end of stream (*got = 0) or error. */
 int chan_read_some(int fd, void *buf, size_t len, int64_t deadline, size_t *got);
-/* Reads exactly len bytes: UH_ENOTFOUND on timeout, UH_EIO on end of stream or error. */
+/* Reads exactly len bytes: UH_ETIMEDOUT on timeout, UH_EIO on end of stream or error. */
 int chan_read_full(int fd, void *buf, size_t len, int64_t deadline);
-/* Writes all len bytes: UH_ENOTFOUND on timeout, UH_EIO on error. */
+/* Writes all len bytes: UH_ETIMEDOUT on timeout, UH_EIO on error. */
 int chan_write_full(int fd, const void *buf, size_t len, int64_t deadline);
 /* Non-blocking TCP connection to "HOST:PORT" / "[V6]:PORT" within timeout_ms. */
 int chan_tcp_connect(const char *host_port, int timeout_ms, int *fd_out, uh_err *err);

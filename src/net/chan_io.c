@@ -52,7 +52,7 @@ int chan_send(chan *c, uint8_t type, const void *payload, size_t len, uh_err *er
             c->tx_dead = 1;
             if (rc == UH_ELIMIT)
                 rc = err_setf(err, UH_ELIMIT, "chan %s: nonce space exhausted", c->peer);
-            else if (rc == UH_ENOTFOUND)
+            else if (rc == UH_ETIMEDOUT)
                 rc = err_setf(err, UH_EIO, "chan %s: peer took no data for %d ms", c->peer,
                               c->io_timeout_ms);
             else
@@ -69,7 +69,7 @@ out: /* send_buf holds ciphertext only: encryption is in place */
 
 /* ---- receive ---- */
 
-/* Continues reading the current frame. 0 when whole (frame[0..frame_len)), UH_ENOTFOUND at the
+/* Continues reading the current frame. 0 when whole (frame[0..frame_len)), UH_ETIMEDOUT at the
  * deadline (progress kept), UH_EIO / UH_EFORMAT otherwise (message in err). */
 static int read_frame(chan *c, int64_t deadline, uh_err *err)
 {
@@ -96,7 +96,7 @@ static int read_frame(chan *c, int64_t deadline, uh_err *err)
     c->hdr_have = 0;
     return 0;
 io_fail:
-    if (rc == UH_ENOTFOUND) return rc;
+    if (rc == UH_ETIMEDOUT) return rc;
     if (atomic_load(&c->shut)) return err_setf(err, UH_EIO, "chan %s: shut down", c->peer);
     if (c->hdr_have == 0 && c->msg_type < 0)
         return err_setf(err, UH_EIO, "chan %s: peer closed the connection", c->peer);
@@ -158,8 +158,8 @@ int chan_recv(chan *c, uint8_t *type, uint8_t **payload, size_t *len, int timeou
     for (;;) {
         int rc = read_frame(c, deadline, err);
         int complete = 0;
-        if (rc == UH_ENOTFOUND)
-            return err_setf(err, UH_ENOTFOUND, "chan %s: nothing received within %d ms", c->peer,
+        if (rc == UH_ETIMEDOUT)
+            return err_setf(err, UH_ETIMEDOUT, "chan %s: nothing received within %d ms", c->peer,
                             timeout_ms);
         if (!rc) rc = take_frame(c, &complete, err);
         if (rc) {

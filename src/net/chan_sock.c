@@ -30,7 +30,7 @@ int64_t chan_deadline(int timeout_ms)
     return timeout_ms < 0 ? -1 : chan_now_ms() + timeout_ms;
 }
 
-/* Waits for events on fd: 0 when ready (or hung up: the next call reports it), UH_ENOTFOUND at
+/* Waits for events on fd: 0 when ready (or hung up: the next call reports it), UH_ETIMEDOUT at
  * the deadline, UH_EIO when poll fails. */
 static int wait_fd(int fd, short events, int64_t deadline)
 {
@@ -38,7 +38,7 @@ static int wait_fd(int fd, short events, int64_t deadline)
         int ms = -1;
         if (deadline >= 0) {
             int64_t left = deadline - chan_now_ms();
-            if (left <= 0) return UH_ENOTFOUND;
+            if (left <= 0) return UH_ETIMEDOUT;
             ms = left > 1000000 ? 1000000 : (int)left;
         }
         struct pollfd p = {.fd = fd, .events = events};
@@ -134,7 +134,7 @@ static int connect_one(const struct addrinfo *ai, int64_t deadline, int *fd_out,
             goto fail;
         }
         int rc = wait_fd(fd, POLLOUT, deadline);
-        if (rc == UH_ENOTFOUND) {
+        if (rc == UH_ETIMEDOUT) {
             *why = "timed out";
             goto fail;
         }

@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "unhosted.h"
+#include "unhosted_base.h"
 
 typedef struct cJSON cJSON;
 

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "unhosted.h"
+#include "unhosted_base.h"
 
 int merge_queue_init(merge_queue *q, uint32_t n_classes)
 {

@@ -14,7 +14,7 @@
 
 #include <stddef.h>
 
-#include "unhosted.h"
+#include "unhosted_base.h"
 
 #define PRETOK_MAX_PATTERNS 6
 

@@ -9,7 +9,7 @@
 
 #include <stddef.h>
 
-#include "unhosted.h"
+#include "unhosted_base.h"
 
 #define STOPSTR_MAX     16  /* stop strings per request */
 #define STOPSTR_MAX_LEN 256 /* bytes per stop string */

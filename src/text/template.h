@@ -12,7 +12,7 @@
 
 #include <stddef.h>
 
-#include "unhosted.h"
+#include "unhosted_base.h"
 
 typedef struct cJSON cJSON;
 

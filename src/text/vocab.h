@@ -29,7 +29,7 @@
 
 #include <stddef.h>
 
-#include "unhosted.h"
+#include "unhosted_base.h"
 
 typedef struct gguf_file gguf_file;
 typedef struct vocab vocab;

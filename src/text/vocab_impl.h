@@ -8,7 +8,7 @@
 
 #include <stdint.h>
 
-#include "engine/gguf.h"
+#include "gguf/gguf.h"
 #include "text/pretok.h"
 #include "text/vocab.h"
 
