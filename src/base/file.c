@@ -80,9 +80,12 @@ int file_atomic_commit(file_atomic *f, struct stat *st, uh_err *err)
     /* the rename is durable once the directory is */
     char dir[FILE_PATH_MAX];
     const char *slash = strrchr(f->path, '/');
-    if (slash == f->path) snprintf(dir, sizeof dir, "/");
-    else if (slash) snprintf(dir, sizeof dir, "%.*s", (int)(slash - f->path), f->path);
-    else snprintf(dir, sizeof dir, ".");
+    if (slash == f->path)
+        snprintf(dir, sizeof dir, "/");
+    else if (slash)
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - f->path), f->path);
+    else
+        snprintf(dir, sizeof dir, ".");
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd >= 0) {
         fsync(dfd);
@@ -183,8 +186,9 @@ int file_read_private(const char *path, void *buf, size_t cap, size_t *len, uh_e
     if (fd < 0) return fd;
     int rc = 0;
     if (st.st_mode & 077)
-        rc = err_setf(err, UH_EINVAL, "%s is readable by other users (mode %03o); run: chmod 600 %s",
-                      path, (unsigned)(st.st_mode & 0777), path);
+        rc =
+            err_setf(err, UH_EINVAL, "%s is readable by other users (mode %03o); run: chmod 600 %s",
+                     path, (unsigned)(st.st_mode & 0777), path);
     else
         rc = read_all(fd, path, buf, cap, len, UH_EFORMAT, err);
     close(fd);

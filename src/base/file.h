@@ -38,8 +38,7 @@ int file_atomic_commit(file_atomic *f, struct stat *st, uh_err *err);
 void file_atomic_abort(file_atomic *f);
 
 /* The whole write in one call: path gets data[0..len) with the given mode. */
-int file_write_atomic(const char *path, const void *data, size_t len, unsigned mode,
-                      uh_err *err);
+int file_write_atomic(const char *path, const void *data, size_t len, unsigned mode, uh_err *err);
 
 /* Reads the whole file into a malloc'd buffer (NUL-terminated; *len without the NUL; len may be
  * NULL). UH_ENOTFOUND when it does not exist, UH_ELIMIT when it is larger than max bytes, UH_EIO
