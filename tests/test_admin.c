@@ -251,26 +251,6 @@ static void admin_addr_and_code_parsers(void)
     CHECK(api_admin_code_parse("", code) != 0);
 }
 
-/* ---- the node's callbacks: nothing to serve ---- */
-
-static void load_none(void *ud, node_load *out)
-{
-    (void)ud;
-    memset(out, 0, sizeof *out);
-}
-
-static int run_none(void *ud, const char *peer_id, int kind, const cJSON *body,
-                    const uh_token *resume, int n_resume, const char *expect_fp, sched_cb cb,
-                    void *cb_ud, sched_handle **h, char fp_out[NODE_FP_LEN], char *msg,
-                    size_t msg_cap)
-{
-    (void)ud, (void)peer_id, (void)kind, (void)body, (void)resume, (void)n_resume, (void)cb;
-    (void)cb_ud, (void)h, (void)expect_fp;
-    fp_out[0] = '\0';
-    snprintf(msg, msg_cap, "no models here");
-    return 404;
-}
-
 int main(void)
 {
     if (!mkdtemp(g_dir)) return 1;
@@ -279,8 +259,7 @@ int main(void)
     char token_path[128];
     snprintf(token_path, sizeof token_path, "%s/api-token", g_dir);
     http_config hc = {.listen = "127.0.0.1:0", .token_path = token_path, .version = "1.2.3"};
-    node_config nc = {
-        .dir = g_dir, .peer_listen = "127.0.0.1:0", .mdns = 0, .load = load_none, .run = run_none};
+    node_config nc = {.dir = g_dir, .peer_listen = "127.0.0.1:0", .mdns = 0}; /* no models */
     http_server *srv = NULL;
     int rc = 1;
     if (http_server_new(&hc, &srv, &err) != 0 || node_start(&nc, &g_node, &err) != 0 ||

@@ -22,7 +22,7 @@
 #include "check.h"
 #include "server/http.h"
 #include "server/http_auth.h"
-#include "server/metrics.h"
+#include "base/metrics.h"
 
 static char g_dir[256];
 static char g_token_path[300];

@@ -37,7 +37,7 @@ static node_load load_of(int active, int queued, int slots)
 }
 
 /* The candidate list as "L,id,id" for compact checks. */
-static const char *route_str(router *r, const char *model, enum router_ring ring, int local_has,
+static const char *route_str(router *r, const char *model, enum exec_ring ring, int local_has,
                              const node_load *ll, const node_peer *ps, int n)
 {
     static char buf[512];
@@ -54,55 +54,55 @@ static const char *route_str(router *r, const char *model, enum router_ring ring
 
 static void test_ring_parse(void)
 {
-    enum router_ring r;
-    CHECK(router_ring_parse("local", &r) == 0 && r == ROUTER_LOCAL);
-    CHECK(router_ring_parse("trusted", &r) == 0 && r == ROUTER_TRUSTED);
-    CHECK(router_ring_parse("swarm", &r) == 0 && r == ROUTER_SWARM);
-    CHECK(router_ring_parse("Local", &r) == UH_EINVAL);
-    CHECK(router_ring_parse("", &r) == UH_EINVAL);
-    CHECK(router_ring_parse(NULL, &r) == UH_EINVAL);
-    CHECK(!strcmp(router_ring_name(ROUTER_SWARM), "swarm"));
+    enum exec_ring r;
+    CHECK(exec_ring_parse("local", &r) == 0 && r == EXEC_RING_LOCAL);
+    CHECK(exec_ring_parse("trusted", &r) == 0 && r == EXEC_RING_TRUSTED);
+    CHECK(exec_ring_parse("swarm", &r) == 0 && r == EXEC_RING_SWARM);
+    CHECK(exec_ring_parse("Local", &r) == UH_EINVAL);
+    CHECK(exec_ring_parse("", &r) == UH_EINVAL);
+    CHECK(exec_ring_parse(NULL, &r) == UH_EINVAL);
+    CHECK(!strcmp(exec_ring_name(EXEC_RING_SWARM), "swarm"));
 }
 
 /* Offline, unpaired and model-less peers never appear; nobody with the model: empty list. */
 static void test_filters(void)
 {
     router r;
-    router_init(&r);
+    router_init(&r, NULL, NULL);
     node_peer ps[4] = {peer("off", TRUST_RING_OWN, 0, 0, 4, "m"),
                        peer("unpaired", TRUST_RING_OWN, 0, 0, 4, "m"),
                        peer("other", TRUST_RING_OWN, 0, 0, 4, "x"),
                        peer("ok", TRUST_RING_OWN, 0, 0, 4, "m")};
     ps[0].online = 0;
     ps[1].paired = 0;
-    CHECK(!strcmp(route_str(&r, "m", ROUTER_TRUSTED, 0, NULL, ps, 4), "ok"));
-    CHECK(!strcmp(route_str(&r, "nothing", ROUTER_TRUSTED, 0, NULL, ps, 4), ""));
-    CHECK(!strcmp(route_str(&r, "nothing", ROUTER_TRUSTED, 1, NULL, ps, 4), "L"));
+    CHECK(!strcmp(route_str(&r, "m", EXEC_RING_TRUSTED, 0, NULL, ps, 4), "ok"));
+    CHECK(!strcmp(route_str(&r, "nothing", EXEC_RING_TRUSTED, 0, NULL, ps, 4), ""));
+    CHECK(!strcmp(route_str(&r, "nothing", EXEC_RING_TRUSTED, 1, NULL, ps, 4), "L"));
     /* name:latest is name */
-    CHECK(!strcmp(route_str(&r, "m:latest", ROUTER_TRUSTED, 0, NULL, ps, 4), "ok"));
-    CHECK(!strcmp(route_str(&r, "x:latest", ROUTER_TRUSTED, 0, NULL, ps, 4), "other"));
-    CHECK(!strcmp(route_str(&r, "m:7b", ROUTER_TRUSTED, 0, NULL, ps, 4), ""));
+    CHECK(!strcmp(route_str(&r, "m:latest", EXEC_RING_TRUSTED, 0, NULL, ps, 4), "ok"));
+    CHECK(!strcmp(route_str(&r, "x:latest", EXEC_RING_TRUSTED, 0, NULL, ps, 4), "other"));
+    CHECK(!strcmp(route_str(&r, "m:7b", EXEC_RING_TRUSTED, 0, NULL, ps, 4), ""));
     /* a model name without its NUL (from the network) is cut, not overread */
     memset(ps[3].load.models[0], 'a', sizeof ps[3].load.models[0]);
-    CHECK(!strcmp(route_str(&r, "m", ROUTER_TRUSTED, 0, NULL, ps, 4), ""));
+    CHECK(!strcmp(route_str(&r, "m", EXEC_RING_TRUSTED, 0, NULL, ps, 4), ""));
     router_candidate c[1];
     int nc = 0;
-    CHECK(router_route(&r, NULL, ROUTER_TRUSTED, 1, NULL, ps, 4, c, 1, &nc) == UH_EINVAL);
+    CHECK(router_route(&r, NULL, EXEC_RING_TRUSTED, 1, NULL, ps, 4, c, 1, &nc) == UH_EINVAL);
 }
 
 /* Ring local admits own devices only; trusted and swarm admit friends too. */
 static void test_rings(void)
 {
     router r;
-    router_init(&r);
+    router_init(&r, NULL, NULL);
     node_peer ps[2] = {peer("friend", TRUST_RING_TRUSTED, 0, 0, 4, "m"),
                        peer("mine", TRUST_RING_OWN, 1, 0, 4, "m")};
-    CHECK(!strcmp(route_str(&r, "m", ROUTER_LOCAL, 0, NULL, ps, 2), "mine"));
-    CHECK(!strcmp(route_str(&r, "m", ROUTER_TRUSTED, 0, NULL, ps, 2), "friend,mine"));
-    CHECK(!strcmp(route_str(&r, "m", ROUTER_SWARM, 0, NULL, ps, 2), "friend,mine"));
+    CHECK(!strcmp(route_str(&r, "m", EXEC_RING_LOCAL, 0, NULL, ps, 2), "mine"));
+    CHECK(!strcmp(route_str(&r, "m", EXEC_RING_TRUSTED, 0, NULL, ps, 2), "friend,mine"));
+    CHECK(!strcmp(route_str(&r, "m", EXEC_RING_SWARM, 0, NULL, ps, 2), "friend,mine"));
     node_load busy = load_of(4, 0, 4);
-    CHECK(!strcmp(route_str(&r, "m", ROUTER_LOCAL, 1, &busy, ps, 2), "mine,L"));
-    CHECK(!strcmp(route_str(&r, "m", ROUTER_LOCAL, 1, &busy, ps, 1), "L"));
+    CHECK(!strcmp(route_str(&r, "m", EXEC_RING_LOCAL, 1, &busy, ps, 2), "mine,L"));
+    CHECK(!strcmp(route_str(&r, "m", EXEC_RING_LOCAL, 1, &busy, ps, 1), "L"));
 }
 
 /* This node first when no busier than the best peer (ties included); otherwise least loaded
@@ -110,27 +110,27 @@ static void test_rings(void)
 static void test_local_preference_and_load(void)
 {
     router r;
-    router_init(&r);
+    router_init(&r, NULL, NULL);
     node_peer ps[3] = {peer("a", TRUST_RING_OWN, 2, 0, 4, "m"),  /* 0.5 */
                        peer("b", TRUST_RING_OWN, 1, 0, 8, "m"),  /* 0.125 */
                        peer("c", TRUST_RING_OWN, 1, 2, 4, "m")}; /* 0.75 */
     node_load idle = load_of(0, 0, 4), same = load_of(1, 0, 8), half = load_of(1, 1, 4);
-    CHECK(!strcmp(route_str(&r, "m", ROUTER_TRUSTED, 1, &idle, ps, 3), "L,b,a,c"));
-    CHECK(!strcmp(route_str(&r, "m", ROUTER_TRUSTED, 1, &same, ps, 3), "L,b,a,c"));
-    CHECK(!strcmp(route_str(&r, "m", ROUTER_TRUSTED, 1, &half, ps, 3), "b,L,a,c"));
-    CHECK(!strcmp(route_str(&r, "m", ROUTER_TRUSTED, 1, NULL, ps, 3), "L,b,a,c"));
-    CHECK(!strcmp(route_str(&r, "m", ROUTER_TRUSTED, 0, &idle, ps, 3), "b,a,c"));
+    CHECK(!strcmp(route_str(&r, "m", EXEC_RING_TRUSTED, 1, &idle, ps, 3), "L,b,a,c"));
+    CHECK(!strcmp(route_str(&r, "m", EXEC_RING_TRUSTED, 1, &same, ps, 3), "L,b,a,c"));
+    CHECK(!strcmp(route_str(&r, "m", EXEC_RING_TRUSTED, 1, &half, ps, 3), "b,L,a,c"));
+    CHECK(!strcmp(route_str(&r, "m", EXEC_RING_TRUSTED, 1, NULL, ps, 3), "L,b,a,c"));
+    CHECK(!strcmp(route_str(&r, "m", EXEC_RING_TRUSTED, 0, &idle, ps, 3), "b,a,c"));
     /* no slots reported: counts as one slot */
     node_peer z = peer("z", TRUST_RING_OWN, 1, 0, 0, "m");
     node_load l2 = load_of(1, 0, 2);
-    CHECK(!strcmp(route_str(&r, "m", ROUTER_TRUSTED, 1, &l2, &z, 1), "L,z"));
+    CHECK(!strcmp(route_str(&r, "m", EXEC_RING_TRUSTED, 1, &l2, &z, 1), "L,z"));
 }
 
 /* Equally loaded peers take turns as the first choice; all of them stay in the list. */
 static void test_round_robin(void)
 {
     router r;
-    router_init(&r);
+    router_init(&r, NULL, NULL);
     node_peer ps[4] = {peer("a", TRUST_RING_OWN, 1, 0, 4, "m"),
                        peer("b", TRUST_RING_OWN, 1, 0, 4, "m"),
                        peer("c", TRUST_RING_OWN, 1, 0, 4, "m"),
@@ -138,7 +138,7 @@ static void test_round_robin(void)
     node_load busy = load_of(4, 2, 4);
     int first[3] = {0};
     for (int i = 0; i < 9; i++) {
-        const char *s = route_str(&r, "m", ROUTER_TRUSTED, 1, &busy, ps, 4);
+        const char *s = route_str(&r, "m", EXEC_RING_TRUSTED, 1, &busy, ps, 4);
         CHECKF(strlen(s) == 12 && !strcmp(s + 5, ",slow,L"), "%s", s);
         CHECK(strchr(s, 'a') && strchr(s, 'b') && strchr(s, 'c'));
         first[s[0] - 'a']++;
@@ -147,8 +147,8 @@ static void test_round_robin(void)
            first[2]);
     /* consecutive decisions differ */
     char one[64];
-    snprintf(one, sizeof one, "%s", route_str(&r, "m", ROUTER_TRUSTED, 0, NULL, ps, 3));
-    CHECK(strcmp(one, route_str(&r, "m", ROUTER_TRUSTED, 0, NULL, ps, 3)) != 0);
+    snprintf(one, sizeof one, "%s", route_str(&r, "m", EXEC_RING_TRUSTED, 0, NULL, ps, 3));
+    CHECK(strcmp(one, route_str(&r, "m", EXEC_RING_TRUSTED, 0, NULL, ps, 3)) != 0);
 }
 
 typedef struct {
@@ -163,7 +163,7 @@ static void *rr_thread(void *p)
     for (int i = 0; i < 1000; i++) {
         router_candidate c[4];
         int n = 0;
-        if (router_route(a->r, "m", ROUTER_TRUSTED, 0, NULL, a->ps, 2, c, 4, &n) == 0 && n == 2)
+        if (router_route(a->r, "m", EXEC_RING_TRUSTED, 0, NULL, a->ps, 2, c, 4, &n) == 0 && n == 2)
             a->first[c[0].peer_id[0] - 'a']++;
     }
     return NULL;
@@ -173,7 +173,7 @@ static void *rr_thread(void *p)
 static void test_concurrent(void)
 {
     router r;
-    router_init(&r);
+    router_init(&r, NULL, NULL);
     node_peer ps[2] = {peer("a", TRUST_RING_OWN, 0, 0, 4, "m"),
                        peer("b", TRUST_RING_OWN, 0, 0, 4, "m")};
     rr_arg args[4];

@@ -23,7 +23,7 @@
 #include "server/api_delete.h"
 #include "server/api_pull.h"
 #include "server/api.h"
-#include "server/api_models.h"
+#include "exec/models.h"
 #include "server/http.h"
 #include "server/http_auth.h"
 #include "server/web.h"
@@ -188,23 +188,23 @@ int cmd_serve(int argc, char **argv)
 
     uh_err err = {0};
     http_server *srv = NULL;
-    api_models *am = NULL;
+    exec_models *am = NULL;
     api_server *api = NULL;
     node *nd = NULL;
     char node_json[4200] = "";
     http_config cfg = {.listen = o.listen, .require_token = o.require_token,
                        .version = UNHOSTED_VERSION};
     int rc = 1;
-    api_models_params mp = {.n_slots = (int)o.parallel, .n_ctx = (int)o.n_ctx,
+    exec_models_params mp = {.n_slots = (int)o.parallel, .n_ctx = (int)o.n_ctx,
                             .queue_max = (int)o.queue, .n_threads = (int)o.threads,
                             .mem_budget = o.mem_budget};
     if (http_server_new(&cfg, &srv, &err) != 0 ||
-        api_models_new(&mp, http_server_metrics(srv), &am, &err) != 0) {
+        exec_models_new(&mp, http_server_metrics(srv), &am, &err) != 0) {
         cli_error("serve", "%s", err.msg);
         goto done;
     }
     for (int i = 0; i < o.n_models; i++) {
-        if (api_models_add_configured(am, o.models[i], &err) != 0) {
+        if (exec_models_add_configured(am, o.models[i], &err) != 0) {
             cli_error("serve", "--model %s", err.msg);
             goto done;
         }
@@ -219,9 +219,7 @@ int cmd_serve(int argc, char **argv)
         .peer_listen = o.peer_listen ? o.peer_listen : SERVE_DEFAULT_PEER,
         .mdns = !o.no_mdns,
         .mdns_ifname = o.mdns_ifname,
-        .load = api_node_load,
-        .run = api_peer_run,
-        .ud = api,
+        .models = am,
     };
     if (node_start(&nc, &nd, &err) != 0) {
         if (o.peer_listen) {
@@ -270,7 +268,7 @@ done:
     if (node_json[0]) remove(node_json);
     http_server_stop(srv, 0);
     node_stop(nd); /* runs for peers end; their streams close */
-    api_models_free(am); /* the last scheduler events close their streams */
+    exec_models_free(am); /* the last scheduler events close their streams */
     api_free(api);
     http_server_free(srv);
     pthread_sigmask(SIG_SETMASK, &old_set, NULL);

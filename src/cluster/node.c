@@ -259,13 +259,23 @@ void node_quota_add(node *n, const char *id, int tokens)
 void node_load_now(node *n, node_load *l)
 {
     memset(l, 0, sizeof *l);
-    n->cfg.load(n->cfg.ud, l);
+    exec_models *mm = n->cfg.models;
+    if (!mm) return;
+    exec_model_entry *es = NULL;
+    int k = 0;
+    uh_err err = {0};
+    if (exec_models_list(mm, &es, &k, &err) == 0) {
+        for (int i = 0; i < k && l->n_models < NODE_MAX_MODELS; i++)
+            snprintf(l->models[l->n_models++], NODE_MODEL_NAME_MAX, "%s", es[i].name);
+        free(es);
+    }
+    exec_models_load(mm, &l->active, &l->slots, &l->queued);
 }
 
-void node_refuse(chan *c, int status, const char *why)
+void node_refuse(chan *c, int code, const char *why)
 {
     uh_err e;
-    wire_send(c, WIRE_REFUSED, wire_refused_json(status, why), &e);
+    wire_send(c, WIRE_REFUSED, wire_refused_json(code, EXEC_FIELD_NONE, why), &e);
 }
 
 static void serve_connect(node *n, chan *c, const char *peer_id)
@@ -275,12 +285,12 @@ static void serve_connect(node *n, chan *c, const char *peer_id)
     trust_peer tp;
     if (trust_get(n->trust, peer_id, &tp) != 0) {
         log_info("peer_refused", "peer=%.7s addr=%s reason=not_paired", peer_id, chan_peer_addr(c));
-        node_refuse(c, 403, "not paired with this device");
+        node_refuse(c, UH_EDENIED, "not paired with this device");
         return;
     }
     int slot = node_conn_add(n, c, peer_id);
     if (slot < 0) {
-        node_refuse(c, 503, "node is stopping or too busy");
+        node_refuse(c, UH_EUNAVAIL, "node is stopping or too busy");
         return;
     }
     for (;;) {
@@ -298,7 +308,7 @@ static void serve_connect(node *n, chan *c, const char *peer_id)
         /* A revocation takes effect on the next message too. */
         trust_refresh(n->trust, &err);
         if (trust_get(n->trust, peer_id, &tp) != 0) {
-            node_refuse(c, 403, "not paired with this device");
+            node_refuse(c, UH_EDENIED, "not paired with this device");
             cJSON_Delete(msg);
             break;
         }
@@ -368,7 +378,7 @@ static void *conn_thread(void *p)
         return NULL;
     }
     if (strcmp(peer_id, identity_device_id(n->id)) == 0) {
-        node_refuse(c, 400, "that is this device");
+        node_refuse(c, UH_EINVAL, "that is this device");
         chan_free(c);
         node_thread_done(n);
         return NULL;
@@ -565,11 +575,6 @@ const identity *node_identity(const node *n)
     return n->id;
 }
 
-trust_store *node_trust(node *n)
-{
-    return n->trust;
-}
-
 int node_peer_port(const node *n)
 {
     return n->port;
@@ -638,7 +643,7 @@ static int open_listener(node *n, const char *addr, uh_err *err)
 
 int node_start(const node_config *cfg, node **out, uh_err *err)
 {
-    if (!cfg || !cfg->load || !cfg->run) return err_setf(err, UH_EINVAL, "node: missing callbacks");
+    if (!cfg) return err_setf(err, UH_EINVAL, "node: no configuration");
     node *n = calloc(1, sizeof *n);
     if (!n) return err_setf(err, UH_ENOMEM, "out of memory");
     n->cfg = *cfg;

@@ -12,10 +12,14 @@
  * Wire messages on a connect channel: see docs/cluster.md (one JSON object per message, types
  * in cluster/wire.h).
  *
+ * Remote runs: a peer's RUN carries a serialized exec request (exec.h), which this node executes
+ * with its local executor (exec/local.h) on the models of node_config.models; events go back as
+ * TOKEN/DONE messages.
+ *
  * Threading: one accept thread, one thread per peer connection, one health thread. Every
- * function here is thread-safe. Callbacks (run_fn, the run event callback) run on connection
- * threads and must not block for long.
- * Ownership: the node borrows the callbacks' user data (must outlive the node). */
+ * function here is thread-safe. The run event callback runs on a connection thread and must not
+ * block for long.
+ * Ownership: the node borrows the model manager (it must outlive the node). */
 #ifndef UH_CLUSTER_NODE_H
 #define UH_CLUSTER_NODE_H
 
@@ -26,7 +30,8 @@
 
 #include "cluster/identity.h"
 #include "cluster/trust.h"
-#include "engine/sched.h"
+#include "exec/exec.h"
+#include "exec/models.h"
 #include "unhosted.h"
 
 #define NODE_DEFAULT_PEER_PORT 7778
@@ -35,14 +40,10 @@
 #define NODE_MODEL_NAME_MAX 256
 #define NODE_DOWN_AFTER_MS 3000 /* a paired peer silent this long is down */
 #define NODE_PING_MS 1000
-#define NODE_FP_LEN 17 /* a model file's fingerprint: 16 hex digits */
 
 typedef struct node node;
 
-/* ---- what the server layer lends the node ---- */
-
-/* This node's models and load, for capabilities/health answers. Fills names (at most
- * NODE_MAX_MODELS) and the load figures. */
+/* This node's models and load, as health answers carry them. */
 typedef struct {
     int n_models;
     char models[NODE_MAX_MODELS][NODE_MODEL_NAME_MAX];
@@ -50,28 +51,14 @@ typedef struct {
     int slots;   /* requests it can generate at once */
     int queued;  /* waiting for a slot */
 } node_load;
-typedef void (*node_load_fn)(void *ud, node_load *out);
-
-/* Serves a peer's run request: kind is enum oai_kind, body the request JSON as the client sent
- * it, resume the tokens already generated elsewhere (failover; they are evaluated after the
- * prompt and not sent again), expect_fp (may be NULL or "") the fingerprint of the model file
- * that generated them: a model with another fingerprint must refuse (409), since its tokens
- * would mean something else. fp_out receives the fingerprint of the model that runs it. Events go to cb(cb_ud, ev) exactly as sched.h describes (TOKEN
- * events, one final DONE). On success *h is a handle for sched_cancel/sched_release. On failure
- * returns an HTTP status (400, 404, 429, 500) with msg filled, and no callback is made. */
-typedef int (*node_run_fn)(void *ud, const char *peer_id, int kind, const cJSON *body,
-                           const uh_token *resume, int n_resume, const char *expect_fp,
-                           sched_cb cb, void *cb_ud, sched_handle **h, char fp_out[NODE_FP_LEN],
-                           char *msg, size_t msg_cap);
 
 typedef struct {
     const char *dir;          /* config dir for identity and trust store; NULL = default */
     const char *peer_listen;  /* "HOST:PORT"; NULL = NODE_DEFAULT_PEER_LISTEN; "off" = none */
     int mdns;                 /* 1: announce and browse on the local network */
     const char *mdns_ifname;  /* only this interface; NULL = all suitable */
-    node_load_fn load;        /* required */
-    node_run_fn run;          /* required */
-    void *ud;
+    exec_models *models;      /* what peers' run requests execute on (exec/local.h); NULL = no
+                               * models here: runs are refused */
 } node_config;
 
 int node_start(const node_config *cfg, node **out, uh_err *err);
@@ -80,7 +67,6 @@ int node_start(const node_config *cfg, node **out, uh_err *err);
 void node_stop(node *n);
 
 const identity *node_identity(const node *n);
-trust_store *node_trust(node *n);
 /* The bound peer port (real one when asked for port 0); 0 when off. */
 int node_peer_port(const node *n);
 
@@ -166,23 +152,20 @@ int node_join(node *n, const char *code, int64_t quota, char id_out[DEVICE_ID_ST
 
 typedef struct node_run node_run;
 
-/* Called for each event of a remote run. ev is a TOKEN or DONE event as sched.h describes; a
- * broken connection, a peer that went silent (no event or keep-alive for NODE_DOWN_AFTER_MS),
- * or a refusal calls it once with ev == NULL and lost = 1 (status: the peer's HTTP status when
- * it refused, 0 when the connection was lost; msg says why). After DONE or lost, no more
+/* Called for each event of a remote run: ev is a TOKEN or DONE event (exec.h) and lost NULL;
+ * or, once, ev NULL and lost saying why the run ended without DONE: the peer refused it
+ * (lost->code is the peer's UH_E* code, e.g. UH_EBUSY over quota, UH_ENOTFOUND no such model,
+ * UH_ECONFLICT another model file), the connection broke (UH_EIO), or the peer went silent, no
+ * event or keep-alive for NODE_DOWN_AFTER_MS (UH_ETIMEDOUT). After DONE or lost, no more
  * calls. */
-typedef void (*node_run_cb)(void *ud, const sched_event *ev, int lost, int status,
-                            const char *msg);
+typedef void (*node_run_cb)(void *ud, const exec_event *ev, const exec_fail *lost);
 
-/* Sends a run to paired peer id (its best address); events arrive on a thread of the node.
- * expect_fp (NULL or "" for none): with resume tokens, the fingerprint of the model that made
- * them; a peer whose model differs refuses (lost with status 409).
- * UH_ENOTFOUND when not paired/online, UH_EIO when it cannot be reached (no callback then). */
-int node_run_start(node *n, const char *peer_id, int kind, const char *body, size_t body_len,
-                   const uh_token *resume, int n_resume, const char *expect_fp, node_run_cb cb,
-                   void *ud, node_run **out, uh_err *err);
+/* Sends r to paired peer id (its best address) as a RUN message; events arrive on a thread of
+ * the node. UH_ENOTFOUND when not paired, UH_EIO when it cannot be reached (no callback then). */
+int node_run_start(node *n, const char *peer_id, const exec_request *r, node_run_cb cb, void *ud,
+                   node_run **out, uh_err *err);
 /* The fingerprint of the model file the peer runs it on ("" until its first token). */
-void node_run_fingerprint(node_run *r, char out[NODE_FP_LEN]);
+void node_run_fingerprint(node_run *r, char out[EXEC_FP_LEN]);
 /* Asks the peer to stop (the DONE event with finish cancelled follows, or lost). */
 void node_run_cancel(node_run *r);
 /* Drops the caller's reference; after the final callback the run frees itself. */

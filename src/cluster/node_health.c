@@ -90,10 +90,10 @@ static void health_session(node *n, const char *id, chan *c, const char *addr)
         free(body);
         if (!msg) return;
         if (type == WIRE_REFUSED) {
-            int status;
-            char why[128];
-            wire_refused_from(msg, &status, why, sizeof why);
-            log_info("peer_refused_us", "peer=%.7s status=%d message=\"%s\"", id, status, why);
+            exec_fail why;
+            wire_refused_from(msg, &why);
+            log_info("peer_refused_us", "peer=%.7s code=%d message=\"%.128s\"", id, why.code,
+                     why.msg);
             cJSON_Delete(msg);
             return;
         }

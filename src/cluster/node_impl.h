@@ -109,7 +109,7 @@ struct node {
 int64_t node_now_s(void);
 int64_t node_now_ms(void);
 int64_t node_now_us(void);
-/* This node's models and load (the server layer's callback). */
+/* This node's models and load (from the model manager). */
 void node_load_now(node *n, node_load *l);
 /* Starts a detached thread counted in n_threads. */
 int node_spawn(node *n, void *(*fn)(void *), void *arg);
@@ -117,8 +117,8 @@ int node_spawn(node *n, void *(*fn)(void *), void *arg);
 void node_thread_done(node *n);
 /* Under mu: the state of peer id, created when create is set (NULL when full / not found). */
 node_peer_state *node_peer_locked(node *n, const char *id, int create);
-/* Sends REFUSED {status, why} (best effort: the channel is closed next anyway). */
-void node_refuse(chan *c, int status, const char *why);
+/* Sends REFUSED {code, why} (best effort: the channel is closed next anyway). */
+void node_refuse(chan *c, int code, const char *why);
 /* Registers a live channel (for shutdown at stop or revocation); returns the slot or -1. */
 int node_conn_add(node *n, chan *c, const char *id);
 void node_conn_remove(node *n, int slot);

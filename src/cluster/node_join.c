@@ -139,7 +139,7 @@ void node_serve_join(node *n, chan *c, const char *peer_id, const uint8_t peer_p
     memset(&st, 0, sizeof st);
     cJSON *start = NULL, *conf = NULL;
     if (node_pair_locked(n, why, sizeof why)) {
-        node_refuse(c, 429, why);
+        node_refuse(c, UH_EBUSY, why);
         goto out;
     }
     if (!(start = node_expect(c, WIRE_JOIN_START, &err)) ||
@@ -167,7 +167,7 @@ void node_serve_join(node *n, chan *c, const char *peer_id, const uint8_t peer_p
     }
     pthread_mutex_unlock(&n->mu);
     if (!found) {
-        node_refuse(c, 403, "unknown or expired invite");
+        node_refuse(c, UH_EDENIED, "unknown or expired invite");
         node_pair_failed(n);
         goto out;
     }
@@ -175,7 +175,7 @@ void node_serve_join(node *n, chan *c, const char *peer_id, const uint8_t peer_p
     if (cpace_start(&st, 0, (const uint8_t *)secret, SECRET_LEN, (const uint8_t *)join_ci,
                     sizeof join_ci - 1, sid, sizeof sid, yb, &err) ||
         cpace_finish(&st, ya, isk, &err)) {
-        node_refuse(c, 400, "bad key share");
+        node_refuse(c, UH_EINVAL, "bad key share");
         goto out;
     }
     cJSON *share = cJSON_CreateObject();
@@ -192,7 +192,7 @@ void node_serve_join(node *n, chan *c, const char *peer_id, const uint8_t peer_p
                 sodium_memzero(v, sizeof *v);
         }
         pthread_mutex_unlock(&n->mu);
-        node_refuse(c, 403, "wrong invite code");
+        node_refuse(c, UH_EDENIED, "wrong invite code");
         node_pair_failed(n);
         log_warn("invite_wrong_code", "peer=%.7s", peer_id);
         goto out;
@@ -206,7 +206,7 @@ void node_serve_join(node *n, chan *c, const char *peer_id, const uint8_t peer_p
     char addr[TRUST_ADDR_MAX];
     node_addr_with_port(chan_peer_addr(c), peer_port, addr, sizeof addr);
     if (node_store_peer(n, peer_id, peer_pk, name, ring, quota, addr, &err) != 0) {
-        node_refuse(c, 500, "cannot store the pairing");
+        node_refuse(c, UH_EIO, "cannot store the pairing");
         goto out;
     }
     cJSON *ok = cJSON_CreateObject();

@@ -264,11 +264,10 @@ cJSON *node_expect(chan *c, enum wire_type want, uh_err *err)
     free(body);
     if (!msg) return NULL;
     if (type == WIRE_REFUSED) {
-        int status;
-        char why[200];
-        wire_refused_from(msg, &status, why, sizeof why);
+        exec_fail why;
+        wire_refused_from(msg, &why);
         cJSON_Delete(msg);
-        err_setf(err, UH_EINVAL, "refused: %s", why);
+        err_setf(err, UH_EINVAL, "refused: %.200s", why.msg);
         return NULL;
     }
     if (type != want) {
@@ -293,7 +292,7 @@ void node_serve_pair(node *n, chan *c, const char *peer_id, const uint8_t peer_p
     uh_err err;
     char why[128];
     if (node_pair_locked(n, why, sizeof why)) {
-        node_refuse(c, 429, why);
+        node_refuse(c, UH_EBUSY, why);
         chan_free(c);
         return;
     }
@@ -312,7 +311,7 @@ void node_serve_pair(node *n, chan *c, const char *peer_id, const uint8_t peer_p
               wire_get_hex(req, "commit", commit, 32, &err);
     cJSON_Delete(req);
     if (bad) {
-        node_refuse(c, 400, err.msg);
+        node_refuse(c, UH_EINVAL, err.msg);
         chan_free(c);
         return;
     }
@@ -328,7 +327,7 @@ void node_serve_pair(node *n, chan *c, const char *peer_id, const uint8_t peer_p
     }
     pthread_mutex_unlock(&n->mu);
     if (!p) {
-        node_refuse(c, 429, "too many pairing requests");
+        node_refuse(c, UH_EBUSY, "too many pairing requests");
         chan_free(c);
         return;
     }

@@ -1,23 +1,27 @@
 /* node_run.c - remote runs: serving a paired peer's RUN on a connect channel, and asking a
  * peer to run a request for us (node_run_start).
  *
- * Serving: the request goes to the server layer's run function (node_config.run), whose
- * scheduler callbacks must never block; they encode each event and queue it. The connection
+ * Serving: the RUN message is an exec request (exec.h), decoded once and handed to this node's
+ * local executor (exec/local.h), whose event sink must never block: it encodes each event and
+ * queues it. The connection
  * thread sends the queue (and a KEEPALIVE after a second without events, so the client can tell
  * a slow prefill from a dead node), while a reader thread waits for CANCEL or the client going
  * away and then cancels the run. One run per channel; the channel closes after DONE.
  *
- * Client: node_run_start dials the peer (checking it is the device we mean), sends RUN, and a
- * reader thread turns TOKEN/DONE messages back into scheduler events for the caller. */
+ * Client: node_run_start dials the peer (checking it is the device we mean), sends the request
+ * as RUN, and a reader thread turns TOKEN/DONE messages back into exec events for the caller. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
+
 #include "base/err.h"
 #include "base/log.h"
 #include "cluster/node_impl.h"
 #include "cluster/wire.h"
+#include "exec/local.h"
 
 /* ---- serving ---- */
 
@@ -33,19 +37,19 @@ typedef struct {
     run_msg *head, *tail;
     int done;       /* DONE queued */
     int completion; /* tokens generated, from DONE */
-    sched_handle *h;
+    exec_run *run;
     int cancel;     /* the client cancelled or left */
     int reader_end; /* 1: the reader saw CANCEL (channel in step), 2: it broke */
     chan *c;
-    char fp[NODE_FP_LEN]; /* the model's fingerprint, sent with the first token */
+    char fp[EXEC_FP_LEN]; /* the model's fingerprint, sent with the first token */
     int fp_sent;
 } run_q;
 
-static void run_event(void *user, const sched_event *ev)
+static void run_event(void *user, const exec_event *ev)
 {
     run_q *q = user;
-    cJSON *j = wire_event_json(ev);
-    if (j && ev->type == SCHED_EV_TOKEN && !q->fp_sent && q->fp[0]) {
+    cJSON *j = exec_event_json(ev);
+    if (j && ev->type == EXEC_EV_TOKEN && !q->fp_sent && q->fp[0]) {
         cJSON_AddStringToObject(j, "fp", q->fp); /* fp is written before the run starts */
         q->fp_sent = 1;
     }
@@ -55,17 +59,17 @@ static void run_event(void *user, const sched_event *ev)
     pthread_mutex_lock(&q->mu);
     if (m && s) {
         m->next = NULL;
-        m->type = ev->type == SCHED_EV_TOKEN ? WIRE_TOKEN : WIRE_DONE;
+        m->type = ev->type == EXEC_EV_TOKEN ? WIRE_TOKEN : WIRE_DONE;
         m->body = s;
         if (q->tail) q->tail->next = m;
         else q->head = m;
         q->tail = m;
         s = NULL;
         m = NULL;
-    } else if (ev->type == SCHED_EV_TOKEN && q->h) {
-        sched_cancel(q->h); /* out of memory: better stop than send a gap */
+    } else if (ev->type == EXEC_EV_TOKEN && q->run) {
+        exec_run_cancel(q->run); /* out of memory: better stop than send a gap */
     }
-    if (ev->type == SCHED_EV_DONE) {
+    if (ev->type == EXEC_EV_DONE) {
         q->done = 1;
         q->completion = ev->usage.n_completion;
     }
@@ -94,7 +98,7 @@ static void *run_reader(void *p)
     }
     pthread_mutex_lock(&q->mu);
     q->cancel = 1;
-    if (q->h && !q->done) sched_cancel(q->h);
+    if (q->run && !q->done) exec_run_cancel(q->run);
     pthread_cond_broadcast(&q->cond);
     pthread_mutex_unlock(&q->mu);
     return NULL;
@@ -104,51 +108,53 @@ int node_serve_run(node *n, chan *c, const char *peer_id, const cJSON *msg)
 {
     int reusable = 0;
     uh_err err;
-    int kind, n_resume;
-    const cJSON *body;
-    uh_token *resume = NULL;
-    char expect_fp[NODE_FP_LEN];
-    if (wire_run_from(msg, &kind, &body, &resume, &n_resume, expect_fp, &err)) {
-        node_refuse(c, 400, err.msg);
+    exec_request *req = NULL;
+    if (exec_request_from_json(msg, &req, &err)) {
+        node_refuse(c, err.code == UH_EUNSUPPORTED ? UH_EUNSUPPORTED : UH_EINVAL, err.msg);
         return 0;
     }
     if (!node_quota_left(n, peer_id)) {
-        free(resume);
-        node_refuse(c, 429, "this device's daily token quota for you is used up");
+        free(req);
+        node_refuse(c, UH_EBUSY, "this device's daily token quota for you is used up");
+        return 0;
+    }
+    if (!n->cfg.models) {
+        free(req);
+        wire_send(c, WIRE_REFUSED,
+                  wire_refused_json(UH_ENOTFOUND, EXEC_FIELD_MODEL, "this device serves no models"),
+                  &err);
         return 0;
     }
     run_q q;
     memset(&q, 0, sizeof q);
     pthread_mutex_init(&q.mu, NULL);
-    pthread_cond_init(&q.cond, NULL);
+    clock_cond_init(&q.cond);
     q.c = c;
-    char why[256] = "";
-    sched_handle *h = NULL;
-    /* q.fp is filled by the run function before its first event can arrive (the scheduler
-     * starts the request only after sched_submit). */
-    int status = n->cfg.run(n->cfg.ud, peer_id, kind, body, resume, n_resume, expect_fp,
-                            run_event, &q, &h, q.fp, why, sizeof why);
-    free(resume);
-    if (status != 0) {
-        node_refuse(c, status, why[0] ? why : "cannot run this request");
+    exec_fail f = {0};
+    exec_run *run = NULL;
+    /* q.fp is filled before the first event can arrive: the scheduler starts the request only
+     * after it was submitted, which is after the fingerprint is known. */
+    int rc = exec_local_start(n->cfg.models, req, run_event, &q, &run, q.fp, &f);
+    const int n_resume = req->n_resume;
+    free(req);
+    if (rc != 0) {
+        wire_send(c, WIRE_REFUSED, wire_refused_json(rc, f.field, f.msg), &err);
         goto out;
     }
     pthread_mutex_lock(&q.mu);
-    q.h = h;
-    if (q.cancel && !q.done) sched_cancel(h);
+    q.run = run;
+    if (q.cancel && !q.done) exec_run_cancel(run);
     pthread_mutex_unlock(&q.mu);
-    log_info("peer_run", "peer=%.7s kind=%d resume=%d", peer_id, kind, n_resume);
+    log_info("peer_run", "peer=%.7s resume=%d", peer_id, n_resume);
 
     pthread_t reader;
     int have_reader = pthread_create(&reader, NULL, run_reader, &q) == 0;
-    if (!have_reader) sched_cancel(h);
+    if (!have_reader) exec_run_cancel(run);
     int broken = 0;
     for (;;) {
         pthread_mutex_lock(&q.mu);
         if (!q.head && !q.done) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_sec += NODE_PING_MS / 1000;
+            struct timespec ts = clock_mono_after(NODE_PING_MS);
             pthread_cond_timedwait(&q.cond, &q.mu, &ts);
         }
         run_msg *m = q.head;
@@ -159,7 +165,7 @@ int node_serve_run(node *n, chan *c, const char *peer_id, const cJSON *msg)
         while (m) {
             run_msg *next = m->next;
             if (!broken) broken = chan_send(c, m->type, m->body, strlen(m->body), &err) != 0;
-            if (broken) sched_cancel(h);
+            if (broken) exec_run_cancel(run);
             free(m->body);
             free(m);
             m = next;
@@ -173,9 +179,7 @@ int node_serve_run(node *n, chan *c, const char *peer_id, const cJSON *msg)
     /* The client answers DONE with a CANCEL, which ends the reader and leaves the channel ready
      * for its next run; a client that does not within a while loses the channel. */
     if (have_reader) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += NODE_DOWN_AFTER_MS / 1000;
+        struct timespec ts = clock_mono_after(NODE_DOWN_AFTER_MS);
         pthread_mutex_lock(&q.mu);
         while (!q.reader_end && !broken)
             if (pthread_cond_timedwait(&q.cond, &q.mu, &ts) != 0) break;
@@ -184,7 +188,7 @@ int node_serve_run(node *n, chan *c, const char *peer_id, const cJSON *msg)
         if (!reusable) chan_shutdown(c);
         pthread_join(reader, NULL);
     }
-    sched_release(h);
+    exec_run_release(run);
 out:
     pthread_mutex_lock(&q.mu);
     for (run_msg *m = q.head; m;) {
@@ -209,8 +213,9 @@ struct node_run {
     node_run_cb cb;
     void *ud;
     char peer[DEVICE_ID_STRLEN];
-    char fp[NODE_FP_LEN]; /* under mu: from the peer's first token */
+    char fp[EXEC_FP_LEN]; /* under mu: from the peer's first token */
     int slot; /* in the node's channel list */
+    exec_event_store *store; /* pieces of the event being delivered (reader thread only) */
 };
 
 static void run_unref(node_run *r)
@@ -218,6 +223,7 @@ static void run_unref(node_run *r)
     if (atomic_fetch_sub(&r->refs, 1) != 1) return;
     chan_free(r->c);
     pthread_mutex_destroy(&r->mu);
+    free(r->store);
     free(r);
 }
 
@@ -233,9 +239,11 @@ static void *client_reader(void *p)
         uh_err err;
         int rc = chan_recv(r->c, &type, &body, &len, NODE_DOWN_AFTER_MS, &err);
         if (rc) {
-            const char *why = rc == UH_ETIMEDOUT ? "the device went silent" : "connection lost";
-            log_info("peer_run_lost", "peer=%.7s reason=\"%s\"", r->peer, why);
-            r->cb(r->ud, NULL, 1, 0, why);
+            exec_fail lost = {.code = rc == UH_ETIMEDOUT ? UH_ETIMEDOUT : UH_EIO};
+            snprintf(lost.msg, sizeof lost.msg, "%s",
+                     rc == UH_ETIMEDOUT ? "the device went silent" : "connection lost");
+            log_info("peer_run_lost", "peer=%.7s reason=\"%s\"", r->peer, lost.msg);
+            r->cb(r->ud, NULL, &lost);
             break;
         }
         if (type == WIRE_KEEPALIVE) {
@@ -244,27 +252,29 @@ static void *client_reader(void *p)
         }
         cJSON *msg = wire_parse(body, len, &err);
         free(body);
-        sched_event ev;
+        exec_event ev;
         if (msg && type == WIRE_REFUSED) {
-            int status;
-            char why[256];
-            wire_refused_from(msg, &status, why, sizeof why);
-            r->cb(r->ud, NULL, 1, status, why);
+            exec_fail why;
+            wire_refused_from(msg, &why);
+            r->cb(r->ud, NULL, &why);
             finished = 1;
         } else if (msg && (type == WIRE_TOKEN || type == WIRE_DONE) &&
-                   wire_event_from((enum wire_type)type, msg, &ev, &err) == 0) {
-            char fp[NODE_FP_LEN];
-            if (type == WIRE_TOKEN && wire_get_str(msg, "fp", fp, NODE_FP_LEN - 1, 0, &err) == 0 &&
+                   exec_event_from_json(type == WIRE_TOKEN ? EXEC_EV_TOKEN : EXEC_EV_DONE, msg,
+                                        &ev, r->store, &err) == 0) {
+            char fp[EXEC_FP_LEN];
+            if (type == WIRE_TOKEN && wire_get_str(msg, "fp", fp, EXEC_FP_LEN - 1, 0, &err) == 0 &&
                 fp[0]) {
                 pthread_mutex_lock(&r->mu);
                 memcpy(r->fp, fp, sizeof fp);
                 pthread_mutex_unlock(&r->mu);
             }
-            r->cb(r->ud, &ev, 0, 0, "");
+            r->cb(r->ud, &ev, NULL);
             finished = done_ok = type == WIRE_DONE;
         } else {
             log_warn("peer_bad_message", "peer=%.7s type=%d", r->peer, type);
-            r->cb(r->ud, NULL, 1, 0, "the device sent a malformed message");
+            exec_fail bad = {.code = UH_EFORMAT};
+            snprintf(bad.msg, sizeof bad.msg, "the device sent a malformed message");
+            r->cb(r->ud, NULL, &bad);
             finished = 1;
         }
         cJSON_Delete(msg);
@@ -284,20 +294,22 @@ static void *client_reader(void *p)
     return NULL;
 }
 
-int node_run_start(node *n, const char *peer_id, int kind, const char *body, size_t body_len,
-                   const uh_token *resume, int n_resume, const char *expect_fp, node_run_cb cb,
-                   void *ud, node_run **out, uh_err *err)
+int node_run_start(node *n, const char *peer_id, const exec_request *req, node_run_cb cb, void *ud,
+                   node_run **out, uh_err *err)
 {
     trust_peer tp;
     if (trust_get(n->trust, peer_id, &tp) != 0)
         return err_setf(err, UH_ENOTFOUND, "device %.7s is not paired", peer_id);
     char *run_text = NULL;
     {
-        cJSON *msg = wire_run_json(kind, body, body_len, resume, n_resume, expect_fp, err);
-        if (!msg) return UH_EINVAL;
-        run_text = cJSON_PrintUnformatted(msg);
+        cJSON *msg = exec_request_json(req);
+        run_text = msg ? cJSON_PrintUnformatted(msg) : NULL;
         cJSON_Delete(msg);
         if (!run_text) return err_setf(err, UH_ENOMEM, "out of memory");
+        if (strlen(run_text) > WIRE_MAX_BODY) {
+            free(run_text);
+            return err_setf(err, UH_ELIMIT, "the request is larger than %u bytes", WIRE_MAX_BODY);
+        }
     }
     /* A channel kept from an earlier run first (no handshake), else a new one. */
     chan *c = NULL;
@@ -328,10 +340,14 @@ int node_run_start(node *n, const char *peer_id, int kind, const char *body, siz
     }
     free(run_text);
     node_run *r = calloc(1, sizeof *r);
-    if (!r) {
+    exec_event_store *store = malloc(sizeof *store);
+    if (!r || !store) {
+        free(r);
+        free(store);
         chan_free(c);
         return err_setf(err, UH_ENOMEM, "out of memory");
     }
+    r->store = store;
     atomic_init(&r->refs, 2);
     pthread_mutex_init(&r->mu, NULL);
     r->n = n;
@@ -344,6 +360,7 @@ int node_run_start(node *n, const char *peer_id, int kind, const char *body, siz
         node_conn_remove(n, r->slot);
         chan_free(c);
         pthread_mutex_destroy(&r->mu);
+        free(r->store);
         free(r);
         return err_setf(err, UH_ENOMEM, "cannot start a thread");
     }
@@ -365,11 +382,11 @@ void node_run_release(node_run *r)
     if (r) run_unref(r);
 }
 
-void node_run_fingerprint(node_run *r, char out[NODE_FP_LEN])
+void node_run_fingerprint(node_run *r, char out[EXEC_FP_LEN])
 {
     out[0] = '\0';
     if (!r) return;
     pthread_mutex_lock(&r->mu);
-    memcpy(out, r->fp, NODE_FP_LEN);
+    memcpy(out, r->fp, EXEC_FP_LEN);
     pthread_mutex_unlock(&r->mu);
 }

@@ -16,13 +16,11 @@
 #include <cjson/cJSON.h>
 
 #include "cluster/node.h"
-#include "engine/sched.h"
+#include "exec/exec.h"
 #include "unhosted.h"
 
 #define WIRE_MAX_BODY     (8u << 20)
 #define WIRE_MAX_DEPTH    40
-#define WIRE_MAX_RESUME   32768
-#define WIRE_MAX_TEXT     (1u << 20) /* bytes of text in one TOKEN or DONE */
 #define WIRE_MAX_NAME     IDENTITY_NAME_MAX
 
 enum wire_type {
@@ -56,22 +54,13 @@ cJSON *wire_parse(const uint8_t *body, size_t len, uh_err *err);
 cJSON *wire_load_json(const node_load *l);
 int wire_load_from(const cJSON *msg, node_load *out, uh_err *err);
 
-/* TOKEN / DONE: one scheduler event. */
-cJSON *wire_event_json(const sched_event *ev);
-/* Fills ev (TOKEN or DONE per type). Strings point into msg (valid while msg lives). */
-int wire_event_from(enum wire_type type, const cJSON *msg, sched_event *ev, uh_err *err);
+/* RUN: the request, exec_request_json (exec.h). TOKEN / DONE: one event, exec_event_json; the
+ * first TOKEN also carries "fp", the fingerprint of the model file that generates. */
 
-/* RUN: {"kind":n, "body":{...}, "resume":[ids], "fp":"16 hex"?}. */
-cJSON *wire_run_json(int kind, const char *body, size_t body_len, const uh_token *resume,
-                     int n_resume, const char *fp, uh_err *err);
-/* *body points into msg; *resume is malloc'd (caller frees; NULL when empty); fp gets the
- * optional "fp" field ("" when absent). */
-int wire_run_from(const cJSON *msg, int *kind, const cJSON **body, uh_token **resume,
-                  int *n_resume, char fp[NODE_FP_LEN], uh_err *err);
-
-/* REFUSED {"status","message"} */
-cJSON *wire_refused_json(int status, const char *message);
-int wire_refused_from(const cJSON *msg, int *status, char *message, size_t cap);
+/* REFUSED {"code": UH_E* (negative), "field": enum exec_field (optional), "message": s}, then
+ * the channel closes. A missing or out-of-range code reads as UH_EIO. */
+cJSON *wire_refused_json(int code, enum exec_field field, const char *message);
+int wire_refused_from(const cJSON *msg, exec_fail *out);
 
 /* Helpers for the small pairing/join messages. */
 /* A string field of at most max bytes (NUL excluded) copied to out[max + 1]. */

@@ -4,29 +4,11 @@
 
 #include "router/router.h"
 
-const char *router_ring_name(enum router_ring r)
-{
-    switch (r) {
-    case ROUTER_LOCAL: return "local";
-    case ROUTER_TRUSTED: return "trusted";
-    case ROUTER_SWARM: return "swarm";
-    }
-    return "trusted";
-}
-
-int router_ring_parse(const char *s, enum router_ring *out)
-{
-    if (!s) return UH_EINVAL;
-    if (!strcmp(s, "local")) *out = ROUTER_LOCAL;
-    else if (!strcmp(s, "trusted")) *out = ROUTER_TRUSTED;
-    else if (!strcmp(s, "swarm")) *out = ROUTER_SWARM;
-    else return UH_EINVAL;
-    return UH_OK;
-}
-
-void router_init(router *r)
+void router_init(router *r, exec_models *models, node *nd)
 {
     atomic_init(&r->turn, 0);
+    r->models = models;
+    r->node = nd;
 }
 
 /* a and b name the same model: equal, or equal once a ":latest" tag is dropped */
@@ -52,9 +34,9 @@ static int peer_has(const node_peer *p, const char *model)
     return 0;
 }
 
-static int ring_admits(enum router_ring ring, enum trust_ring peer)
+static int ring_admits(enum exec_ring ring, enum trust_ring peer)
 {
-    if (ring == ROUTER_LOCAL) return peer == TRUST_RING_OWN;
+    if (ring == EXEC_RING_LOCAL) return peer == TRUST_RING_OWN;
     return peer == TRUST_RING_OWN || peer == TRUST_RING_TRUSTED;
 }
 
@@ -81,7 +63,7 @@ static int cmp_load(const entry *a, const entry *b)
     return x < y ? -1 : x > y ? 1 : 0;
 }
 
-int router_route(router *r, const char *model, enum router_ring ring, int local_has,
+int router_route(router *r, const char *model, enum exec_ring ring, int local_has,
                  const node_load *local_load, const node_peer *peers, int n_peers,
                  router_candidate *out, int cap, int *n_out)
 {

@@ -5,18 +5,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "base/err.h"
 #include "server/api_impl.h"
 #include "server/oai_req.h"
 
 /* ---- helpers ---- */
-
-double api_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 http_response *api_served(http_response *r)
 {
@@ -110,10 +104,10 @@ void api_rfc3339_now(char buf[40])
 http_response *api_list_models(const http_request *req, void *ud)
 {
     api_server *api = ud;
-    api_model_entry *es;
+    exec_model_entry *es;
     int n;
     uh_err err = {0};
-    if (api_models_list(api->am, &es, &n, &err) != 0) return NULL;
+    if (exec_models_list(api->models, &es, &n, &err) != 0) return NULL;
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "object", "list");
     cJSON *data = cJSON_AddArrayToObject(o, "data");
@@ -129,7 +123,7 @@ http_response *api_list_models(const http_request *req, void *ud)
      * there. Each once, owned_by naming the first device that has it. */
     node_peer *peers = NULL;
     int n_peers = 0;
-    if (api->node && node_peers(api->node, &peers, &n_peers, &err) == 0) {
+    if (api->router.node && node_peers(api->router.node, &peers, &n_peers, &err) == 0) {
         for (int p = 0; p < n_peers; p++) {
             if (!peers[p].paired || !peers[p].online) continue;
             for (int k = 0; k < peers[p].load.n_models; k++) {
@@ -168,7 +162,7 @@ static void param_size(uint64_t n, char *buf, size_t cap)
         snprintf(buf, cap, "%.0fK", (double)n / 1e3);
 }
 
-static cJSON *ollama_details(const api_model_entry *e)
+static cJSON *ollama_details(const exec_model_entry *e)
 {
     char ps[32];
     param_size(e->n_params, ps, sizeof ps);
@@ -185,11 +179,11 @@ static cJSON *ollama_details(const api_model_entry *e)
 http_response *api_ollama_tags(const http_request *req, void *ud)
 {
     api_server *api = ud;
-    api_model_entry *es;
+    exec_model_entry *es;
     int n;
     uh_err err = {0};
     (void)req;
-    if (api_models_list(api->am, &es, &n, &err) != 0) return NULL;
+    if (exec_models_list(api->models, &es, &n, &err) != 0) return NULL;
     cJSON *o = cJSON_CreateObject();
     cJSON *models = cJSON_AddArrayToObject(o, "models");
     for (int i = 0; i < n; i++) {
@@ -217,9 +211,9 @@ http_response *api_ollama_show(const http_request *req, void *ud)
     if (!cJSON_IsObject(j) || !cJSON_IsString(name) || !name->valuestring[0] ||
         strlen(name->valuestring) > OAI_MAX_MODEL_LEN)
         return api_error(req, 400, "model is required (a string)", "model", NULL);
-    api_model_entry e;
+    exec_model_entry e;
     uh_err err = {0};
-    int rc = api_models_lookup(api->am, name->valuestring, &e, &err);
+    int rc = exec_models_lookup(api->models, name->valuestring, &e, &err);
     if (rc == UH_ENOTFOUND) return api_error(req, 404, err.msg, "model", "model_not_found");
     if (rc != 0) return api_error(req, 500, err.msg, NULL, NULL);
     cJSON *o = cJSON_CreateObject();
@@ -240,13 +234,13 @@ http_response *api_ollama_show(const http_request *req, void *ud)
 
 /* ---- registration ---- */
 
-int api_register(http_server *srv, api_models *am, api_server **out, uh_err *err)
+int api_register(http_server *srv, exec_models *models, api_server **out, uh_err *err)
 {
     *out = NULL;
     api_server *a = calloc(1, sizeof *a);
     if (!a) return err_setf(err, UH_ENOMEM, "out of memory");
-    a->am = am;
-    router_init(&a->router);
+    a->models = models;
+    router_init(&a->router, models, NULL);
     atomic_init(&a->stop_deadline_ms, 0);
     atomic_init(&a->next_id, 1);
     static const struct {
@@ -271,21 +265,21 @@ int api_register(http_server *srv, api_models *am, api_server **out, uh_err *err
             return err_setf(err, rc, "cannot register %s %s", routes[i].method, routes[i].path);
         }
     }
-    http_server_on_metrics(srv, api_models_refresh_metrics, am);
+    http_server_on_metrics(srv, exec_models_refresh_metrics, models);
     *out = a;
     return UH_OK;
 }
 
 void api_set_node(api_server *a, node *n)
 {
-    a->node = n;
+    a->router.node = n;
 }
 
 void api_begin_stop(api_server *a, int grace_ms)
 {
     if (!a) return;
     atomic_store(&a->stop_deadline_ms,
-                 (long long)(api_now() * 1e3) + (grace_ms > 0 ? grace_ms : 0));
+                 (long long)clock_mono_ms() + (grace_ms > 0 ? grace_ms : 0));
 }
 
 void api_free(api_server *a)

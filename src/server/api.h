@@ -1,5 +1,5 @@
 /* api.h - the inference endpoints of `unhosted serve` on top of the HTTP server (http.h) and the
- * model manager (api_models.h):
+ * execution layer (exec/exec.h, exec/models.h) and the router (router/router.h):
  *
  *   OpenAI: POST /v1/chat/completions, POST /v1/completions (SSE with "stream"), GET /v1/models,
  *           POST /v1/embeddings
@@ -12,46 +12,37 @@
  * longer than the context 400 (code context_length_exceeded). A streaming client that goes away
  * cancels its generation; its slot is free at the next scheduler step.
  *
+ * This layer only translates: a request is parsed once (oai_req.h) into an exec request
+ * (api_exec.c), the router runs it, and its events are formatted as the client's API wants them.
+ *
  * Cluster (api_set_node): generation requests go where the router (router.h) says: this node or
  * a paired peer, chosen by ring (header X-Unhosted-Ring or body field "ring": "local", "trusted"
  * (default) or "swarm"; anything else is 400 with param "ring"). A candidate that fails before
  * its first token (cannot be reached, refuses, or is lost) is replaced by the next one without
  * the client noticing; one lost after tokens were sent is replaced by the next one resuming
- * with those tokens (sched.h), so the stream goes on where it stopped. Requests asking for
- * logprobs run on this node only (a peer's token events carry no alternatives): 400 with param
- * "logprobs" when this node does not have the model. Listings add the peers' models.
+ * with those tokens, so the stream goes on where it stopped. Logprobs and their alternatives
+ * come from whichever device answers. Listings add the peers' models.
  *
  * Ownership: the api_server borrows the HTTP server, the model manager and the node; all must
- * outlive it. Threading: handlers run on connection threads; scheduler events are formatted on the
- * scheduler thread straight into the client's stream (which never blocks). */
+ * outlive it. Threading: handlers run on connection threads; events are formatted on the thread
+ * that delivers them (a model's scheduler, a peer connection) straight into the client's stream
+ * (which never blocks). */
 #ifndef UH_SERVER_API_H
 #define UH_SERVER_API_H
 
 #include <cjson/cJSON.h>
 
 #include "cluster/node.h"
-#include "server/api_models.h"
+#include "exec/models.h"
 #include "server/http.h"
 #include "unhosted.h"
 
 typedef struct api_server api_server;
 
 /* Registers the routes and the /metrics refresh hook; before http_server_start. */
-int api_register(http_server *srv, api_models *am, api_server **out, uh_err *err);
+int api_register(http_server *srv, exec_models *models, api_server **out, uh_err *err);
 /* Lends the node to the router (NULL: no cluster). Before http_server_start. */
 void api_set_node(api_server *a, node *n);
-
-/* node_run_fn (node.h) for peers' run requests: runs body (a request of enum oai_kind kind) on
- * this node's models with the given resume tokens, events to cb. ud is the api_server. 0 and *h
- * on success; else an HTTP status (400 bad request, 404 model not here, 409 resume tokens made by
- * another model file than ours (expect_fp), 429 queue full, 500) with msg filled, and no
- * callback. fp_out gets our model's fingerprint before any event. */
-int api_peer_run(void *ud, const char *peer_id, int kind, const cJSON *body,
-                 const uh_token *resume, int n_resume, const char *expect_fp, sched_cb cb,
-                 void *cb_ud, sched_handle **h, char fp_out[NODE_FP_LEN], char *msg,
-                 size_t msg_cap);
-/* node_load_fn (node.h): the models this node can serve and its load. ud is the api_server. */
-void api_node_load(void *ud, node_load *out);
 
 /* The server is stopping: requests that wait for a whole (non-streamed) answer are cancelled
  * once grace_ms have passed. */

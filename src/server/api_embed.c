@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "server/api_impl.h"
@@ -173,7 +174,7 @@ static http_response *embed(const http_request *req, api_server *api, enum embed
     embed_input *in = NULL;
     float *vecs = NULL;
     int n_in = 0, base64 = 0;
-    api_model *m = NULL;
+    exec_model *m = NULL;
     http_response *resp = NULL;
     char msg[256];
 
@@ -213,22 +214,22 @@ static http_response *embed(const http_request *req, api_server *api, enum embed
         goto out;
     }
 
-    double t0 = api_now();
+    double t0 = clock_mono_s();
     uh_err err = {0};
-    int rc = api_models_acquire(api->am, model->valuestring, &m, &err);
+    int rc = exec_models_acquire(api->models, model->valuestring, &m, &err);
     if (rc != 0) {
         m = NULL;
         if (rc == UH_ENOTFOUND)
             resp = api_error(req, 404, err.msg, "model", "model_not_found");
-        else if (rc == UH_ELIMIT)
+        else if (rc == UH_EUNAVAIL)
             resp = api_error(req, 503, err.msg, "model", NULL);
         else
             resp = api_error(req, 500, err.msg, "model", NULL);
         goto out;
     }
-    double load_s = api_now() - t0;
-    const uh_model *um = api_model_engine(m);
-    const int n_ctx = api_model_n_ctx(m);
+    double load_s = clock_mono_s() - t0;
+    const uh_model *um = exec_model_engine(m);
+    const int n_ctx = exec_model_n_ctx(m);
     uh_model_info info;
     uh_model_get_info(um, &info);
     if (dims && cJSON_IsNumber(dims) && (int)dims->valuedouble != info.n_embd) {
@@ -266,17 +267,17 @@ static http_response *embed(const http_request *req, api_server *api, enum embed
 
     vecs = malloc((size_t)n_in * (size_t)info.n_embd * sizeof *vecs);
     if (!vecs) goto out;
-    double t1 = api_now();
+    double t1 = clock_mono_s();
     for (int i = 0; i < n_in; i++) {
-        rc = api_model_embed(m, in[i].toks, in[i].n_toks, vecs + (size_t)i * info.n_embd, &err);
+        rc = exec_model_embed(m, in[i].toks, in[i].n_toks, vecs + (size_t)i * info.n_embd, &err);
         if (rc == UH_ENOMEM) goto out;
         if (rc != 0) {
             resp = api_error(req, 500, err.msg, NULL, NULL);
             goto out;
         }
     }
-    double eval_s = api_now() - t1;
-    log_debug("serve_embed", "model=%s inputs=%d tokens=%lld seconds=%.3f", api_model_name(m),
+    double eval_s = clock_mono_s() - t1;
+    log_debug("serve_embed", "model=%s inputs=%d tokens=%lld seconds=%.3f", exec_model_name(m),
               n_in, n_prompt, eval_s);
 
     cJSON *o = cJSON_CreateObject();
@@ -310,7 +311,7 @@ static http_response *embed(const http_request *req, api_server *api, enum embed
     }
     resp = api_json(200, o);
 out:
-    if (m) api_models_done(m);
+    if (m) exec_models_done(m);
     if (in)
         for (int i = 0; i < n_in; i++) free(in[i].toks);
     free(in);

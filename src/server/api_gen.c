@@ -1,14 +1,13 @@
 /* api_gen.c - the generation endpoints: OpenAI chat completions and completions, Ollama chat and
- * generate (see api.h). A request is parsed (oai_req.h) and routed (api_route.c: this node's
- * scheduler or a paired peer, with failover); the answering attempt's events either go straight
- * into the client's stream (SSE / NDJSON) or are collected for one JSON answer.
+ * generate (see api.h). A request is parsed (oai_req.h), turned into an exec request
+ * (api_exec.c) and handed to the router (router.h: this node's executor or a paired peer, with
+ * failover); the events that come back either go straight into the client's stream (SSE /
+ * NDJSON) or are collected for one JSON answer. This file only formats: it never sees a model.
  *
- * Lifetime of a request (api_gen, api_impl.h): reference counted between the handler and the
- * running attempt. The stream's cancel callback only runs while both the stream and the request
- * are alive (http.h: never after http_stream_close returns), and it cancels the running attempt
- * or leaves a note so that none is started. For streams the done event ends the model's
- * in-flight count; for whole answers the handler does, once it has built the answer. The
- * X-Unhosted-Served-By header names the attempt that delivered the first event. */
+ * Lifetime of a request (api_gen): reference counted between the handler and the event sink
+ * (until the DONE event). The stream's cancel callback only runs while both the stream and the
+ * request are alive (http.h: never after http_stream_close returns), and it cancels the routed
+ * run. The X-Unhosted-Served-By header names the attempt that delivered the first event. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -16,28 +15,54 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/buf.h"
+#include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
-#include "engine/chat.h"
 #include "server/api_impl.h"
 #include "server/http_impl.h"
 #include "server/oai_req.h"
 
 #define GEN_WAIT_SLICE_MS 100
 
+/* One generation request. */
+typedef struct {
+    atomic_int refs; /* the handler's and the sink's (until DONE) */
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    enum oai_kind kind;
+    api_server *api;
+    oai_request o; /* parsed request, owned */
+    char model_name[OAI_MAX_MODEL_LEN + 1]; /* as the request named it */
+    char id[48];
+    int64_t created; /* unix seconds */
+    int stream, include_usage, logprobs;
+    http_stream *hs; /* streams: the sink's reference until the DONE event */
+    router_run *run; /* under mu */
+    int cancelled;   /* under mu: the client left or the server stops */
+
+    /* whole answers: written by the sink, read by the handler after done */
+    buf_t text;
+    cJSON *lp;          /* chat: array of content entries; completions: the logprobs object */
+    size_t text_offset; /* completions logprobs: bytes of text before the current token */
+    int done, oom;
+    enum exec_finish finish;
+    exec_usage usage;
+    exec_timings timings;
+    char error[256];
+} api_gen;
+
 static int is_ollama(enum oai_kind k)
 {
     return k == OLLAMA_CHAT || k == OLLAMA_GENERATE;
 }
 
-void api_gen_unref(api_gen *g)
+static void gen_unref(api_gen *g)
 {
     if (atomic_fetch_sub(&g->refs, 1) != 1) return;
-    sched_release(g->h);
+    router_run_release(g->run);
     cJSON_Delete(g->lp);
-    free(g->text);
-    free(g->body);
-    free(g->delivered);
+    buf_fini(&g->text);
     oai_request_free(&g->o);
     pthread_mutex_destroy(&g->mu);
     pthread_cond_destroy(&g->cond);
@@ -58,56 +83,46 @@ static cJSON *json_str(const char *s, size_t n)
     return j;
 }
 
-static const char *finish_reason(enum sched_finish f)
+static const char *finish_reason(enum exec_finish f)
 {
-    return f == SCHED_FINISH_LENGTH ? "length" : "stop";
+    return f == EXEC_FINISH_LENGTH ? "length" : "stop";
 }
 
 /* Chat logprobs entry of one token: {token, logprob, bytes, top_logprobs}. */
-static cJSON *chat_lp_entry(const uh_model *um, uh_token t, float lp, int with_top)
+static cJSON *chat_lp_entry(const char *piece, size_t n, float lp, int with_top)
 {
-    char piece[256];
-    int n = uh_token_to_piece(um, t, piece, sizeof piece);
-    if (n < 0) n = 0;
-    if (n > (int)sizeof piece) n = sizeof piece;
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddItemToObject(o, "token", json_str(piece, (size_t)n));
+    cJSON_AddItemToObject(o, "token", json_str(piece, n));
     cJSON_AddNumberToObject(o, "logprob", lp);
     cJSON *bytes = cJSON_AddArrayToObject(o, "bytes");
-    for (int i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++)
         cJSON_AddItemToArray(bytes, cJSON_CreateNumber((unsigned char)piece[i]));
     if (with_top) cJSON_AddArrayToObject(o, "top_logprobs");
     return o;
 }
 
-static cJSON *chat_lp_token(const uh_model *um, const sched_event *ev)
+static cJSON *chat_lp_token(const exec_event *ev)
 {
-    cJSON *e = chat_lp_entry(um, ev->token, ev->logprob, 1);
+    cJSON *e = chat_lp_entry(ev->piece, ev->piece_len, ev->logprob, 1);
     cJSON *top = cJSON_GetObjectItemCaseSensitive(e, "top_logprobs");
     for (int i = 0; i < ev->n_top; i++)
-        cJSON_AddItemToArray(top, chat_lp_entry(um, ev->top[i].id, ev->top[i].logprob, 0));
+        cJSON_AddItemToArray(top, chat_lp_entry(ev->top[i].piece, ev->top[i].piece_len,
+                                                ev->top[i].logprob, 0));
     return e;
 }
 
 /* Appends one token to a completions logprobs object {tokens, token_logprobs, top_logprobs,
  * text_offset}. */
-static void completion_lp_add(cJSON *lp, const uh_model *um, const sched_event *ev, size_t offset)
+static void completion_lp_add(cJSON *lp, const exec_event *ev, size_t offset)
 {
-    char piece[256];
-    int n = uh_token_to_piece(um, ev->token, piece, sizeof piece);
-    if (n < 0) n = 0;
-    if (n > (int)sizeof piece) n = sizeof piece;
     cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(lp, "tokens"),
-                         json_str(piece, (size_t)n));
+                         json_str(ev->piece, ev->piece_len));
     cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(lp, "token_logprobs"),
                          cJSON_CreateNumber(ev->logprob));
     cJSON *top = cJSON_CreateObject();
     for (int i = 0; i < ev->n_top; i++) {
-        int m = uh_token_to_piece(um, ev->top[i].id, piece, sizeof piece);
-        if (m < 0) m = 0;
-        if (m > (int)sizeof piece) m = sizeof piece;
-        char key[3 * sizeof piece + 1];
-        api_utf8_clean(piece, (size_t)m, key);
+        char key[3 * EXEC_MAX_PIECE + 1];
+        api_utf8_clean(ev->top[i].piece, ev->top[i].piece_len, key);
         if (!cJSON_GetObjectItemCaseSensitive(top, key))
             cJSON_AddNumberToObject(top, key, ev->top[i].logprob);
     }
@@ -126,7 +141,7 @@ static cJSON *completion_lp_new(void)
     return lp;
 }
 
-static cJSON *usage_json(const sched_usage *u)
+static cJSON *usage_json(const exec_usage *u)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "prompt_tokens", u->n_prompt);
@@ -138,7 +153,7 @@ static cJSON *usage_json(const sched_usage *u)
 /* The node's own speed figures, next to OpenAI's usage (clients ignore fields they do not
  * know): the prompt's evaluation (queueing included) and the decode rate, tokens after the
  * first over the time from the first token to the last. */
-static cJSON *timings_json(const sched_usage *u, const sched_timings *t)
+static cJSON *timings_json(const exec_usage *u, const exec_timings *t)
 {
     cJSON *o = cJSON_CreateObject();
     const double pre = t->queued + t->prefill, n_dec = u->n_completion > 1 ? u->n_completion - 1 : 0;
@@ -192,13 +207,13 @@ static double ns(double seconds)
     return (double)(int64_t)(seconds * 1e9 + 0.5);
 }
 
-static void ollama_final_fields(cJSON *o, const api_gen *g, enum sched_finish f,
-                                const sched_usage *u, const sched_timings *t)
+static void ollama_final_fields(cJSON *o, enum exec_finish f, const exec_usage *u,
+                                const exec_timings *t)
 {
     cJSON_AddBoolToObject(o, "done", 1);
     cJSON_AddStringToObject(o, "done_reason", finish_reason(f));
-    cJSON_AddNumberToObject(o, "total_duration", ns(t->total + g->load_s));
-    cJSON_AddNumberToObject(o, "load_duration", ns(g->load_s));
+    cJSON_AddNumberToObject(o, "total_duration", ns(t->total + t->load));
+    cJSON_AddNumberToObject(o, "load_duration", ns(t->load));
     cJSON_AddNumberToObject(o, "prompt_eval_count", u->n_prompt);
     cJSON_AddNumberToObject(o, "prompt_eval_duration", ns(t->queued + t->prefill));
     cJSON_AddNumberToObject(o, "eval_count", u->n_completion);
@@ -206,7 +221,7 @@ static void ollama_final_fields(cJSON *o, const api_gen *g, enum sched_finish f,
 }
 
 /* One piece of streamed text (with the token's logprobs when asked, ev may be NULL). */
-static cJSON *stream_piece(api_gen *g, const char *text, size_t len, const sched_event *ev)
+static cJSON *stream_piece(api_gen *g, const char *text, size_t len, const exec_event *ev)
 {
     cJSON *o;
     if (is_ollama(g->kind)) {
@@ -225,13 +240,13 @@ static cJSON *stream_piece(api_gen *g, const char *text, size_t len, const sched
                               json_str(text, len));
     else
         cJSON_AddItemToObject(choice, "text", json_str(text, len));
-    if (ev && g->logprobs && g->um) {
+    if (ev && g->logprobs && ev->piece) {
         if (chat) {
             cJSON *lp = cJSON_AddObjectToObject(choice, "logprobs");
-            cJSON_AddItemToArray(cJSON_AddArrayToObject(lp, "content"), chat_lp_token(g->um, ev));
+            cJSON_AddItemToArray(cJSON_AddArrayToObject(lp, "content"), chat_lp_token(ev));
         } else {
             cJSON *lp = completion_lp_new();
-            completion_lp_add(lp, g->um, ev, g->text_offset);
+            completion_lp_add(lp, ev, g->text_offset);
             cJSON_AddItemToObject(choice, "logprobs", lp);
         }
     } else {
@@ -249,9 +264,9 @@ static void send_obj(api_gen *g, cJSON *o)
 
 /* ---- events of the answering attempt (scheduler or node thread: never block) ---- */
 
-static void stream_done(api_gen *g, const sched_event *ev)
+static void stream_done(api_gen *g, const exec_event *ev)
 {
-    if (ev->finish == SCHED_FINISH_ERROR) {
+    if (ev->finish == EXEC_FINISH_ERROR) {
         cJSON *o = cJSON_CreateObject();
         if (is_ollama(g->kind)) {
             cJSON_AddStringToObject(o, "error", ev->error);
@@ -270,7 +285,7 @@ static void stream_done(api_gen *g, const sched_event *ev)
     if (is_ollama(g->kind)) {
         o = ollama_envelope(g);
         ollama_text(o, g->kind, cJSON_CreateString(""));
-        ollama_final_fields(o, g, ev->finish, &ev->usage, &ev->timings);
+        ollama_final_fields(o, ev->finish, &ev->usage, &ev->timings);
         send_obj(g, o);
         return;
     }
@@ -296,75 +311,38 @@ static void stream_done(api_gen *g, const sched_event *ev)
     http_stream_send_done(g->hs);
 }
 
-/* Appends to the collected text (scheduler thread, before done: the handler does not read). */
+/* Appends to the collected text (sink thread, before done: the handler does not read). */
 static void collect_text(api_gen *g, const char *s, size_t n)
 {
-    if (g->oom || n == 0) return;
-    if (g->text_len + n + 1 > g->text_cap) {
-        size_t cap = g->text_cap ? g->text_cap : 256;
-        while (cap < g->text_len + n + 1) cap *= 2;
-        char *t = realloc(g->text, cap);
-        if (!t) {
-            g->oom = 1;
-            return;
-        }
-        g->text = t;
-        g->text_cap = cap;
-    }
-    memcpy(g->text + g->text_len, s, n);
-    g->text_len += n;
-    g->text[g->text_len] = 0;
+    if (!g->oom && n > 0 && buf_append(&g->text, s, n) != 0) g->oom = 1;
 }
 
-/* Remembers a delivered token for a resume elsewhere (failover). */
-static void remember(api_gen *g, uh_token t)
+/* The event sink of the routed run: one event to the client (stream or collected answer). DONE
+ * ends the request and drops the sink's reference. Never blocks. */
+static void gen_event(void *ud, const exec_event *ev)
 {
-    if (g->n_delivered == g->delivered_cap) {
-        int cap = g->delivered_cap ? g->delivered_cap * 2 : 64;
-        uh_token *d = realloc(g->delivered, (size_t)cap * sizeof *d);
-        if (!d) return; /* a later failover resumes with fewer tokens: it repeats text */
-        g->delivered = d;
-        g->delivered_cap = cap;
-    }
-    g->delivered[g->n_delivered++] = t;
-}
-
-void api_gen_deliver(api_gen *g, const sched_event *ev)
-{
-    double now = api_now();
-    if (ev->type == SCHED_EV_TOKEN) {
-        if (g->model) {
-            if (g->t_last == 0)
-                api_model_observe_ttft(g->model, now - g->t_submit);
-            else
-                api_model_observe_token_gap(g->model, now - g->t_last);
-        }
-        g->t_last = now;
-        remember(g, ev->token);
+    api_gen *g = ud;
+    if (ev->type == EXEC_EV_TOKEN) {
         if (g->stream) {
             if (ev->text_len > 0 || (g->logprobs && !is_ollama(g->kind)))
                 send_obj(g, stream_piece(g, ev->text, ev->text_len, ev));
-        } else if (g->logprobs && !is_ollama(g->kind) && g->um) {
+        } else if (g->logprobs && !is_ollama(g->kind) && ev->piece) {
             if (g->kind == OAI_CHAT)
-                cJSON_AddItemToArray(g->lp, chat_lp_token(g->um, ev));
+                cJSON_AddItemToArray(g->lp, chat_lp_token(ev));
             else
-                completion_lp_add(g->lp, g->um, ev, g->text_offset);
+                completion_lp_add(g->lp, ev, g->text_offset);
         }
         if (!g->stream) collect_text(g, ev->text, ev->text_len);
         g->text_offset += ev->text_len;
         return;
     }
-    if (g->model) api_model_observe_done(g->model, ev->finish, &ev->usage);
     if (g->stream) {
         stream_done(g, ev);
         http_stream_close(g->hs);
         g->hs = NULL;
         pthread_mutex_lock(&g->mu);
-        api_model *m = g->model;
-        g->model = NULL;
         g->done = 1;
         pthread_mutex_unlock(&g->mu);
-        api_models_done(m);
     } else {
         collect_text(g, ev->text, ev->text_len);
         pthread_mutex_lock(&g->mu);
@@ -376,14 +354,24 @@ void api_gen_deliver(api_gen *g, const sched_event *ev)
         pthread_cond_broadcast(&g->cond);
         pthread_mutex_unlock(&g->mu);
     }
-    api_gen_unref(g);
+    gen_unref(g);
+}
+
+/* Cancels the routed run, or notes that it is to be cancelled once it exists. Any thread. */
+static void gen_cancel_run(api_gen *g)
+{
+    pthread_mutex_lock(&g->mu);
+    g->cancelled = 1;
+    router_run *run = g->run;
+    pthread_mutex_unlock(&g->mu);
+    if (run) router_run_cancel(run);
 }
 
 /* The client went away (or the server stops): connection or server thread, quick. */
 static void gen_cancel(void *ud, enum http_cancel_reason why)
 {
     (void)why;
-    api_route_cancel(ud);
+    gen_cancel_run(ud);
 }
 
 /* ---- the whole answer ---- */
@@ -391,17 +379,17 @@ static void gen_cancel(void *ud, enum http_cancel_reason why)
 static http_response *whole_answer(const http_request *req, api_gen *g, const char *served)
 {
     if (g->oom) return NULL;
-    if (g->finish == SCHED_FINISH_ERROR)
+    if (g->finish == EXEC_FINISH_ERROR)
         return api_served_as(http_error(req, 500, g->error, NULL, NULL), served);
-    if (g->finish == SCHED_FINISH_CANCELLED)
+    if (g->finish == EXEC_FINISH_CANCELLED)
         return api_served_as(http_error(req, 503, "the server is shutting down", NULL, NULL),
                              served);
-    cJSON *text = json_str(g->text ? g->text : "", g->text_len);
+    cJSON *text = json_str(g->text.data ? g->text.data : "", g->text.len);
     cJSON *o;
     if (is_ollama(g->kind)) {
         o = ollama_envelope(g);
         ollama_text(o, g->kind, text);
-        ollama_final_fields(o, g, g->finish, &g->usage, &g->timings);
+        ollama_final_fields(o, g->finish, &g->usage, &g->timings);
         return api_served_as(http_json(200, o), served);
     }
     int chat = g->kind == OAI_CHAT;
@@ -440,18 +428,12 @@ static void wait_done(api_gen *g)
     pthread_mutex_lock(&g->mu);
     int cancelled = 0;
     while (!g->done) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += GEN_WAIT_SLICE_MS * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        struct timespec ts = clock_mono_after(GEN_WAIT_SLICE_MS);
         pthread_cond_timedwait(&g->cond, &g->mu, &ts);
         long long dl = atomic_load(&g->api->stop_deadline_ms);
-        if (!g->done && !cancelled && dl > 0 && api_now() * 1e3 >= (double)dl) {
+        if (!g->done && !cancelled && dl > 0 && clock_mono_ms() >= dl) {
             pthread_mutex_unlock(&g->mu);
-            api_route_cancel(g);
+            gen_cancel_run(g);
             pthread_mutex_lock(&g->mu);
             cancelled = 1;
         }
@@ -461,13 +443,15 @@ static void wait_done(api_gen *g)
 
 /* ---- the handler ---- */
 
-/* The error of the last failed attempt, in the request's API shape. */
-static http_response *fail_response(const http_request *req, const api_gen *g)
+/* A failure to start, in the request's API shape. */
+static http_response *fail_response(const http_request *req, enum oai_kind kind,
+                                    const exec_fail *f)
 {
-    http_response *r = api_error(req, g->fail_status ? g->fail_status : 500,
-                                 g->fail_msg[0] ? g->fail_msg : "no device could run the request",
-                                 g->fail_param, g->fail_code);
-    if (r && g->fail_status == 429) http_response_header(r, "Retry-After", "1");
+    const char *param, *code;
+    const int status = api_fail_status(f, kind, &param, &code);
+    http_response *r = api_error(req, status, f->msg[0] ? f->msg : "no device could run the request",
+                                 param, code);
+    if (r && status == 429) http_response_header(r, "Retry-After", "1");
     return r;
 }
 
@@ -486,27 +470,14 @@ static void send_role(api_gen *g)
     send_obj(g, c);
 }
 
-/* Tries the candidates until one answers (committed); a peer lost before its first event is
- * replaced here, before the client has seen anything. 0, or -1 when none could (g->fail_*). */
-static int run_first(api_gen *g)
-{
-    for (;;) {
-        if (api_route_next(g) != 0) return -1;
-        pthread_mutex_lock(&g->mu);
-        while (!g->committed && !g->attempt_lost) pthread_cond_wait(&g->cond, &g->mu);
-        const int lost = !g->committed;
-        g->attempt_lost = 0;
-        pthread_mutex_unlock(&g->mu);
-        if (!lost) return 0;
-    }
-}
-
 static http_response *generate(const http_request *req, api_server *api, enum oai_kind kind)
 {
     oai_error e;
     memset(&e, 0, sizeof e);
     http_response *resp = NULL;
-    char served[API_SERVED_MAX];
+    char served[ROUTER_SERVED_MAX];
+    exec_message *msgs = NULL;
+    exec_fail f = {0};
 
     if (!req->json)
         return api_error(req, 400, "the request body must be a JSON object", NULL, NULL);
@@ -514,7 +485,8 @@ static http_response *generate(const http_request *req, api_server *api, enum oa
     if (!g) return NULL;
     atomic_init(&g->refs, 1);
     pthread_mutex_init(&g->mu, NULL);
-    pthread_cond_init(&g->cond, NULL);
+    clock_cond_init(&g->cond);
+    buf_init(&g->text, 0);
     g->kind = kind;
     g->api = api;
     oai_limits lim = {0};
@@ -526,23 +498,23 @@ static http_response *generate(const http_request *req, api_server *api, enum oa
         goto out;
     }
     const oai_request *o = &g->o;
-    g->body = malloc(req->body_len + 1);
-    if (!g->body) goto out;
-    memcpy(g->body, req->body, req->body_len);
-    g->body[req->body_len] = 0;
-    g->body_len = req->body_len;
     snprintf(g->model_name, sizeof g->model_name, "%s", o->model);
-    g->created = (int64_t)time(NULL);
+    g->created = clock_wall_s();
     snprintf(g->id, sizeof g->id, "%s-%08x%08x", kind == OAI_CHAT ? "chatcmpl" : "cmpl",
              (unsigned)g->created, atomic_fetch_add(&api->next_id, 1));
     g->stream = o->stream;
     g->include_usage = o->include_usage;
     g->logprobs = o->logprobs;
-    g->top_logprobs = o->top_logprobs;
-    if (api_route_plan(g, http_header(req, "X-Unhosted-Ring"), req->json) != 0) {
-        resp = fail_response(req, g);
+    exec_request xr;
+    router_run *run = NULL;
+    if (api_exec_request(api, o, http_header(req, "X-Unhosted-Ring"), req->json, &xr, &msgs, &f) ||
+        router_prepare(&api->router, &xr, gen_event, g, &run, &f)) {
+        resp = f.code == UH_ENOMEM ? NULL : fail_response(req, kind, &f);
         goto out;
     }
+    pthread_mutex_lock(&g->mu);
+    g->run = run;
+    pthread_mutex_unlock(&g->mu);
     if (g->logprobs && !g->stream && !is_ollama(kind)) {
         g->lp = kind == OAI_CHAT ? cJSON_CreateArray() : completion_lp_new();
         if (!g->lp) goto out;
@@ -559,32 +531,32 @@ static http_response *generate(const http_request *req, api_server *api, enum oa
         http_stream_on_cancel(g->hs, gen_cancel, g);
         if (kind == OAI_CHAT) send_role(g);
     }
-    if (run_first(g) != 0) {
+    atomic_fetch_add(&g->refs, 1); /* the sink's, dropped after DONE */
+    if (router_go(run, &f) != 0) {
+        atomic_fetch_sub(&g->refs, 1);
         if (g->hs) {
             http_stream_close(g->hs); /* the cancel callback never runs again */
             g->hs = NULL;
             http_response_free(resp);
         }
-        resp = fail_response(req, g);
+        resp = fail_response(req, kind, &f);
         goto out;
     }
     pthread_mutex_lock(&g->mu);
-    snprintf(served, sizeof served, "%s", g->served);
+    const int cancelled = g->cancelled;
     pthread_mutex_unlock(&g->mu);
-    if (g->stream) { /* the done event ends the stream and the model's request */
+    if (cancelled) router_run_cancel(run); /* the client left while it started */
+    router_run_served(run, served);
+    if (g->stream) { /* the DONE event ends the stream */
         api_served_as(resp, served);
         goto out;
     }
     wait_done(g);
-    pthread_mutex_lock(&g->mu);
-    snprintf(served, sizeof served, "%s", g->served);
-    api_model *m = g->model;
-    g->model = NULL;
-    pthread_mutex_unlock(&g->mu);
+    router_run_served(run, served);
     resp = whole_answer(req, g, served);
-    api_models_done(m);
 out:
-    api_gen_unref(g);
+    free(msgs);
+    gen_unref(g);
     return resp;
 }
 

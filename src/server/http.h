@@ -37,7 +37,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "server/metrics.h"
+#include "base/metrics.h"
 #include "unhosted.h"
 
 #define HTTP_DEFAULT_LISTEN  "127.0.0.1:7777"

@@ -1,5 +1,5 @@
 /* metrics.c - Prometheus metrics registry and text exposition (see metrics.h). */
-#include "server/metrics.h"
+#include "base/metrics.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "unhosted.h"
+#include "unhosted_base.h"
 
 enum metrics_type { M_COUNTER, M_GAUGE, M_HISTOGRAM };
 

@@ -16,8 +16,8 @@
  * new series past the cap are counted under the label values "other"), label values are cut to
  * METRICS_MAX_LABEL_VALUE bytes. Label values must never come unfiltered from the network: use
  * route patterns, status codes, model names from the store. */
-#ifndef UH_SERVER_METRICS_H
-#define UH_SERVER_METRICS_H
+#ifndef UH_BASE_METRICS_H
+#define UH_BASE_METRICS_H
 
 #include <stddef.h>
 
