@@ -2,8 +2,9 @@
 # The dashboard served by `unhosted serve`: its headers and access rules with curl (CSP, frame
 # and sniffing protection, ETag revalidation, DNS rebinding, foreign origins, DELETE /api/delete),
 # then the page itself in Debian's Chromium, headless, driven by playwright-core
-# (tests/web/dashboard.mjs: load, chat streaming with served-by and tokens/s, stop, model output
-# shown as text, pull progress from a local nginx, delete, keyboard, phone width, cluster view;
+# (tests/web/dashboard.mjs: load, every module of web/ loaded as JavaScript without errors,
+# chat streaming with served-by and tokens/s, stop, model output shown as text, pull progress
+# from a local nginx, delete, keyboard, phone width, cluster view;
 # tests/web/md_test.mjs: the markdown parser alone;
 # tests/web/login.mjs: the login form of a node that requires its token; tests/web/pair.mjs:
 # two nodes pair from their dashboards, with the ring and quota each chose, and chat on one with
@@ -110,7 +111,11 @@ else
     pass web_index_no_inline_or_remote
 fi
 ok=1
-for a in app.js:text/javascript md.js:text/javascript style.css:text/css icon.svg:image/svg+xml; do
+# every module of the page: a browser runs a module script only if its type is JavaScript
+WEB_MODULES=$(cd web && echo *.js)
+export WEB_MODULES
+for a in $(for m in $WEB_MODULES; do echo "$m:text/javascript"; done) style.css:text/css \
+    icon.svg:image/svg+xml; do
     f=${a%%:*}
     ty=${a#*:}
     C -D "$T/h" -o /dev/null "$URL/$f"

@@ -1,7 +1,7 @@
 // md.js - a small markdown subset parsed into plain objects, never into HTML.
 //
 // Model output is untrusted: this parser produces a tree of {t: kind, ...} nodes holding plain
-// strings, and app.js turns it into DOM nodes with createElement + textContent only. Nothing
+// strings, and chat.js turns it into DOM nodes with createElement + textContent only. Nothing
 // here can create an element the renderer does not know, and no string is ever parsed as HTML.
 //
 // Blocks:  {t:'p', inl}  {t:'h', level: 1..6, inl}  {t:'code', lang, text}

@@ -4,7 +4,9 @@
 // sends the history, a model answer full of HTML and link tricks shows as text, a pull shows
 // progress to completion and the model can be deleted, the main controls work by keyboard, the
 // page fits a phone's width, the cluster view lists this device. Screenshots go to ARTIFACTS.
-import { check, expect, failed, launch, screenshotter, watchErrors } from './lib.mjs';
+// WEB_MODULES (the names of web/*.js) must all load as JavaScript with no error on the way; if
+// they do not, the cases that need a working page are not run.
+import { check, expect, failed, launch, screenshotter, watchErrors, watchScripts } from './lib.mjs';
 
 const [url, artifacts, pullUrl, model] = process.argv.slice(2);
 const shot = screenshotter(artifacts, 'dashboard');
@@ -12,6 +14,8 @@ const { context, close } = await launch();
 const page = await context.newPage();
 page.setDefaultTimeout(20000);
 const errors = watchErrors(page, true);
+const scripts = watchScripts(page);
+const modules = (process.env.WEB_MODULES || '').split(/\s+/).filter(Boolean);
 let dialogs = 0;
 page.on('dialog', (d) => {
     dialogs++;
@@ -42,6 +46,22 @@ await check('web_page_loads', async () => {
     await page.waitForSelector(`#model option[value="${model}"]`, { state: 'attached' });
     await shot(page, 'loaded');
 });
+
+// A module that is missing, served with the wrong type, or that imports a name its dependency
+// does not export stops the whole module graph: fail here, by name, rather than by a timeout.
+const modulesLoad = await check('web_modules_load', async () => {
+    expect(modules.includes('app.js'), `WEB_MODULES lists no app.js: '${modules.join(' ')}'`);
+    expect(errors.length === 0, `errors while loading:\n${errors.join('\n')}`);
+    const bad = scripts.filter((s) => s.status !== 200 || !/^text\/javascript/.test(s.type));
+    expect(bad.length === 0, `scripts not loaded as JavaScript: ${JSON.stringify(bad)}`);
+    const loaded = new Set(scripts.map((s) => s.name));
+    const missing = modules.filter((m) => !loaded.has(m));
+    expect(missing.length === 0, `modules the page never loaded: ${missing.join(' ')}`);
+});
+if (!modulesLoad) {
+    await close();
+    process.exit(1);
+}
 
 await check('web_sidebar_lists_models', async () => {
     await page.waitForSelector(`#models li[data-model="${model}"]`);

@@ -72,6 +72,23 @@ export function watchErrors(page, allowAdmin404 = false) {
     return errors;
 }
 
+// The scripts a page fetches (the entry module and every module it imports), from now on:
+// [{name, status, type}], name being the file name of the URL.
+export function watchScripts(page) {
+    const scripts = [];
+    page.on('response', (r) => {
+        if (r.request().resourceType() !== 'script') return;
+        const name = new URL(r.url()).pathname.split('/').pop();
+        scripts.push({ name, status: r.status(), type: r.headers()['content-type'] || '' });
+    });
+    page.on('requestfailed', (r) => {
+        if (r.resourceType() !== 'script') return;
+        const name = new URL(r.url()).pathname.split('/').pop();
+        scripts.push({ name, status: 0, type: r.failure() ? r.failure().errorText : 'failed' });
+    });
+    return scripts;
+}
+
 export function screenshotter(dir, prefix) {
     let n = 0;
     return async (page, name) => {
