@@ -271,8 +271,9 @@ static int run_none(void *ud, const char *peer_id, int kind, const cJSON *body,
     return 404;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    T_SELECT(argc, argv);
     if (!mkdtemp(g_dir)) return 1;
     curl_global_init(CURL_GLOBAL_DEFAULT);
     uh_err err = {0};
