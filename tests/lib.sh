@@ -2,9 +2,10 @@
 #
 #   . tests/lib.sh
 #
-# On sourcing it sets UH (the CLI), GEN (unhosted-gen) and TD (the shared fixtures) unless the
-# environment gives them, makes a temporary directory $T, and installs an EXIT trap (`cleanup`)
-# that stops every process recorded with kill_at_exit and removes $T. A test that needs more at
+# On sourcing it sets UH (the CLI) and GEN (unhosted-gen) unless the environment gives them, TD
+# (the shared fixtures: $UNHOSTED_TESTDATA or ../shared/testdata), makes a temporary directory
+# $T, and installs an EXIT trap (`cleanup`, also reached on HUP, INT and TERM) that stops every
+# process recorded with kill_at_exit and removes $T. A test that needs more at
 # exit installs its own trap and calls kill_started itself; one built on tests/netns.sh sets
 # NETNS_EXTRA_CLEANUP=cleanup, since netns_setup takes the EXIT trap over.
 #
@@ -14,13 +15,15 @@
 #   wait_until TENTHS CMD...                          retries a command every 0.1 s
 #   free_ports N                                      N loopback ports nothing listens on
 #   field EXPR                                        a Python expression of JSON on stdin
+#   listen_port FILE PID                              the port `unhosted serve` printed
 #   serve_bg OUT ERR ARGS...                          `unhosted serve` on a port it picks
 #   start_node NAME HTTP_PORT PEER_PORT ARGS...       a cluster node on fixed loopback ports
 #   pair_nodes HOME_A HOME_B ADDR_B RING_A ARGS...    pairs two running nodes through the CLI
 #   wait_online HOME COUNT                            until a node sees COUNT peers online
 #
 # Functions keep their own variables under names that start with "_", so a test's variables
-# (i, p, line ...) survive a call. Every wait has a bound; none is nested in another.
+# (i, p, line ...) survive a call; the helpers are not reentrant (no wait_until inside a command
+# that wait_until runs). Every wait has a bound.
 
 UH=${UH:-build/unhosted}
 GEN=${GEN:-$(dirname "$UH")/unhosted-gen}
