@@ -6,55 +6,24 @@
 # full, promtool on /metrics after traffic. Only ever connects to 127.0.0.1.
 # Prints one "PASS name" / "FAIL name" per case.
 set -u
-UH=${UH:-build/unhosted}
-MODEL=${UNHOSTED_TESTDATA:-../shared/testdata}/models/stories260K.gguf
-T=$(mktemp -d)
-pid=""
-cleanup() {
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null
-    rm -rf "$T"
-}
-trap cleanup EXIT
+. tests/lib.sh
+MODEL=$TD/models/stories260K.gguf
 export UNHOSTED_HOME="$T/home"
 
-pass() { echo "PASS $1"; }
-fail() {
-    echo "FAIL $1"
-    shift
-    for line in "$@"; do echo "  $line"; done
-}
 if [ ! -f "$MODEL" ]; then
     fail api_model_fixture "missing $MODEL"
     exit 0
 fi
 
 start() {
-    $UH serve "$@" >"$T/out" 2>"$T/err" &
-    pid=$!
-    port=0
-    i=0
-    while [ $i -lt 100 ]; do
-        port=$(sed -n 's|^listening on http://[^ ]*:\([0-9]*\)$|\1|p' "$T/out")
-        [ -n "$port" ] && break
-        sleep 0.1
-        i=$((i + 1))
-    done
-    [ -n "$port" ] || port=0
-    URL=http://127.0.0.1:$port
+    serve_bg "$T/out" "$T/err" "$@"
+    URL=http://127.0.0.1:$PORT
 }
-stop() {
-    kill -TERM "$pid" 2>/dev/null
-    wait "$pid"
-    rc=$?
-    pid=""
-    return $rc
-}
+stop() { stop_pid "$NODE_PID"; }
 C() { curl -s --noproxy '*' --max-time 60 "$@"; }
-# The text of a non-streamed completion (jq-free: node is not needed here, python3 is).
-field() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1, end='')"; }
 
 start --listen 127.0.0.1:0 --model "$MODEL" --parallel 4
-if [ "$port" -gt 0 ]; then pass api_serve_starts; else fail api_serve_starts "$(cat "$T/err")"; exit 0; fi
+if [ "$PORT" -gt 0 ]; then pass api_serve_starts; else fail api_serve_starts "$(cat "$T/err")"; exit 0; fi
 
 # ---- greedy equals `unhosted run` ----
 P="Once upon a time"

@@ -9,7 +9,7 @@
 # Needs root (ip netns), avahi-daemon, avahi-utils and dbus (scripts/install-deps); prints SKIP
 # without them. UNHOSTED_MDNS_PCAP=FILE keeps a capture of the bridge.
 set -u
-UH=${UH:-build/unhosted}
+. tests/lib.sh
 UH=$(cd "$(dirname "$UH")" && pwd)/$(basename "$UH")
 . "$(dirname "$0")/netns.sh"
 
@@ -20,15 +20,8 @@ for tool in avahi-daemon avahi-publish avahi-browse dbus-daemon unshare; do
         exit 0
     fi
 done
+NETNS_EXTRA_CLEANUP=cleanup
 
-T=$(mktemp -d)
-NETNS_EXTRA_CLEANUP='rm -rf "$T"'
-pass() { echo "PASS $1"; }
-fail() {
-    echo "FAIL $1"
-    shift
-    for line in "$@"; do printf '  %s\n' "$line"; done
-}
 # Waits up to $2 tenths of a second for file $1 to contain pattern $3.
 wait_for() {
     i=0

@@ -2,19 +2,9 @@
 # CLI tests of chat templates in run, stop strings, and the interactive chat (driven through a
 # pipe). Prints one "PASS name" / "FAIL name" line per case. Run from the repository root.
 set -u
-UH=${UH:-build/unhosted}
-TD=${UNHOSTED_TESTDATA:-../shared/testdata}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
+. tests/lib.sh
 export UNHOSTED_HOME="$T/home"
 STORIES=$TD/models/stories260K.gguf
-
-pass() { echo "PASS $1"; }
-fail() {
-    echo "FAIL $1"
-    shift
-    for line in "$@"; do echo "  $line"; done
-}
 
 # ---- run: stop strings ----
 out=$($UH run "$STORIES" -p "Once upon a time" -n 64 --temp 0 --stop "Lily" 2>"$T/err")
@@ -73,7 +63,6 @@ $UH chat >/dev/null 2>&1
 if [ $? -eq 2 ]; then pass chat_usage_error; else fail chat_usage_error; fi
 
 # ---- Ctrl-C stops the answer, not the program ----
-GEN=${GEN:-build/unhosted-gen}
 if $GEN --n-layer 8 --n-embd 1024 --n-head 8 --n-head-kv 4 --n-ff 2048 --type Q8_0 --seed 2 \
     -o "$T/slow.gguf" 2>/dev/null; then
     mkfifo "$T/in"

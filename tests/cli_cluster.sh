@@ -8,23 +8,13 @@
 # traffic never carries the prompt or the answer.
 # Needs root (ip netns); prints SKIP otherwise. Prints one "PASS name" / "FAIL name" per case.
 set -u
-UH=$(cd "$(dirname "${UH:-build/unhosted}")" && pwd)/$(basename "${UH:-build/unhosted}")
-GEN=$(dirname "$UH")/unhosted-gen
-TESTDATA=${UNHOSTED_TESTDATA:-../shared/testdata}
-SMALL=$(cd "$TESTDATA/models" && pwd)/stories260K.gguf
-OTHER=$(cd "$TESTDATA/models" && pwd)/llama-s1-Q8_0.gguf
+. tests/lib.sh
+UH=$(cd "$(dirname "$UH")" && pwd)/$(basename "$UH")
+SMALL=$(cd "$TD/models" && pwd)/stories260K.gguf
+OTHER=$(cd "$TD/models" && pwd)/llama-s1-Q8_0.gguf
 . "$(dirname "$0")/netns.sh"
 netns_skip_unless_root cli_cluster
-
-T=$(mktemp -d)
-NETNS_EXTRA_CLEANUP='rm -rf "$T"'
-pass() { echo "PASS $1"; }
-fail() {
-    echo "FAIL $1"
-    shift
-    for line in "$@"; do echo "  $line"; done
-}
-field() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1, end='')"; }
+NETNS_EXTRA_CLEANUP=cleanup
 
 netns_setup 4 || {
     fail cluster_setup "cannot build the namespaces"
@@ -53,12 +43,8 @@ start_node() { # host, models...
         >"$T/node$h.log" 2>&1
     eval "PID$h=$NETNS_BG_PID"
 }
-wait_http() {
-    for _ in $(seq 100); do
-        netns_exec "$1" curl -sf http://127.0.0.1:7777/health >/dev/null 2>&1 && return 0
-        sleep 0.1
-    done
-    return 1
+wait_http() { # host: until its node answers /health (10 s)
+    wait_until 100 netns_exec "$1" curl -sf http://127.0.0.1:7777/health >/dev/null 2>&1
 }
 # peer_field HOST ID EXPR: EXPR of that device's entry in HOST's peers ("" when absent).
 peer_field() {

@@ -5,39 +5,18 @@
 # the errors (empty input, too many inputs, dimensions, unknown model, too long). Only ever
 # connects to 127.0.0.1. Prints one "PASS name" / "FAIL name" per case.
 set -u
-UH=${UH:-build/unhosted}
-MODEL=${UNHOSTED_TESTDATA:-../shared/testdata}/models/stories260K.gguf
-T=$(mktemp -d)
-pid=""
-cleanup() {
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null
-    rm -rf "$T"
-}
-trap cleanup EXIT
+. tests/lib.sh
+MODEL=$TD/models/stories260K.gguf
 export UNHOSTED_HOME="$T/home"
 
-pass() { echo "PASS $1"; }
-fail() {
-    echo "FAIL $1"
-    shift
-    for line in "$@"; do echo "  $line"; done
-}
 if [ ! -f "$MODEL" ]; then
     fail embed_model_fixture "missing $MODEL"
     exit 0
 fi
 
-$UH serve --listen 127.0.0.1:0 --model "$MODEL" --ctx 64 >"$T/out" 2>"$T/err" &
-pid=$!
-port=""
-i=0
-while [ $i -lt 100 ] && [ -z "$port" ]; do
-    port=$(sed -n 's|^listening on http://[^ ]*:\([0-9]*\)$|\1|p' "$T/out")
-    sleep 0.1
-    i=$((i + 1))
-done
-if [ -z "$port" ]; then fail embed_serve_starts "$(cat "$T/err")"; exit 0; fi
-URL=http://127.0.0.1:$port
+serve_bg "$T/out" "$T/err" --listen 127.0.0.1:0 --model "$MODEL" --ctx 64
+if [ "$PORT" -eq 0 ]; then fail embed_serve_starts "$(cat "$T/err")"; exit 0; fi
+URL=http://127.0.0.1:$PORT
 C() { curl -s --noproxy '*' --max-time 60 "$@"; }
 # post PATH JSON FILE: the body into FILE, prints the HTTP status
 post() { C -o "$3" -w '%{http_code}' "$URL$1" -d "$2"; }
@@ -110,6 +89,4 @@ if [ "$st" = 400 ]; then pass embed_ollama_no_truncate; else fail embed_ollama_n
 st=$(post /v1/completions "{$M,\"prompt\":\"Once\",\"max_tokens\":4}" "$T/c")
 if [ "$st" = 200 ]; then pass embed_generation_unaffected; else fail embed_generation_unaffected "status $st"; fi
 
-kill -TERM "$pid" 2>/dev/null
-wait "$pid"
-pid=""
+stop_pid "$NODE_PID" || true # its exit status is not a case here

@@ -2,20 +2,10 @@
 # CLI tests of the engine commands: run, logits, inspect, and bad input through the ASan build.
 # Prints one "PASS name" / "FAIL name" line per case. Run from the repository root.
 set -u
-UH=${UH:-build/unhosted}
+. tests/lib.sh
 ASAN_UH=${ASAN_UH:-build/asan/unhosted}
-GEN=${GEN:-build/unhosted-gen}
-TD=${UNHOSTED_TESTDATA:-../shared/testdata}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
 export UNHOSTED_HOME="$T/home"
 
-pass() { echo "PASS $1"; }
-fail() {
-    echo "FAIL $1"
-    shift
-    for line in "$@"; do echo "  $line"; done
-}
 check() { # name, condition command...
     name=$1
     shift

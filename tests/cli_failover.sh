@@ -6,28 +6,8 @@
 # instead of a continuation from another model. Then the same with the same file on both: the
 # stream completes. Only ever connects to 127.0.0.1. Prints one "PASS name" / "FAIL name" per case.
 set -u
-UH=${UH:-build/unhosted}
-GEN=$(dirname "$UH")/unhosted-gen
-VOCAB=${UNHOSTED_TESTDATA:-../shared/testdata}/models/stories260K.gguf
-T=$(mktemp -d)
-pids=""
-cleanup() {
-    for p in $pids; do kill "$p" 2>/dev/null; done
-    for p in $pids; do wait "$p" 2>/dev/null; done
-    rm -rf "$T"
-}
-trap cleanup EXIT
-pass() { echo "PASS $1"; }
-fail() {
-    echo "FAIL $1"
-    shift
-    for line in "$@"; do echo "  $line"; done
-}
-field() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1, end='')"; }
-ports() { python3 -c "import socket
-ss=[socket.socket() for _ in range($1)]
-for s in ss: s.bind(('127.0.0.1', 0))
-print(' '.join(str(s.getsockname()[1]) for s in ss))"; }
+. tests/lib.sh
+VOCAB=$TD/models/stories260K.gguf
 
 gen() { # seed dir
     mkdir -p "$2"
@@ -36,43 +16,14 @@ gen() { # seed dir
 }
 gen 1 "$T/m1" && gen 2 "$T/m2" || fail failover_models "unhosted-gen"
 
-start() { # name http peer model...
+start() { # name http peer [model]: a node, its pid in PID_name; the test goes on if it fails
     name=$1 http=$2 peer=$3
     shift 3
-    margs=""
-    for m in "$@"; do margs="$margs --model $m"; done
-    # shellcheck disable=SC2086
-    UNHOSTED_LOG=info "$UH" serve --home "$T/$name" --listen 127.0.0.1:$http \
-        --peer-listen 127.0.0.1:$peer --no-mdns --threads 1 $margs >"$T/$name.log" 2>&1 &
-    pids="$pids $!"
-    eval "PID_$name=$!"
-    for _ in $(seq 100); do
-        curl -sf http://127.0.0.1:$http/health >/dev/null 2>&1 && return 0
-        sleep 0.1
-    done
-    fail "failover_start_$name" "$(tail -3 "$T/$name.log")"
+    start_node "$name" "$http" "$peer" --threads 1 ${1:+--model "$1"} ||
+        fail "failover_start_$name" "$(tail -3 "$T/$name.log")"
+    eval "PID_$name=$NODE_PID"
 }
-pair() { # home-a home-b peer-port-of-b
-    out=$("$UH" --home "$T/$1" pair 127.0.0.1:$3 --no-confirm --json 2>&1)
-    code=$(echo "$out" | field 'd["code"]' 2>/dev/null)
-    pa=$(echo "$out" | field 'd["id"]' 2>/dev/null)
-    pb=""
-    for _ in $(seq 30); do
-        pb=$("$UH" --home "$T/$2" pairing --json | field '[p["id"] for p in d["pairings"] if p["incoming"] and p["state"]=="waiting"][0]' 2>/dev/null)
-        [ -n "$pb" ] && break
-        sleep 0.1
-    done
-    "$UH" --home "$T/$2" pairing accept "$pb" --code "$code" >/dev/null 2>&1
-    "$UH" --home "$T/$1" pairing accept "$pa" --code "$code" >/dev/null 2>&1
-}
-wait_online() { # home count
-    for _ in $(seq 60); do
-        n=$("$UH" --home "$T/$1" peers --json | python3 -c 'import json,sys; print(sum(1 for p in json.load(sys.stdin)["peers"] if p["online"]))')
-        [ "$n" -ge "$2" ] && return 0
-        sleep 0.1
-    done
-    return 1
-}
+pair() { pair_nodes "$T/$1" "$T/$2" 127.0.0.1:$3 ""; } # home-a home-b peer-port-of-b
 # stream HTTP-PORT: streams a greedy request, SIGKILLs whichever node serves it after ten chunks,
 # prints "served killed done error chunks" and writes the text to $T/text.
 stream() {
@@ -111,7 +62,7 @@ print("served=%s killed=%s done=%s chunks=%d error=%s" % (served[:12], killed, d
 EOF
 }
 
-set -- $(ports 6)
+set -- $(free_ports 6)
 HA=$1 HB=$2 HC=$3 PA=$4 PB=$5 PC=$6
 start a $HA $PA
 start b $HB $PB "$T/m1/slow.gguf"
@@ -120,7 +71,7 @@ IDB=$(curl -s http://127.0.0.1:$HB/admin/self | field 'd["id"]')
 IDC=$(curl -s http://127.0.0.1:$HC/admin/self | field 'd["id"]')
 pair a b $PB
 pair a c $PC
-wait_online a 2 || fail failover_paired "$("$UH" --home "$T/a" peers 2>&1)"
+wait_online "$T/a" 2 || fail failover_paired "$("$UH" --home "$T/a" peers 2>&1)"
 
 res=$(stream $HA "$IDB" "$PID_b" "$IDC" "$PID_c")
 chunks=$(echo "$res" | sed -n 's/.*chunks=\([0-9]*\).*/\1/p')
@@ -134,12 +85,12 @@ fi
 # ---- the same file on two devices: the stream goes on ----
 survivor=b
 echo "$res" | grep -q "served=peer:$(echo "$IDB" | cut -c1-7)" && survivor=c
-set -- $(ports 2)
+set -- $(free_ports 2)
 HD=$1 PD=$2
 start d $HD $PD "$([ $survivor = b ] && echo "$T/m1/slow.gguf" || echo "$T/m2/slow.gguf")"
 IDD=$(curl -s http://127.0.0.1:$HD/admin/self | field 'd["id"]')
 pair a d $PD
-wait_online a 2 || fail failover_paired_again "$("$UH" --home "$T/a" peers 2>&1)"
+wait_online "$T/a" 2 || fail failover_paired_again "$("$UH" --home "$T/a" peers 2>&1)"
 if [ $survivor = b ]; then SID=$IDB SPID=$PID_b; else SID=$IDC SPID=$PID_c; fi
 ref=$(curl -s http://127.0.0.1:$HD/v1/chat/completions -H 'Content-Type: application/json' \
     -d '{"model":"slow","messages":[{"role":"user","content":"Tell me a story"}],"max_tokens":300,"temperature":0}' |

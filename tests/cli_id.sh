@@ -3,19 +3,9 @@
 # --json is JSON, --name renames, and a damaged key file is an error that names it.
 # Prints one "PASS name" / "FAIL name" line per case. Run from the repository root.
 set -u
-UH=${UH:-build/unhosted}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
+. tests/lib.sh
 H="$T/home"
 unset UNHOSTED_HOME
-
-pass() { echo "PASS $1"; }
-fail() {
-    name=$1
-    shift
-    echo "FAIL $name"
-    for line in "$@"; do echo "  $line"; done
-}
 
 ID_RE='^[A-Z2-7]\{7\}\(-[A-Z2-7]\{7\}\)\{7\}$'
 

@@ -3,18 +3,9 @@
 # nested arrays), the tensor table and totals, and the exit codes of errors and usage mistakes.
 # Prints one "PASS name" / "FAIL name" line per case. Run from the repository root.
 set -u
-UH=${UH:-build/unhosted}
-TD=${UNHOSTED_TESTDATA:-../shared/testdata}
+. tests/lib.sh
 SEEDS=fuzz/corpus/gguf
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
 
-pass() { echo "PASS $1"; }
-fail() {
-    echo "FAIL $1"
-    shift
-    for line in "$@"; do echo "  $line"; done
-}
 # has NAME FILE FIXED-STRING: the output file contains the line fragment
 has() {
     if grep -qF -- "$3" "$2"; then pass "$1"; else fail "$1" "missing: $3" "in: $(head -c 2000 "$2")"; fi

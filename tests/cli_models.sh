@@ -2,21 +2,12 @@
 # CLI tests of the model store commands: import, models, show, run by name, rm, and errors.
 # Prints one "PASS name" / "FAIL name" line per case. Run from the repository root. No network.
 set -u
-UH=${UH:-build/unhosted}
-TD=${UNHOSTED_TESTDATA:-../shared/testdata}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
+. tests/lib.sh
 export UNHOSTED_HOME="$T/home"
 export HOME="$T/userhome"
 unset OLLAMA_MODELS
 mkdir -p "$HOME"
 
-pass() { echo "PASS $1"; }
-fail() {
-    echo "FAIL $1"
-    shift
-    for line in "$@"; do echo "  $line"; done
-}
 check() { # name, condition command...
     name=$1
     shift

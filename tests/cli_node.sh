@@ -5,16 +5,9 @@
 # (versions pinned by tests/node/package-lock.json) into build/node/, reused while the lock file
 # is unchanged. Only ever connects to 127.0.0.1. Prints one "PASS name" / "FAIL name" per case.
 set -u
-UH=${UH:-build/unhosted}
-MODEL=${UNHOSTED_TESTDATA:-../shared/testdata}/models/stories260K.gguf
+. tests/lib.sh
+MODEL=$TD/models/stories260K.gguf
 NODE_DIR=${NODE_DIR:-$(dirname "$UH")/node}
-T=$(mktemp -d)
-pid=""
-cleanup() {
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null
-    rm -rf "$T"
-}
-trap cleanup EXIT
 export UNHOSTED_HOME="$T/home"
 
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
@@ -37,19 +30,11 @@ if ! cmp -s tests/node/package-lock.json "$NODE_DIR/package-lock.json" || [ ! -d
 fi
 cp tests/node/api_clients.mjs "$NODE_DIR/"
 
-$UH serve --listen 127.0.0.1:0 --model "$MODEL" >"$T/out" 2>"$T/err" &
-pid=$!
-port=""
-i=0
-while [ $i -lt 100 ] && [ -z "$port" ]; do
-    port=$(sed -n 's|^listening on http://[^ ]*:\([0-9]*\)$|\1|p' "$T/out")
-    sleep 0.1
-    i=$((i + 1))
-done
-if [ -z "$port" ]; then
+serve_bg "$T/out" "$T/err" --listen 127.0.0.1:0 --model "$MODEL"
+if [ "$PORT" -eq 0 ]; then
     echo "FAIL node_serve_starts"
     sed 's/^/  /' "$T/err"
     exit 0
 fi
 want=$($UH run "$MODEL" -p "Once upon a time" --temp 0 -n 16 2>/dev/null)
-NO_PROXY='*' node "$NODE_DIR/api_clients.mjs" "http://127.0.0.1:$port" stories260K "$want"
+NO_PROXY='*' node "$NODE_DIR/api_clients.mjs" "http://127.0.0.1:$PORT" stories260K "$want"

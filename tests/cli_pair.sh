@@ -5,26 +5,7 @@
 # with the rings given, revoke, invite/join, and the CLI's usage and runtime errors.
 # Only ever connects to 127.0.0.1. Prints one "PASS name" / "FAIL name" per case.
 set -u
-UH=${UH:-build/unhosted}
-T=$(mktemp -d)
-pids=""
-cleanup() {
-    for p in $pids; do kill "$p" 2>/dev/null; done
-    for p in $pids; do wait "$p" 2>/dev/null; done
-    rm -rf "$T"
-}
-trap cleanup EXIT
-
-pass() { echo "PASS $1"; }
-fail() {
-    echo "FAIL $1"
-    shift
-    for line in "$@"; do echo "  $line"; done
-}
-# A TCP port nothing listens on right now.
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-# Reads JSON on stdin and prints the Python expression $1 of it (d = the document).
-field() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1, end='')"; }
+. tests/lib.sh
 
 # expect NAME STATUS PATTERN command...: the command exits with STATUS and its stderr matches.
 expect() {
@@ -38,7 +19,7 @@ expect() {
 
 # ---- without a node ----
 H0="$T/h0"
-dead=$(free_port)
+dead=$(free_ports 1)
 expect pair_usage_no_target 2 "usage: unhosted pair" $UH --home "$H0" pair
 expect pair_usage_bad_addr 2 "expected a device id" $UH --home "$H0" pair 127.0.0.1:notaport
 expect pair_usage_bad_ring 2 "ring must be own or trusted" $UH --home "$H0" pair 127.0.0.1:7 --ring friends
@@ -57,31 +38,24 @@ if $UH pair --help | grep -q -- "--no-confirm" && $UH peers --help >/dev/null &&
     fail pair_help; fi
 
 # ---- two (then three) nodes ----
-# start_node N: serve with home $T/hN on free ports; sets HN (home) and QN (peer address) once
-# the node has written its node.json.
-start_node() {
-    h="$T/h$1"
-    q=127.0.0.1:$(free_port)
-    $UH serve --home "$h" --listen 127.0.0.1:$(free_port) --peer-listen "$q" --no-mdns \
-        >"$T/out$1" 2>"$T/err$1" &
-    pids="$pids $!"
-    i=0
-    while [ $i -lt 100 ] && ! field "d['http']" 2>/dev/null >/dev/null <"$h/config/node.json"; do
-        sleep 0.1
-        i=$((i + 1))
-    done
-    [ $i -lt 100 ] || q=""
-    eval "H$1=\$h"
+# start N: a node with home $T/hN on free ports (lib.sh's start_node, log in $T/hN.log); sets HN
+# (home) and QN (peer address) once it answers and has written its node.json, else QN="".
+start() {
+    set -- "$1" $(free_ports 2)
+    q=127.0.0.1:$3
+    start_node "h$1" "$2" "$3" && wait_until 100 has_node_json "$T/h$1" || q=""
+    eval "H$1=\$T/h$1"
     eval "Q$1=\$q"
 }
+has_node_json() { field "d['http']" 2>/dev/null >/dev/null <"$1/config/node.json"; }
 if ! $UH serve --help | grep -q -- "--peer-listen"; then
     fail pair_nodes_start "serve has no --peer-listen: the cluster node is not built in"
     exit 0
 fi
-start_node 1
-start_node 2
+start 1
+start 2
 if [ -n "$Q1" ] && [ -n "$Q2" ]; then pass pair_nodes_start; else
-    fail pair_nodes_start "$(cat "$T/err1" "$T/err2" | head -10)"
+    fail pair_nodes_start "$(tail -5 "$T/h1.log")" "$(tail -5 "$T/h2.log")"
     exit 0
 fi
 U1="$UH --home $H1"
@@ -178,9 +152,9 @@ expect pairing_unknown_id 1 "no pairing" $U1 pairing accept ffffffff --code 1234
 expect pair_unreachable 1 "" $U1 pair 127.0.0.1:$dead --code 123456 --timeout 5
 
 # ---- invite / join ----
-start_node 3
+start 3
 U3="$UH --home $H3"
-if [ -z "$Q3" ]; then fail invite_node_start "$(head -5 "$T/err3")"; exit 0; fi
+if [ -z "$Q3" ]; then fail invite_node_start "$(tail -5 "$T/h3.log")"; exit 0; fi
 $U3 invite --ring own --ttl 600 --json >"$T/inv" 2>&1
 icode=$(field "d['code']" <"$T/inv" 2>/dev/null)
 if [ -n "$icode" ] && $U3 invite --ttl 600 | grep -q "unhosted join "; then pass invite_prints_code; else

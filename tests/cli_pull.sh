@@ -3,24 +3,9 @@
 # progress lines without a terminal, exit codes, registry names, refusals. Prints one
 # "PASS name" / "FAIL name" line per case. Run from the repository root.
 set -u
-UH=${UH:-build/unhosted}
-GEN=${GEN:-build/unhosted-gen}
+. tests/lib.sh
 NGINX=${NGINX:-/usr/sbin/nginx}
-T=$(mktemp -d)
-NGINX_PID=
-cleanup() {
-    [ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null && wait "$NGINX_PID" 2>/dev/null
-    rm -rf "$T"
-}
-trap cleanup EXIT
 export UNHOSTED_HOME="$T/home"
-
-pass() { echo "PASS $1"; }
-fail() {
-    echo "FAIL $1"
-    shift
-    for line in "$@"; do echo "  $line"; done
-}
 
 # ---- without a server ----
 $UH pull gemma2:2b >/dev/null 2>"$T/err"
@@ -55,7 +40,7 @@ chmod 755 "$T"
 $GEN --preset tiny --n-layer 2 --type Q8_0 -o "$T/www/tiny.gguf" || fail gen_model_made
 chmod 644 "$T/www/tiny.gguf"
 SHA=$(sha256sum "$T/www/tiny.gguf" | cut -d' ' -f1)
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+PORT=$(free_ports 1)
 cat >"$T/nginx.conf" <<CONF
 daemon off;
 master_process off;
@@ -70,7 +55,7 @@ http {
 }
 CONF
 "$NGINX" -p "$T" -c "$T/nginx.conf" -e "$T/error.log" &
-NGINX_PID=$!
+kill_at_exit $!
 i=0
 while [ ! -s "$T/nginx.pid" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 URL=http://127.0.0.1:$PORT/tiny.gguf

@@ -6,57 +6,17 @@
 # gets 429 saying so). Only ever connects to 127.0.0.1. Prints one "PASS name" / "FAIL name" per
 # case.
 set -u
-UH=${UH:-build/unhosted}
-MODEL=${UNHOSTED_TESTDATA:-../shared/testdata}/models/stories260K.gguf
-T=$(mktemp -d)
-pids=""
-cleanup() {
-    for p in $pids; do kill "$p" 2>/dev/null; done
-    for p in $pids; do wait "$p" 2>/dev/null; done
-    rm -rf "$T"
-}
-trap cleanup EXIT
-pass() { echo "PASS $1"; }
-fail() {
-    echo "FAIL $1"
-    shift
-    for line in "$@"; do echo "  $line"; done
-}
-field() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1, end='')"; }
-set -- $(python3 -c 'import socket
-ss=[socket.socket() for _ in range(4)]
-for s in ss: s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in ss))')
+. tests/lib.sh
+MODEL=$TD/models/stories260K.gguf
+set -- $(free_ports 4)
 HA=$1 HB=$2 PA=$3 PB=$4
 
-"$UH" serve --home "$T/a" --listen 127.0.0.1:$HA --peer-listen 127.0.0.1:$PA --no-mdns >"$T/a.log" 2>&1 &
-pids="$pids $!"
-"$UH" serve --home "$T/b" --listen 127.0.0.1:$HB --peer-listen 127.0.0.1:$PB --no-mdns \
-    --model "$MODEL" >"$T/b.log" 2>&1 &
-pids="$pids $!"
-for _ in $(seq 100); do
-    curl -sf http://127.0.0.1:$HA/health >/dev/null 2>&1 && curl -sf http://127.0.0.1:$HB/health >/dev/null 2>&1 && break
-    sleep 0.1
-done
+start_node a $HA $PA
+start_node b $HB $PB --model "$MODEL"
 IDB=$(curl -s http://127.0.0.1:$HB/admin/self | field 'd["id"]')
 
-out=$("$UH" --home "$T/a" pair 127.0.0.1:$PB --ring trusted --no-confirm --json 2>&1)
-code=$(echo "$out" | field 'd["code"]' 2>/dev/null)
-pa=$(echo "$out" | field 'd["id"]' 2>/dev/null)
-pb=""
-for _ in $(seq 30); do
-    pb=$("$UH" --home "$T/b" pairing --json | field '[p["id"] for p in d["pairings"] if p["incoming"]][0]' 2>/dev/null)
-    [ -n "$pb" ] && break
-    sleep 0.1
-done
-"$UH" --home "$T/b" pairing accept "$pb" --code "$code" --ring trusted --quota 12 >/dev/null 2>&1
-"$UH" --home "$T/a" pairing accept "$pa" --code "$code" >/dev/null 2>&1
-online=""
-for _ in $(seq 50); do
-    "$UH" --home "$T/a" peers --json | grep -q '"online":[[:space:]]*true' && online=1 && break
-    sleep 0.1
-done
-if [ -n "$online" ]; then pass route_paired; else fail route_paired "$("$UH" --home "$T/a" peers 2>&1)"; fi
+pair_nodes "$T/a" "$T/b" 127.0.0.1:$PB trusted --ring trusted --quota 12
+if wait_online "$T/a" 1; then pass route_paired; else fail route_paired "$("$UH" --home "$T/a" peers 2>&1)"; fi
 
 # ---- peers' models are listed, owned by the device that holds them ----
 owner=$(curl -s http://127.0.0.1:$HA/v1/models | field '[m["owned_by"] for m in d["data"] if m["id"]=="stories260K"][0]' 2>/dev/null)

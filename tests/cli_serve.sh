@@ -3,54 +3,25 @@
 # (promtool when installed), Host check, SIGTERM -> exit 0, the token file, a public listen
 # address. Only ever connects to 127.0.0.1. Prints one "PASS name" / "FAIL name" per case.
 set -u
-UH=${UH:-build/unhosted}
-T=$(mktemp -d)
-pid=""
-cleanup() {
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null
-    rm -rf "$T"
-}
-trap cleanup EXIT
+. tests/lib.sh
 export UNHOSTED_HOME="$T/home"
 
-pass() { echo "PASS $1"; }
-fail() {
-    echo "FAIL $1"
-    shift
-    for line in "$@"; do echo "  $line"; done
-}
-
-# Starts serve with the given options in the background; sets pid and port (0 on failure).
-start() {
-    : >"$T/out"
-    $UH serve "$@" >"$T/out" 2>"$T/err" &
-    pid=$!
-    port=0
-    i=0
-    while [ $i -lt 50 ]; do
-        port=$(sed -n 's|^listening on http://[^ ]*:\([0-9]*\)$|\1|p' "$T/out")
-        [ -n "$port" ] && return 0
-        sleep 0.1
-        i=$((i + 1))
-    done
-    port=0
-}
+# Starts serve with the given options in the background; sets PORT (0 on failure).
+start() { serve_bg "$T/out" "$T/err" "$@"; }
 
 # Sends SIGTERM and checks the exit status and time (case name).
 stop_ok() {
     t0=$(date +%s%N)
-    kill -TERM "$pid"
-    wait "$pid"
+    stop_pid "$NODE_PID"
     rc=$?
     ms=$((($(date +%s%N) - t0) / 1000000))
-    pid=""
     if [ $rc -eq 0 ] && [ $ms -lt 2000 ]; then pass "$1"; else fail "$1" "exit $rc after ${ms} ms" "$(cat "$T/err")"; fi
 }
 
 # ---- loopback ----
 start --listen 127.0.0.1:0
-if [ "$port" -gt 0 ]; then pass serve_starts; else fail serve_starts "$(cat "$T/out" "$T/err")"; fi
-URL=http://127.0.0.1:$port
+if [ "$PORT" -gt 0 ]; then pass serve_starts; else fail serve_starts "$(cat "$T/out" "$T/err")"; fi
+URL=http://127.0.0.1:$PORT
 out=$(curl -s --noproxy '*' "$URL/health")
 if [ "$out" = '{"status":"ok"}' ]; then pass serve_health; else fail serve_health "$out"; fi
 out=$(curl -s --noproxy '*' "$URL/api/version")
@@ -84,17 +55,17 @@ chmod 600 "$path"
 
 # ---- a public address: the token is required, and the output says where it is ----
 start --listen 0.0.0.0:0
-if [ "$port" -gt 0 ] && grep -q "need the API token" "$T/out" && grep -q "$path" "$T/out"; then
+if [ "$PORT" -gt 0 ] && grep -q "need the API token" "$T/out" && grep -q "$path" "$T/out"; then
     pass serve_public_mentions_token; else fail serve_public_mentions_token "$(cat "$T/out" "$T/err")"; fi
-code=$(curl -s --noproxy '*' -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/health")
+code=$(curl -s --noproxy '*' -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/health")
 if [ "$code" = 200 ]; then pass serve_public_loopback_client; else fail serve_public_loopback_client "status $code"; fi
 stop_ok serve_public_sigterm_exit0
 
 # --require-token: every client, with the token from `unhosted token`
 start --listen 127.0.0.1:0 --require-token
-code=$(curl -s --noproxy '*' -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/health")
+code=$(curl -s --noproxy '*' -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/health")
 code2=$(curl -s --noproxy '*' -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $tok" \
-    "http://127.0.0.1:$port/health")
+    "http://127.0.0.1:$PORT/health")
 if [ "$code" = 401 ] && [ "$code2" = 200 ]; then pass serve_require_token; else fail serve_require_token "without $code, with $code2"; fi
 stop_ok serve_require_token_exit0
 

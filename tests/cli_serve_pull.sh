@@ -3,26 +3,9 @@
 # API, progress streams as NDJSON, the model lands in the store; errors come back in Ollama's
 # shape. Only ever connects to 127.0.0.1. Prints one "PASS name" / "FAIL name" per case.
 set -u
-UH=${UH:-build/unhosted}
-GEN=${GEN:-build/unhosted-gen}
+. tests/lib.sh
 NGINX=${NGINX:-/usr/sbin/nginx}
-T=$(mktemp -d)
-pid=""
-ngx=""
-cleanup() {
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null
-    [ -n "$ngx" ] && kill "$ngx" 2>/dev/null
-    rm -rf "$T"
-}
-trap cleanup EXIT
 export UNHOSTED_HOME="$T/home"
-
-pass() { echo "PASS $1"; }
-fail() {
-    echo "FAIL $1"
-    shift
-    for line in "$@"; do echo "  $line"; done
-}
 
 if [ ! -x "$NGINX" ]; then
     fail serve_pull_nginx "nginx not found at $NGINX (scripts/install-deps installs nginx-light)"
@@ -52,6 +35,7 @@ CONF
     rm -f "$T/nginx.pid"
     "$NGINX" -p "$T" -c "$T/nginx.conf" -e "$T/error.log" 2>/dev/null &
     ngx=$!
+    kill_at_exit $ngx
     i=0
     while [ ! -s "$T/nginx.pid" ] && kill -0 $ngx 2>/dev/null && [ $i -lt 30 ]; do
         sleep 0.1
@@ -68,16 +52,8 @@ if [ "$nport" -eq 0 ]; then
     exit 0
 fi
 
-$UH serve --listen 127.0.0.1:0 >"$T/out" 2>"$T/err" &
-pid=$!
-port=""
-i=0
-while [ -z "$port" ] && [ $i -lt 50 ]; do
-    port=$(sed -n 's|^listening on http://[^ ]*:\([0-9]*\)$|\1|p' "$T/out")
-    sleep 0.1
-    i=$((i + 1))
-done
-URL=http://127.0.0.1:$port
+serve_bg "$T/out" "$T/err" --listen 127.0.0.1:0
+URL=http://127.0.0.1:$PORT
 FILE=http://127.0.0.1:$nport/tiny.gguf
 
 # nginx publishes no digest: refused unless insecure
@@ -108,8 +84,6 @@ code=$(curl -s --noproxy '*' -o "$T/body" -w '%{http_code}' -X POST "$URL/api/pu
 if [ "$code" = 400 ] && grep -q "cannot run yet" "$T/body"; then pass serve_pull_unsupported_arch; else
     fail serve_pull_unsupported_arch "$code $(cat "$T/body")"; fi
 
-kill -TERM $pid
-wait $pid
+stop_pid "$NODE_PID"
 rc=$?
-pid=""
 if [ $rc -eq 0 ]; then pass serve_pull_clean_exit; else fail serve_pull_clean_exit "exit $rc"; fi

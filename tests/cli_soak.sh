@@ -10,24 +10,10 @@
 # resident in all), so 5% is about 1 MiB: a leak of a few KiB per request fails.
 # Only ever connects to 127.0.0.1. Prints one "PASS name" / "FAIL name" per case.
 set -u
-UH=${UH:-build/unhosted}
-GEN=${GEN:-$(dirname "$UH")/unhosted-gen}
+. tests/lib.sh
 LOAD=${LOAD:-$(dirname "$UH")/bench/bench_serve}
-T=$(mktemp -d)
-pid=""
-cleanup() {
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null
-    rm -rf "$T"
-}
-trap cleanup EXIT
 export UNHOSTED_HOME="$T/home"
 
-pass() { echo "PASS $1"; }
-fail() {
-    echo "FAIL $1"
-    shift
-    for line in "$@"; do echo "  $line"; done
-}
 if [ ! -x "$LOAD" ] || [ ! -x "$GEN" ]; then
     fail soak_tools "missing $LOAD or $GEN (make test builds them)"
     exit 0
@@ -37,23 +23,14 @@ if ! "$GEN" -o "$T/soak.gguf" --seed 7 >"$T/gen" 2>&1; then
     exit 0
 fi
 
-"$UH" serve --model "$T/soak.gguf" --parallel 4 --queue 64 --listen 127.0.0.1:0 >"$T/out" 2>"$T/err" &
-pid=$!
-port=""
-i=0
-while [ $i -lt 100 ]; do
-    port=$(sed -n 's|^listening on http://[^ ]*:\([0-9]*\)$|\1|p' "$T/out")
-    [ -n "$port" ] && break
-    sleep 0.1
-    i=$((i + 1))
-done
-if [ -z "$port" ]; then
+serve_bg "$T/out" "$T/err" --model "$T/soak.gguf" --parallel 4 --queue 64 --listen 127.0.0.1:0
+if [ "$PORT" -eq 0 ]; then
     fail soak_serve_starts "$(cat "$T/err")"
     exit 0
 fi
-URL=http://127.0.0.1:$port
+URL=http://127.0.0.1:$PORT
 C() { curl -s --noproxy '*' --max-time 30 "$@"; }
-rss_kib() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB$/\1/p' "/proc/$pid/status"; }
+rss_kib() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB$/\1/p' "/proc/$NODE_PID/status"; }
 # Waits (up to 10 s) until no slot is in use and nothing is queued; 0 when drained.
 drained() {
     i=0
@@ -127,8 +104,6 @@ EOF
 done
 [ $pt_ok = 1 ] && pass soak_per_token_events
 
-kill -TERM "$pid"
-wait "$pid"
+stop_pid "$NODE_PID"
 rc=$?
-pid=""
 if [ $rc -eq 0 ]; then pass soak_sigterm_exits_0; else fail soak_sigterm_exits_0 "exit $rc" "$(tail -5 "$T/err")"; fi

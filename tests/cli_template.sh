@@ -4,17 +4,7 @@
 # template errors (exit 1, message on stderr) and usage mistakes (exit 2).
 # Prints one "PASS name" / "FAIL name" line per case. Run from the repository root.
 set -u
-UH=${UH:-build/unhosted}
-TD=${UNHOSTED_TESTDATA:-../shared/testdata}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-
-pass() { echo "PASS $1"; }
-fail() {
-    echo "FAIL $1"
-    shift
-    for line in "$@"; do echo "  $line"; done
-}
+. tests/lib.sh
 
 cat >"$T/req.json" <<'EOF'
 {"messages": [{"role": "system", "content": "Be brief."},

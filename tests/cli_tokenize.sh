@@ -3,18 +3,9 @@
 # -f takes bytes exactly, and errors/usage give the right exit status.
 # Prints one "PASS name" / "FAIL name" line per case. Run from the repository root.
 set -u
-UH=${UH:-build/unhosted}
-TD=${UNHOSTED_TESTDATA:-../shared/testdata}
+. tests/lib.sh
 V=$TD/tokenizer
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
 
-pass() { echo "PASS $1"; }
-fail() {
-    echo "FAIL $1"
-    shift
-    for line in "$@"; do printf '  %s\n' "$line"; done
-}
 expect() { # name, want, got
     if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "want: $2" "got:  $3"; fi
 }

@@ -15,34 +15,23 @@
 # $UNHOSTED_ARTIFACTS (default: a new directory under /tmp, printed first). Only ever connects
 # to 127.0.0.1. Prints one "PASS name" / "FAIL name" / "SKIP name (why)" per case.
 set -u
-UH=${UH:-build/unhosted}
-GEN=${GEN:-build/unhosted-gen}
+. tests/lib.sh
 NGINX=${NGINX:-/usr/sbin/nginx}
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
-MODEL=${UNHOSTED_TESTDATA:-../shared/testdata}/models/stories260K.gguf
+MODEL=$TD/models/stories260K.gguf
 NODE_DIR=${NODE_DIR:-build/web-node}
-T=$(mktemp -d)
 ART=${UNHOSTED_ARTIFACTS:-$(mktemp -d /tmp/unhosted-web-XXXXXX)}
 mkdir -p "$ART"
 echo "artifacts: $ART"
-pids=""
-ngx=""
-cleanup() {
-    for p in $pids; do kill "$p" 2>/dev/null; done
-    [ -n "$ngx" ] && kill "$ngx" 2>/dev/null
+# At exit the nodes' logs go to the artifacts once the nodes stopped (exit status last).
+web_cleanup() {
+    kill_started
     sleep 0.2
     for f in "$T"/*.err; do [ -f "$f" ] && cp "$f" "$ART/node-$(basename "$f" .err).log"; done
     rm -rf "$T"
 }
-trap cleanup EXIT
+trap web_cleanup EXIT
 
-pass() { echo "PASS $1"; }
-fail() {
-    echo "FAIL $1"
-    shift
-    for line in "$@"; do echo "  $line"; done
-}
-skip() { echo "SKIP $1 ($2)"; }
 C() { curl -s --noproxy '*' --max-time 30 "$@"; }
 
 if [ ! -f "$MODEL" ]; then
@@ -50,9 +39,9 @@ if [ ! -f "$MODEL" ]; then
     exit 0
 fi
 
-# start_node NAME HOME ARGS...: runs `unhosted serve` with its own home; sets PORT (0 if it did
+# serve_node NAME HOME ARGS...: runs `unhosted serve` with its own home; sets PORT (0 if it did
 # not start) and records its pid.
-start_node() {
+serve_node() {
     name=$1
     home=$2
     shift 2
@@ -66,19 +55,11 @@ start_node() {
     ) &
     while [ ! -s "$T/$name.pid" ]; do sleep 0.05; done
     npid=$(cat "$T/$name.pid")
-    pids="$pids $npid"
-    PORT=""
-    i=0
-    while [ $i -lt 100 ] && [ -z "$PORT" ]; do
-        PORT=$(sed -n 's|^listening on http://[^ ]*:\([0-9]*\)$|\1|p' "$T/$name.out")
-        kill -0 "$npid" 2>/dev/null || break
-        sleep 0.1
-        i=$((i + 1))
-    done
-    [ -n "$PORT" ] || PORT=0
+    kill_at_exit "$npid"
+    PORT=$(listen_port "$T/$name.out" "$npid")
 }
 
-start_node a "$T/a" --model "$MODEL"
+serve_node a "$T/a" --model "$MODEL"
 if [ "$PORT" -eq 0 ]; then
     fail web_serve_starts "$(cat "$T/a.err")"
     exit 0
@@ -193,6 +174,7 @@ CONF
     rm -f "$T/nginx.pid"
     "$NGINX" -p "$T" -c "$T/nginx.conf" -e "$T/error.log" 2>/dev/null &
     ngx=$!
+    kill_at_exit $ngx
     i=0
     while [ ! -s "$T/nginx.pid" ] && kill -0 $ngx 2>/dev/null && [ $i -lt 30 ]; do
         sleep 0.1
@@ -212,7 +194,7 @@ fi
 node "$NODE_DIR/dashboard.mjs" "$URL" "$ART" "http://127.0.0.1:$nport/tiny.gguf" stories260K
 
 # ---- login: a node that requires its token ----
-start_node tok "$T/tok" --require-token
+serve_node tok "$T/tok" --require-token
 if [ "$PORT" -eq 0 ]; then
     fail web_login_node_starts "$(cat "$T/tok.err")"
 else
@@ -226,16 +208,13 @@ fi
 
 # ---- two nodes pair from their dashboards ----
 # three peer ports nothing listens on now (bound together, so they differ)
-set -- $(python3 -c 'import socket
-ss=[socket.socket() for _ in range(3)]
-for s in ss: s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in ss))')
+set -- $(free_ports 3)
 QA=$1 QB=$2 QC=$3
-start_node pa "$T/pa" --peer-listen 127.0.0.1:$QA --no-mdns
+serve_node pa "$T/pa" --peer-listen 127.0.0.1:$QA --no-mdns
 PA=$PORT
-start_node pb "$T/pb" --peer-listen 127.0.0.1:$QB --no-mdns --model "$MODEL"
+serve_node pb "$T/pb" --peer-listen 127.0.0.1:$QB --no-mdns --model "$MODEL"
 PB=$PORT
-start_node pc "$T/pc" --peer-listen 127.0.0.1:$QC --no-mdns
+serve_node pc "$T/pc" --peer-listen 127.0.0.1:$QC --no-mdns
 PC=$PORT
 if [ "$PA" -eq 0 ] || [ "$PB" -eq 0 ] || [ "$PC" -eq 0 ]; then
     skip web_pairing "serve cannot run a peer listener here: $(cat "$T/pa.err" "$T/pb.err" "$T/pc.err" | head -3)"

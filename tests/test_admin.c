@@ -251,8 +251,9 @@ static void admin_addr_and_code_parsers(void)
     CHECK(api_admin_code_parse("", code) != 0);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    T_SELECT(argc, argv);
     if (!mkdtemp(g_dir)) return 1;
     curl_global_init(CURL_GLOBAL_DEFAULT);
     uh_err err = {0};

@@ -111,8 +111,9 @@ static void test_model_info(void)
     uh_model_free(m);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    T_SELECT(argc, argv);
     qtypes_init();
     T_RUN(test_home_directories);
     T_RUN(test_detok_streams_whole_characters);

@@ -180,8 +180,9 @@ static void test_sets_match_reference(void)
     }
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    T_SELECT(argc, argv);
     rng_seed(&rng, 20261124);
     T_RUN(test_sets_match_reference);
     return t_exit();

@@ -165,8 +165,9 @@ static void test_reads_capped_and_private(void)
     rmdir(dir);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    T_SELECT(argc, argv);
     T_RUN(test_buf_appends_and_keeps_a_nul);
     T_RUN(test_buf_cap_refuses_without_change);
     T_RUN(test_grow_array);

@@ -662,8 +662,9 @@ static void test_limiter(void)
     chan_limiter_free(NULL);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    T_SELECT(argc, argv);
     if (sodium_init() < 0) return 1;
     noise_keypair(g_cs, g_cp);
     noise_keypair(g_ss, g_sp);

@@ -181,8 +181,9 @@ static void test_render_and_tokenize(void)
     uh_model_free(m);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    T_SELECT(argc, argv);
     qtypes_init();
     T_RUN(test_stop_strings);
     T_RUN(test_prompt_cache_reuse);

@@ -154,8 +154,9 @@ static void oversized_inputs_refused(void)
     CHECK(run_pair(code, code, big, 16, isk_a, isk_b) == 0 && memcmp(isk_a, isk_b, 64) == 0);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    T_SELECT(argc, argv);
     if (sodium_init() < 0) return 1;
     T_RUN(draft_vectors_reproduced);
     T_RUN(same_code_same_key_different_code_different_key);

@@ -216,8 +216,9 @@ static void test_embed_refuses_bad_arguments(void)
     uh_model_free(m);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    T_SELECT(argc, argv);
     qtypes_init();
     T_RUN(test_embed_unit_norm_and_repeatable);
     T_RUN(test_embed_is_mean_of_normed_final_states);

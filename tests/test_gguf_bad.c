@@ -406,8 +406,9 @@ static void test_alignment_key(void)
     }
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    T_SELECT(argc, argv);
     T_RUN(test_valid_minimal_files);
     T_RUN(test_bad_magic_and_version);
     T_RUN(test_huge_counts);

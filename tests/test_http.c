@@ -753,8 +753,9 @@ static void test_metrics_text(void)
     metrics_free(m);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    T_SELECT(argc, argv);
     snprintf(g_dir, sizeof g_dir, "/tmp/test_http.XXXXXX");
     if (!mkdtemp(g_dir)) return 1;
     snprintf(g_token_path, sizeof g_token_path, "%s/api-token", g_dir);

@@ -257,8 +257,9 @@ static void name_change_persists(void)
     identity_free(b);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    T_SELECT(argc, argv);
     if (sodium_init() < 0) return 1;
     snprintf(g_dir, sizeof g_dir, "/tmp/uh_test_identity.XXXXXX");
     if (!mkdtemp(g_dir)) return 1;

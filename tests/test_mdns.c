@@ -496,8 +496,9 @@ static void test_live_stop_is_quick(void)
     CHECKF(dt < 100, "stop took %lld ms", (long long)dt);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    T_SELECT(argc, argv);
     T_RUN(test_roundtrip_all_types);
     T_RUN(test_question_and_unicast_bit);
     T_RUN(test_label_escapes);

@@ -275,8 +275,9 @@ static void test_rope_frequency_scaling(void)
                    "rope scaling 'yarn' is not supported yet");
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    T_SELECT(argc, argv);
     qtypes_init();
     snprintf(g_dir, sizeof g_dir, "/tmp/uh-test-model-XXXXXX");
     if (!mkdtemp(g_dir)) {

@@ -403,8 +403,9 @@ static void test_nonce_exhaustion(void)
     noise_cipher_wipe(&rrx);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    T_SELECT(argc, argv);
     T_RUN(test_cacophony_vectors);
     T_RUN(test_xx_roundtrip_keys_and_hash);
     T_RUN(test_tampered_message_kills_handshake);

@@ -412,8 +412,9 @@ static void test_kernel_set(void)
     if (want && *want) CHECKF(strcmp(want, qtypes_kernel_name()) == 0, "expected %s", want);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    T_SELECT(argc, argv);
     qtypes_init();
     T_RUN(test_kernel_set);
     char path[1024];

@@ -279,8 +279,9 @@ static void test_json_depth(void)
     free(exact);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    T_SELECT(argc, argv);
     T_RUN(test_chat_valid);
     T_RUN(test_bad_requests);
     T_RUN(test_caps);

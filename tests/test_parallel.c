@@ -119,8 +119,9 @@ static void test_thread_count_validated(void)
     uh_model_free(m);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    T_SELECT(argc, argv);
     qtypes_init();
     T_RUN(test_logits_identical_across_thread_counts);
     T_RUN(test_exact_path_identical_across_thread_counts);

@@ -718,8 +718,9 @@ static void bad_urls_are_refused(void)
     CHECK(strcmp(name, "llama-3.2-1b-q4_k_m") == 0 && strcmp(tag, "latest") == 0);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    T_SELECT(argc, argv);
     if (sodium_init() < 0) return 1;
     qtypes_init();
     signal(SIGPIPE, SIG_IGN);

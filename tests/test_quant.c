@@ -478,8 +478,9 @@ static void test_known_blocks_decode(void)
     }
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    T_SELECT(argc, argv);
     qtypes_init();
     T_RUN(test_table_matches_gguf);
     T_RUN(test_known_blocks_decode);

@@ -191,8 +191,9 @@ static void test_concurrent(void)
     CHECKF(a == 2000 && b == 2000, "%d %d", a, b);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    T_SELECT(argc, argv);
     T_RUN(test_ring_parse);
     T_RUN(test_filters);
     T_RUN(test_rings);

@@ -219,8 +219,9 @@ static void test_bad_params_rejected(void)
     CHECK(uh_sampler_new(&p, 0, &s, &err) == UH_EINVAL);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    T_SELECT(argc, argv);
     T_RUN(test_greedy_picks_argmax);
     T_RUN(test_greedy_equals_scan);
     T_RUN(test_same_seed_same_tokens);

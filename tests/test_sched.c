@@ -666,8 +666,9 @@ out:
     uh_model_free(m);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    T_SELECT(argc, argv);
     qtypes_init();
     T_RUN(test_greedy_equals_alone);
     T_RUN(test_concurrent_greedy);

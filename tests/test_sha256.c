@@ -159,8 +159,9 @@ static void test_tag(void)
     CHECK(padded);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    T_SELECT(argc, argv);
     T_RUN(test_vectors);
     T_RUN(test_streaming);
     T_RUN(test_save_restore);

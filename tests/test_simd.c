@@ -467,8 +467,9 @@ static void test_init_selects_set(void)
     printf("  kernels=%s\n", name);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    T_SELECT(argc, argv);
     qt_kernels_fill(QT_KERNELS_SCALAR, scalar);
     rng_seed(&rng, 20240611);
     T_RUN(test_sets_keep_table_shape);

@@ -433,8 +433,9 @@ static void resolve_order(void)
     CHECK(models_resolve("Bad Name", path, sizeof path, &err) == UH_EINVAL);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    T_SELECT(argc, argv);
     qtypes_init();
     snprintf(g_dir, sizeof g_dir, "/tmp/uh_store_XXXXXX");
     if (!mkdtemp(g_dir)) return 1;

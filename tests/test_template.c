@@ -492,8 +492,9 @@ static void template_guess_builtin_from_vocab(void)
     CHECK(!strcmp(tmpl_guess_builtin(has_token, none), "chatml"));
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    T_SELECT(argc, argv);
     T_RUN(template_fixture_cases_match_jinja2);
     T_RUN(template_whitespace_control);
     T_RUN(template_loops);

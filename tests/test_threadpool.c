@@ -205,8 +205,9 @@ static void on_alarm(int sig)
     _exit(1);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    T_SELECT(argc, argv);
     signal(SIGALRM, on_alarm);
     alarm(120);
     T_RUN(test_every_share_runs_once);

@@ -381,8 +381,9 @@ static void queue_pops_in_key_order(void)
     }
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    T_SELECT(argc, argv);
     T_RUN(queue_pops_in_key_order);
     T_RUN(queue_matches_plain_merging);
     return t_exit();

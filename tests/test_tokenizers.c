@@ -530,8 +530,9 @@ static void long_words(void)
     free(text);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    T_SELECT(argc, argv);
     list_vocabs();
     T_RUN(all_families_present);
     for (int i = 0; i < n_vocab_names; i++) {

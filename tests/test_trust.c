@@ -362,8 +362,9 @@ static void ring_names(void)
     CHECK(strcmp(trust_ring_name(TRUST_RING_TRUSTED), "trusted") == 0);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    T_SELECT(argc, argv);
     if (sodium_init() < 0) return 1;
     snprintf(g_dir, sizeof g_dir, "/tmp/uh_test_trust.XXXXXX");
     if (!mkdtemp(g_dir)) return 1;

@@ -578,8 +578,9 @@ done:
     close_vocab(v, f);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    T_SELECT(argc, argv);
     T_RUN(vectors_llama_spm);
     T_RUN(vectors_phi3);
     T_RUN(roundtrip_llama_spm);
