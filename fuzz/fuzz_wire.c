@@ -1,6 +1,8 @@
-/* fuzz_wire.c - libFuzzer harness for the node-to-node message bodies (cluster/wire.h): every
- * decoder a peer's message reaches after decryption - HELLO/PONG load, TOKEN/DONE events, RUN,
- * REFUSED, and the small pairing/join fields.
+/* fuzz_wire.c - libFuzzer harness for the node-to-node message bodies (cluster/wire.h, and the
+ * exec request and event codecs of exec/exec.h that RUN, TOKEN and DONE carry): every decoder a
+ * peer's message reaches after decryption - HELLO/PONG load, TOKEN/DONE events, RUN (decoded,
+ * then encoded and decoded again: the copy must say the same), REFUSED, and the small
+ * pairing/join fields.
  *
  * Input: byte 0 picks the decoder, the rest is the message body. The decoders' promises (caps on
  * counts and lengths, ranges) are checked with __builtin_trap.
@@ -11,6 +13,7 @@
 #include <string.h>
 
 #include "cluster/wire.h"
+#include "exec/exec.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -40,37 +43,61 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     case 1:
     case 2: {
-        sched_event ev;
-        enum wire_type t = data[0] % 6 == 1 ? WIRE_TOKEN : WIRE_DONE;
-        if (wire_event_from(t, msg, &ev, &err) == 0) {
-            REQUIRE(ev.text && strlen(ev.text) == ev.text_len && ev.text_len <= WIRE_MAX_TEXT);
+        exec_event ev;
+        exec_event_store st;
+        enum exec_event_type t = data[0] % 6 == 1 ? EXEC_EV_TOKEN : EXEC_EV_DONE;
+        if (exec_event_from_json(t, msg, &ev, &st, &err) == 0) {
+            REQUIRE(ev.type == t);
+            REQUIRE(ev.text && strlen(ev.text) == ev.text_len && ev.text_len <= EXEC_MAX_TEXT);
             REQUIRE(ev.error);
             g_sink += strlen(ev.error);
-            if (t == WIRE_TOKEN) REQUIRE(ev.token >= 0 && ev.index >= 0 && ev.logprob <= 0);
-            else REQUIRE(ev.usage.n_prompt >= 0 && ev.usage.n_completion >= 0);
+            if (t == EXEC_EV_TOKEN) {
+                REQUIRE(ev.token >= 0 && ev.index >= 0 && ev.logprob <= 0);
+                REQUIRE(ev.n_top >= 0 && ev.n_top <= EXEC_TOP_MAX);
+                REQUIRE(ev.piece_len <= EXEC_MAX_PIECE && (ev.piece || ev.n_top == 0));
+                for (int i = 0; i < ev.n_top; i++)
+                    REQUIRE(ev.top[i].id >= 0 && ev.top[i].logprob <= 0 &&
+                            ev.top[i].piece_len <= EXEC_MAX_PIECE);
+            } else {
+                REQUIRE(ev.usage.n_prompt >= 0 && ev.usage.n_completion >= 0);
+                REQUIRE((ev.finish == EXEC_FINISH_ERROR) == (ev.code < 0));
+            }
+            cJSON *again = exec_event_json(&ev); /* what a node passing it on would send */
+            cJSON_Delete(again);
         }
         break;
     }
     case 3: {
-        int kind, n = 0;
-        const cJSON *body;
-        uh_token *resume = NULL;
-        char fp[NODE_FP_LEN];
-        if (wire_run_from(msg, &kind, &body, &resume, &n, fp, &err) == 0) {
-            REQUIRE(strlen(fp) < NODE_FP_LEN);
-            REQUIRE(kind >= 0 && kind <= 3 && cJSON_IsObject(body));
-            REQUIRE(n >= 0 && n <= WIRE_MAX_RESUME && (n == 0) == (resume == NULL));
-            for (int i = 0; i < n; i++) REQUIRE(resume[i] >= 0);
+        exec_request *r = NULL;
+        if (exec_request_from_json(msg, &r, &err) == 0) {
+            exec_fail f;
+            REQUIRE(exec_request_check(r, &f) == 0);
+            REQUIRE(r->n_resume >= 0 && r->n_resume <= EXEC_MAX_RESUME);
+            REQUIRE(r->n_stops >= 0 && r->n_stops <= EXEC_MAX_STOPS);
+            REQUIRE(r->top_logprobs >= 0 && r->top_logprobs <= EXEC_TOP_MAX);
+            for (int i = 0; i < r->n_resume; i++) REQUIRE(r->resume[i] >= 0);
+            cJSON *j = exec_request_json(r);
+            exec_request *r2 = NULL;
+            if (j) {
+                REQUIRE(exec_request_from_json(j, &r2, &err) == 0);
+                REQUIRE(r2->prompt == r->prompt && r2->n_resume == r->n_resume &&
+                        r2->n_stops == r->n_stops && r2->sampler.seed == r->sampler.seed &&
+                        strcmp(r2->model, r->model) == 0);
+            }
+            cJSON_Delete(j);
+            free(r2);
+        } else {
+            REQUIRE(r == NULL);
         }
-        free(resume);
+        free(r);
         break;
     }
     case 4: {
-        int status;
-        char why[256];
-        wire_refused_from(msg, &status, why, sizeof why);
-        REQUIRE(status >= 100 && status <= 599 && strlen(why) < sizeof why);
-        for (const char *p = why; *p; p++) REQUIRE((unsigned char)*p >= 0x20 && *p != 0x7f);
+        exec_fail f;
+        wire_refused_from(msg, &f);
+        REQUIRE(f.code < 0 && f.code >= -1000 && strlen(f.msg) < sizeof f.msg);
+        REQUIRE(f.field >= EXEC_FIELD_NONE && f.field <= EXEC_FIELD_LOGPROBS);
+        for (const char *p = f.msg; *p; p++) REQUIRE((unsigned char)*p >= 0x20 && *p != 0x7f);
         break;
     }
     default: {
