@@ -244,7 +244,7 @@ static void mm_rows_exact(const mm_job *j, int r0, int r1, float *wrow)
 /* Several products that share one input, handed out as one job: chunks of rows are claimed
  * from one counter across all the matrices, so the threads meet once instead of once per
  * matrix. With glu, the two matrices are a gate and an up projection of the same shape: a chunk
- * covers the same rows of both, and its owner applies y0 = silu(y0) * y1 to them at once. */
+ * covers the same rows of both, and its owner applies y0 = act(y0) * y1 to them at once. */
 #define MM_MAX 3
 
 typedef struct {
@@ -344,10 +344,12 @@ static void mm_prepare_input(uh_ctx *c, mm_job *j)
 }
 
 void ctx_matmul_n(uh_ctx *c, int n, const gguf_tensor *const *w, const float *x, int n_tok,
-                  float *const *y, int glu)
+                  float *const *y, enum arch_act glu_act)
 {
+    /* SiLU is the only gated activation with a kernel (arch_check refuses the others) */
+    const int glu = glu_act != 0;
     mm_multi mm = {.n = n, .glu = glu};
-    if (n < 1 || n > MM_MAX || (glu && n != 2)) return;
+    if (n < 1 || n > MM_MAX || (glu && (n != 2 || glu_act != ACT_SILU))) return;
     for (int i = 0; i < n; i++) mm_job_init(&mm.j[i], c, w[i], x, n_tok, y[i]);
     /* one input conversion when every matrix reads the same format; otherwise one job each */
     for (int i = 1; i < n; i++) {
@@ -388,5 +390,5 @@ void ctx_matmul_n(uh_ctx *c, int n, const gguf_tensor *const *w, const float *x,
 
 void ctx_matmul(uh_ctx *c, const gguf_tensor *w, const float *x, int n_tok, float *y)
 {
-    ctx_matmul_n(c, 1, &w, x, n_tok, &y, 0);
+    ctx_matmul_n(c, 1, &w, x, n_tok, &y, ACT_NONE);
 }

@@ -70,11 +70,12 @@ struct uh_ctx {
  * n_tok rows of w->ne[1] floats, on the context's threads. Uses the activation scratch. */
 void ctx_matmul(uh_ctx *c, const gguf_tensor *w, const float *x, int n_tok, float *y);
 /* n (<= 3) products of the same input x, y[i] = w[i] x, in one hand-out to the threads (and one
- * conversion of x when the matrices read the same format). With glu, n is 2, the matrices have
- * the same shape, and y[0] becomes silu(w[0] x) * (w[1] x). Each output is computed exactly as
- * by separate ctx_matmul calls. */
+ * conversion of x when the matrices read the same format). With glu_act ACT_SILU, n is 2, the
+ * matrices have the same shape, and y[0] becomes silu(w[0] x) * (w[1] x); ACT_NONE: plain
+ * products (other activations have no kernel yet: nothing is computed). Each output is computed
+ * exactly as by separate ctx_matmul calls. */
 void ctx_matmul_n(uh_ctx *c, int n, const gguf_tensor *const *w, const float *x, int n_tok,
-                  float *const *y, int glu);
+                  float *const *y, enum arch_act glu_act);
 
 /* Sum of x[i]^2 in double, in 8 independent lanes (a single running sum is a chain of dependent
  * adds): the RMS norms of forward.c and embed.c, which must agree, both use it. */

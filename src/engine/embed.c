@@ -7,6 +7,7 @@
  * head (the largest matrix of a small model) is never multiplied; the states come from the
  * context's residual stream, which the eval leaves holding each token's state after the last
  * layer (ctx.h). */
+#include <assert.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,8 @@
 #include "base/err.h"
 #include "engine/ctx.h"
 
-/* Adds rmsnorm(x) * w to acc[0..n); the same formula as the head's norm in forward.c. */
+/* Adds rmsnorm(x) * w to acc[0..n); the same formula as the head's norm in forward.c (RMSNorm is
+ * the only norm kind arch_check lets a model load with). */
 static void add_normed(double *acc, const float *x, const float *w, int n, float eps)
 {
     const float scale = (float)(1.0 / sqrt(ctx_sum_squares(x, n) / n + eps));
@@ -25,6 +27,7 @@ int uh_embed(uh_ctx *c, int seq, const uh_token *toks, int n, float *out, uh_err
 {
     const uh_model *m = c->model;
     const int d = m->hp.n_embd, nb = c->p.n_batch_max;
+    assert(m->norm == NORM_RMS);
     if (!toks || !out || n <= 0) return err_setf(err, UH_EINVAL, "embed: no tokens");
     if (seq < 0 || seq >= c->p.n_seq_max)
         return err_setf(err, UH_EINVAL, "embed: sequence id %d (n_seq_max %d)", seq,

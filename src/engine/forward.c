@@ -1,18 +1,23 @@
 /* forward.c - the transformer forward pass over a batch, for any contiguous range of layers.
  *
- * Per layer, for every token t of the batch (x is the residual stream):
- *   h = rmsnorm(x) * attn_norm
- *   q, k, v = Wq h (+bq), Wk h (+bk), Wv h (+bv); RoPE on q and k at the token's position
+ * Per layer, for every token t of the batch (x is the residual stream; norm, act and the RoPE
+ * style are the architecture's, resolved into the model at load; a bracketed step runs only
+ * where the model has that tensor):
+ *   h = norm(x) * attn_norm
+ *   q, k, v = Wq h (+bq), Wk h (+bk), Wv h (+bv)
+ *   (q = norm(q) * q_norm, k = norm(k) * k_norm, each head separately); RoPE on q and k at the
+ *   token's position
  *   K/V of the token go to its sequence's cache cell; then for each query head j (KV head
  *   j / (n_head / n_head_kv)): attn = softmax(q k^T / sqrt(head_dim)) v over cells 0..pos
  *   x += Wo attn (+bo)
- *   h = rmsnorm(x) * ffn_norm;  x += Wdown (silu(Wgate h) * (Wup h))
- * and after the last layer: logits = Woutput (rmsnorm(x) * output_norm).
+ *   h = norm(x) * ffn_norm;  x += Wdown (act(Wgate h) * (Wup h))
+ * and after the last layer: logits = Woutput (norm(x) * output_norm).
  * Every K/V of the batch is written before any attention reads the cache, so a prompt evaluated
  * in one batch and the same prompt fed one token at a time compute the same numbers.
  * Matrix products, attention (over (token, head) pairs) and the elementwise steps run on the
  * context's threads; each output number is computed by one thread with the same code whatever
  * the thread count, so results do not depend on it. */
+#include <assert.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +34,33 @@ static void rmsnorm(float *y, const float *x, const float *w, int n, float eps)
 {
     const float scale = (float)(1.0 / sqrt(ctx_sum_squares(x, n) / n + eps));
     for (int i = 0; i < n; i++) y[i] = x[i] * scale * w[i];
+}
+
+/* The architecture's norm of one row. Only RMSNorm is implemented: the loader refuses the rest
+ * (arch_check), so the switch costs one predictable branch per row. */
+static void norm_row(enum arch_norm kind, float *y, const float *x, const float *w, int n,
+                     float eps)
+{
+    switch (kind) {
+    case NORM_RMS:
+        rmsnorm(y, x, w, n, eps);
+        return;
+    case NORM_LAYER:
+        break;
+    }
+    assert(!"norm kind refused at load");
+}
+
+/* In-place norm of each head_dim-wide head of n_tok rows of n_heads heads (qwen3-style q/k
+ * norms: one weight vector shared by all heads). */
+static void head_norms(enum arch_norm kind, float *v, const gguf_tensor *w, int n_tok, int n_heads,
+                       int head_dim, float eps)
+{
+    if (!w) return;
+    for (int r = 0; r < n_tok * n_heads; r++) {
+        float *x = v + (size_t)r * head_dim;
+        norm_row(kind, x, x, w->data, head_dim, eps);
+    }
 }
 
 static void add_bias(float *y, const gguf_tensor *b, int n_tok, int n)
@@ -187,27 +219,28 @@ static void attention(uh_ctx *c, int il, const uh_batch *b)
 }
 
 /* Elementwise steps over n rows of width floats. Norms split by rows, sums by elements. (The
- * SwiGLU product is applied by the gate/up matrix product itself, see ctx_matmul_n.) */
-enum ew_op { EW_RMSNORM, EW_ADD };
+ * gated activation is applied by the gate/up matrix product itself, see ctx_matmul_n.) */
+enum ew_op { EW_NORM, EW_ADD };
 
 typedef struct {
     enum ew_op op;
     int n, width;
-    float *y;         /* RMSNORM: output; ADD: accumulator */
-    const float *x;   /* RMSNORM: input; ADD: addend */
-    const float *w;   /* RMSNORM: weight */
+    float *y;       /* NORM: output; ADD: accumulator */
+    const float *x; /* NORM: input; ADD: addend */
+    const float *w; /* NORM: weight */
     float eps;
+    enum arch_norm norm;
 } ew_job;
 
 static void ew_worker(void *arg, int ith, int nth)
 {
     const ew_job *e = arg;
     int i0, i1;
-    if (e->op == EW_RMSNORM) {
+    if (e->op == EW_NORM) {
         tp_split(e->n, ith, nth, &i0, &i1);
         for (int t = i0; t < i1; t++)
-            rmsnorm(e->y + (size_t)t * e->width, e->x + (size_t)t * e->width, e->w, e->width,
-                    e->eps);
+            norm_row(e->norm, e->y + (size_t)t * e->width, e->x + (size_t)t * e->width, e->w,
+                     e->width, e->eps);
         return;
     }
     /* element ranges; n * width fits an int for any batch the context accepts */
@@ -218,9 +251,9 @@ static void ew_worker(void *arg, int ith, int nth)
 static void ew_run(uh_ctx *c, enum ew_op op, int n, int width, float *y, const float *x,
                    const float *w)
 {
-    ew_job e = {op, n, width, y, x, w, c->model->hp.norm_eps};
+    ew_job e = {op, n, width, y, x, w, c->model->hp.norm_eps, c->model->norm};
     /* a norm of one row, or a short sum, is cheaper than a dispatch */
-    if ((op == EW_RMSNORM && n == 1) || (op == EW_ADD && (size_t)n * width < 32768))
+    if ((op == EW_NORM && n == 1) || (op == EW_ADD && (size_t)n * width < 32768))
         ew_worker(&e, 0, 1);
     else tp_run(c->pool, ew_worker, &e);
 }
@@ -235,28 +268,29 @@ static void layer_forward(uh_ctx *c, int il, const uh_batch *b)
     const int n = b->n_tokens, d = hp->n_embd;
     const int dq = hp->n_head * hp->head_dim, dkv = (int)c->kv_row;
 
-    ew_run(c, EW_RMSNORM, n, d, c->h, c->x, l->attn_norm->data);
+    ew_run(c, EW_NORM, n, d, c->h, c->x, l->attn_norm->data);
     const gguf_tensor *qkv[3] = {l->wq, l->wk, l->wv};
     float *const qkv_out[3] = {c->q, c->k, c->v};
-    ctx_matmul_n(c, 3, qkv, c->h, n, qkv_out, 0);
+    ctx_matmul_n(c, 3, qkv, c->h, n, qkv_out, ACT_NONE);
     add_bias(c->q, l->bq, n, dq);
     add_bias(c->k, l->bk, n, dkv);
     add_bias(c->v, l->bv, n, dkv);
+    head_norms(m->norm, c->q, l->q_norm, n, hp->n_head, hp->head_dim, hp->norm_eps);
+    head_norms(m->norm, c->k, l->k_norm, n, hp->n_head_kv, hp->head_dim, hp->norm_eps);
     for (int t = 0; t < n; t++) {
         const float *cs = c->rope + (size_t)t * hp->n_rot;
-        rope_apply(c->q + (size_t)t * dq, hp->n_head, hp->head_dim, hp->n_rot, m->arch->rope, cs);
-        rope_apply(c->k + (size_t)t * dkv, hp->n_head_kv, hp->head_dim, hp->n_rot, m->arch->rope,
-                   cs);
+        rope_apply(c->q + (size_t)t * dq, hp->n_head, hp->head_dim, hp->n_rot, m->rope, cs);
+        rope_apply(c->k + (size_t)t * dkv, hp->n_head_kv, hp->head_dim, hp->n_rot, m->rope, cs);
     }
     attention(c, il, b);
     ctx_matmul(c, l->wo, c->attn, n, c->h);
     add_bias(c->h, l->bo, n, d);
     ew_run(c, EW_ADD, n, d, c->x, c->h, NULL);
 
-    ew_run(c, EW_RMSNORM, n, d, c->h, c->x, l->ffn_norm->data);
+    ew_run(c, EW_NORM, n, d, c->h, c->x, l->ffn_norm->data);
     const gguf_tensor *gate_up[2] = {l->w_gate, l->w_up};
     float *const gate_up_out[2] = {c->gate, c->up};
-    ctx_matmul_n(c, 2, gate_up, c->h, n, gate_up_out, 1); /* gate = silu(gate) * up */
+    ctx_matmul_n(c, 2, gate_up, c->h, n, gate_up_out, m->act); /* gate = act(gate) * up */
     ctx_matmul(c, l->w_down, c->gate, n, c->h);
     ew_run(c, EW_ADD, n, d, c->x, c->h, NULL);
 }
@@ -358,8 +392,8 @@ int uh_eval_layers(uh_ctx *c, const uh_batch *b, int layer_begin, int layer_end,
     /* gather the output tokens, normalise, project to the vocabulary */
     for (int t = 0; t < n; t++) {
         if (c->out_row[t] < 0) continue;
-        rmsnorm(c->h + (size_t)c->out_row[t] * d, c->x + (size_t)t * d, m->output_norm->data, d,
-                hp->norm_eps);
+        norm_row(m->norm, c->h + (size_t)c->out_row[t] * d, c->x + (size_t)t * d,
+                 m->output_norm->data, d, hp->norm_eps);
     }
     if (n_out > 0) ctx_matmul(c, m->output, c->h, n_out, c->out);
     return UH_OK;

@@ -1,5 +1,5 @@
-/* model.c - architecture table, hyperparameters from GGUF metadata, and binding + validating
- * every weight tensor the forward pass needs (see model.h). */
+/* model.c - hyperparameters from GGUF metadata, and binding + validating every weight tensor the
+ * forward pass needs, found through the architecture's description (arch.h; see model.h). */
 #include "engine/model.h"
 
 #include <math.h>
@@ -16,25 +16,6 @@
 #include "kernels/qtypes.h"
 
 static int pack_weights(uh_model *m, uh_err *err);
-
-/* ---- architectures ---- */
-
-static const arch_desc arch_table[] = {
-    /* Llama 2/3.x, Mistral, TinyLlama, SmolLM: plain pre-norm decoder, GQA, SwiGLU. */
-    {.name = "llama", .rope = ROPE_NORM, .qkv_bias = BIAS_OPTIONAL, .out_bias = BIAS_OPTIONAL,
-     .tied_output_allowed = 1},
-    /* Qwen2 / Qwen2.5: biases on q, k, v; NEOX rope. */
-    {.name = "qwen2", .rope = ROPE_NEOX, .qkv_bias = BIAS_REQUIRED, .out_bias = BIAS_NONE,
-     .tied_output_allowed = 1},
-};
-
-const arch_desc *arch_find(const char *name, size_t len)
-{
-    for (size_t i = 0; i < sizeof arch_table / sizeof arch_table[0]; i++)
-        if (strlen(arch_table[i].name) == len && memcmp(arch_table[i].name, name, len) == 0)
-            return &arch_table[i];
-    return NULL;
-}
 
 /* ---- hyperparameters ---- */
 
@@ -73,8 +54,9 @@ static int get_float(const gguf_file *f, const char *arch, const char *suffix, f
     return rc;
 }
 
-static int read_hparams(const gguf_file *f, const char *arch, hparams *hp, uh_err *err)
+static int read_hparams(const gguf_file *f, const arch_desc *a, hparams *hp, uh_err *err)
 {
+    const char *arch = a->name;
     int rc;
     if ((rc = get_int(f, arch, "embedding_length", -1, &hp->n_embd, err)) ||
         (rc = get_int(f, arch, "block_count", -1, &hp->n_layer, err)) ||
@@ -107,6 +89,16 @@ static int read_hparams(const gguf_file *f, const char *arch, hparams *hp, uh_er
         return rc;
     if (hp->norm_eps < 0 || hp->rope_base <= 0)
         return err_setf(err, UH_EFORMAT, "model: rms epsilon / rope freq_base out of range");
+    if (a->n_expert_key) {
+        if ((rc = get_int(f, arch, a->n_expert_key, -1, &hp->n_expert, err)) ||
+            (rc = get_int(f, arch, a->n_expert_used_key, -1, &hp->n_expert_used, err)) ||
+            (rc = get_int(f, arch, "expert_feed_forward_length", hp->n_ff, &hp->n_ff_exp, err)))
+            return rc;
+        if (hp->n_expert_used > hp->n_expert)
+            return err_setf(err, UH_EFORMAT, "model: %s.%s %d exceeds %s.%s %d", arch,
+                            a->n_expert_used_key, hp->n_expert_used, arch, a->n_expert_key,
+                            hp->n_expert);
+    }
 
     /* RoPE scaling: "none" or "linear" (positions divided by the factor). */
     hp->rope_scale = 1.0f;
@@ -138,9 +130,105 @@ static int read_hparams(const gguf_file *f, const char *arch, hparams *hp, uh_er
 
 /* ---- tensors ---- */
 
-/* Finds a tensor and checks its shape (ne1 == 0 for a vector). NULL + error if missing and
- * required, or if present with the wrong shape or an unusable type. */
-static int bind(const gguf_file *f, const char *name, int64_t ne0, int64_t ne1, int required,
+/* The dimensions of each role, symbolically (ggml order, ne[0] fastest; D_NONE past the last). */
+enum role_dim { D_NONE, D_EMBD, D_Q, D_KV, D_HEAD, D_FF, D_VOCAB, D_ROT_PAIRS, D_EXPERT, D_FF_EXP };
+
+static const unsigned char role_dims[AT_COUNT][3] = {
+    [AT_TOKEN_EMBD] = {D_EMBD, D_VOCAB},
+    [AT_OUTPUT_NORM] = {D_EMBD},
+    [AT_OUTPUT] = {D_EMBD, D_VOCAB},
+    [AT_ROPE_FREQS] = {D_ROT_PAIRS},
+    [AT_ATTN_NORM] = {D_EMBD},
+    [AT_ATTN_Q] = {D_EMBD, D_Q},
+    [AT_ATTN_Q_BIAS] = {D_Q},
+    [AT_ATTN_K] = {D_EMBD, D_KV},
+    [AT_ATTN_K_BIAS] = {D_KV},
+    [AT_ATTN_V] = {D_EMBD, D_KV},
+    [AT_ATTN_V_BIAS] = {D_KV},
+    [AT_ATTN_Q_NORM] = {D_HEAD},
+    [AT_ATTN_K_NORM] = {D_HEAD},
+    [AT_ATTN_OUT] = {D_Q, D_EMBD},
+    [AT_ATTN_OUT_BIAS] = {D_EMBD},
+    [AT_ATTN_POST_NORM] = {D_EMBD},
+    [AT_FFN_NORM] = {D_EMBD},
+    [AT_FFN_GATE] = {D_EMBD, D_FF},
+    [AT_FFN_UP] = {D_EMBD, D_FF},
+    [AT_FFN_DOWN] = {D_FF, D_EMBD},
+    [AT_FFN_GATE_INP] = {D_EMBD, D_EXPERT},
+    [AT_FFN_GATE_EXPS] = {D_EMBD, D_FF_EXP, D_EXPERT},
+    [AT_FFN_UP_EXPS] = {D_EMBD, D_FF_EXP, D_EXPERT},
+    [AT_FFN_DOWN_EXPS] = {D_FF_EXP, D_EMBD, D_EXPERT},
+    [AT_FFN_POST_NORM] = {D_EMBD},
+};
+
+void model_role_shape(const hparams *hp, enum arch_tensor t, int64_t ne[3])
+{
+    const int64_t size[] = {
+        [D_NONE] = 0,
+        [D_EMBD] = hp->n_embd,
+        [D_Q] = (int64_t)hp->n_head * hp->head_dim,
+        [D_KV] = (int64_t)hp->n_head_kv * hp->head_dim,
+        [D_HEAD] = hp->head_dim,
+        [D_FF] = hp->n_ff,
+        [D_VOCAB] = hp->n_vocab,
+        [D_ROT_PAIRS] = hp->n_rot / 2,
+        [D_EXPERT] = hp->n_expert,
+        [D_FF_EXP] = hp->n_ff_exp,
+    };
+    for (int i = 0; i < 3; i++) ne[i] = (unsigned)t < AT_COUNT ? size[role_dims[t][i]] : 0;
+}
+
+/* Where the pointer for role t goes: a field of the model or of layer l. NULL for roles the
+ * forward pass has no use for yet (arch_check refuses descriptions that have them). */
+static const gguf_tensor **role_slot(uh_model *m, layer_weights *l, enum arch_tensor t)
+{
+    switch (t) {
+    case AT_TOKEN_EMBD:
+        return &m->tok_embd;
+    case AT_OUTPUT_NORM:
+        return &m->output_norm;
+    case AT_OUTPUT:
+        return &m->output;
+    case AT_ROPE_FREQS:
+        return &m->rope_freqs;
+    case AT_ATTN_NORM:
+        return &l->attn_norm;
+    case AT_ATTN_Q:
+        return &l->wq;
+    case AT_ATTN_Q_BIAS:
+        return &l->bq;
+    case AT_ATTN_K:
+        return &l->wk;
+    case AT_ATTN_K_BIAS:
+        return &l->bk;
+    case AT_ATTN_V:
+        return &l->wv;
+    case AT_ATTN_V_BIAS:
+        return &l->bv;
+    case AT_ATTN_Q_NORM:
+        return &l->q_norm;
+    case AT_ATTN_K_NORM:
+        return &l->k_norm;
+    case AT_ATTN_OUT:
+        return &l->wo;
+    case AT_ATTN_OUT_BIAS:
+        return &l->bo;
+    case AT_FFN_NORM:
+        return &l->ffn_norm;
+    case AT_FFN_GATE:
+        return &l->w_gate;
+    case AT_FFN_UP:
+        return &l->w_up;
+    case AT_FFN_DOWN:
+        return &l->w_down;
+    default:
+        return NULL;
+    }
+}
+
+/* Finds a tensor and checks its shape (ne[1], ne[2] == 0 for fewer dims). NULL + error if
+ * missing and required, or if present with the wrong shape or an unusable type. */
+static int bind(const gguf_file *f, const char *name, const int64_t want[3], int required,
                 const gguf_tensor **out, uh_err *err)
 {
     const gguf_tensor *t = gguf_find_tensor(f, name);
@@ -149,20 +237,22 @@ static int bind(const gguf_file *f, const char *name, int64_t ne0, int64_t ne1, 
         if (required) return err_setf(err, UH_EFORMAT, "model: missing tensor %s", name);
         return UH_OK;
     }
-    uint32_t want_dims = ne1 ? 2 : 1;
-    int ok = t->n_dims == want_dims && t->ne[0] == ne0 && (ne1 == 0 || t->ne[1] == ne1);
-    for (uint32_t d = want_dims; d < GGUF_MAX_DIMS; d++) ok = ok && t->ne[d] == 1;
+    const uint32_t want_dims = want[2] ? 3 : want[1] ? 2 : 1;
+    int ok = t->n_dims == want_dims;
+    for (uint32_t d = 0; d < GGUF_MAX_DIMS; d++)
+        ok = ok && t->ne[d] == (d < want_dims ? want[d] : 1);
     if (!ok) {
-        char have[96];
+        char have[96], exp[96];
         int n = snprintf(have, sizeof have, "[%lld", (long long)t->ne[0]);
         for (uint32_t d = 1; d < t->n_dims && n > 0 && (size_t)n < sizeof have; d++)
             n += snprintf(have + n, sizeof have - (size_t)n, ", %lld", (long long)t->ne[d]);
         if (n > 0 && (size_t)n < sizeof have) snprintf(have + n, sizeof have - (size_t)n, "]");
-        if (ne1)
-            return err_setf(err, UH_EFORMAT, "model: tensor %s has shape %s, expected [%lld, %lld]",
-                            name, have, (long long)ne0, (long long)ne1);
-        return err_setf(err, UH_EFORMAT, "model: tensor %s has shape %s, expected [%lld]", name,
-                        have, (long long)ne0);
+        n = snprintf(exp, sizeof exp, "[%lld", (long long)want[0]);
+        for (uint32_t d = 1; d < want_dims && n > 0 && (size_t)n < sizeof exp; d++)
+            n += snprintf(exp + n, sizeof exp - (size_t)n, ", %lld", (long long)want[d]);
+        if (n > 0 && (size_t)n < sizeof exp) snprintf(exp + n, sizeof exp - (size_t)n, "]");
+        return err_setf(err, UH_EFORMAT, "model: tensor %s has shape %s, expected %s", name, have,
+                        exp);
     }
     /* kernels read floats and fp16 scales in place: a file with a tiny alignment could put
      * them at odd addresses */
@@ -170,50 +260,38 @@ static int bind(const gguf_file *f, const char *name, int64_t ne0, int64_t ne1, 
         return err_setf(err, UH_EUNSUPPORTED,
                         "model: tensor %s data is not 4-byte aligned (file alignment %u)", name,
                         gguf_alignment(f));
-    if (ne1 == 0 && t->type != QT_F32)
+    if (want_dims == 1 && t->type != QT_F32)
         return err_setf(err, UH_EUNSUPPORTED, "model: 1-D tensor %s has type %s; expected F32", name,
                         qtype_name((int)t->type));
-    if (ne1 != 0 && (!qtype_is_valid((int)t->type) || !qtype_traits[t->type].vec_dot))
+    if (want_dims > 1 && (!qtype_is_valid((int)t->type) || !qtype_traits[t->type].vec_dot))
         return err_setf(err, UH_EUNSUPPORTED, "model: tensor %s has type %s, which has no kernels",
                         name, qtype_name((int)t->type));
     *out = t;
     return UH_OK;
 }
 
-static int bind_layer(const uh_model *m, int il, layer_weights *l, uh_err *err)
+/* Binds every role in [first, last) the architecture has, for layer il (-1: whole-model roles).
+ * Roles it does not have are not looked up, and their pointers stay NULL. */
+static int bind_roles(uh_model *m, layer_weights *l, int il, int first, int last, uh_err *err)
 {
-    const gguf_file *f = m->file;
-    const hparams *hp = &m->hp;
-    const int64_t d = hp->n_embd, dq = (int64_t)hp->n_head * hp->head_dim,
-                  dkv = (int64_t)hp->n_head_kv * hp->head_dim, ff = hp->n_ff;
-    const int qkvb = m->arch->qkv_bias, ob = m->arch->out_bias;
-    char name[96];
-    int rc;
-#define BIND(field, suffix, a, b, req)                                                             \
-    do {                                                                                           \
-        snprintf(name, sizeof name, "blk.%d.%s", il, suffix);                                      \
-        if ((rc = bind(f, name, a, b, req, &l->field, err))) return rc;                            \
-    } while (0)
-    BIND(attn_norm, "attn_norm.weight", d, 0, 1);
-    BIND(wq, "attn_q.weight", d, dq, 1);
-    BIND(wk, "attn_k.weight", d, dkv, 1);
-    BIND(wv, "attn_v.weight", d, dkv, 1);
-    BIND(wo, "attn_output.weight", dq, d, 1);
-    if (qkvb != BIAS_NONE) {
-        BIND(bq, "attn_q.bias", dq, 0, qkvb == BIAS_REQUIRED);
-        BIND(bk, "attn_k.bias", dkv, 0, qkvb == BIAS_REQUIRED);
-        BIND(bv, "attn_v.bias", dkv, 0, qkvb == BIAS_REQUIRED);
+    char name[128];
+    for (int t = first; t < last; t++) {
+        const arch_tensor_desc *td = &m->arch->tensors[t];
+        if (td->need == ARCH_ABSENT) continue;
+        const gguf_tensor **slot = role_slot(m, l, (enum arch_tensor)t);
+        if (!slot || arch_tensor_name(m->arch, (enum arch_tensor)t, il, name, sizeof name))
+            return err_setf(err, UH_EUNSUPPORTED, "model: architecture %s: tensor role %s unusable",
+                            m->arch->name, arch_tensor_role((enum arch_tensor)t));
+        int64_t ne[3];
+        model_role_shape(&m->hp, (enum arch_tensor)t, ne);
+        int rc = bind(m->file, name, ne, td->need == ARCH_REQUIRED, slot, err);
+        if (rc) return rc;
     }
-    if (ob != BIAS_NONE) BIND(bo, "attn_output.bias", d, 0, ob == BIAS_REQUIRED);
-    BIND(ffn_norm, "ffn_norm.weight", d, 0, 1);
-    BIND(w_gate, "ffn_gate.weight", d, ff, 1);
-    BIND(w_up, "ffn_up.weight", d, ff, 1);
-    BIND(w_down, "ffn_down.weight", ff, d, 1);
-#undef BIND
     return UH_OK;
 }
 
-int model_load_gguf(gguf_file *f, uh_model **out, uh_err *err)
+/* Loads with description a, or the table's entry for general.architecture when a is NULL. */
+static int load(gguf_file *f, const arch_desc *a, uh_model **out, uh_err *err)
 {
     *out = NULL;
     int rc;
@@ -224,46 +302,55 @@ int model_load_gguf(gguf_file *f, uh_model **out, uh_err *err)
     }
     m->file = f;
 
-    gguf_str arch;
-    rc = gguf_get_str(f, "general.architecture", &arch, err);
-    if (rc == UH_ENOTFOUND) rc = err_setf(err, UH_EFORMAT, "model: no general.architecture key");
-    if (rc) goto fail;
-    m->arch = arch_find(arch.ptr, arch.len);
-    if (!m->arch) {
-        rc = err_setf(err, UH_EUNSUPPORTED, "architecture %.*s is not supported yet",
-                      (int)(arch.len > 64 ? 64 : arch.len), arch.ptr);
-        goto fail;
+    if (!a) {
+        gguf_str arch;
+        rc = gguf_get_str(f, "general.architecture", &arch, err);
+        if (rc == UH_ENOTFOUND)
+            rc = err_setf(err, UH_EFORMAT, "model: no general.architecture key");
+        if (rc) goto fail;
+        a = arch_find(arch.ptr, arch.len);
+        if (!a) {
+            rc = err_setf(err, UH_EUNSUPPORTED, "architecture %.*s is not supported yet",
+                          (int)(arch.len > 64 ? 64 : arch.len), arch.ptr);
+            goto fail;
+        }
     }
+    if ((rc = arch_check(a, err))) goto fail;
+    m->arch = a;
+    m->norm = a->norm;
+    m->act = a->act;
+    m->rope = a->rope;
     gguf_str name;
     if (gguf_get_str(f, "general.name", &name, NULL) == 0)
         snprintf(m->name, sizeof m->name, "%.*s", (int)(name.len > 127 ? 127 : name.len), name.ptr);
 
-    if ((rc = read_hparams(f, m->arch->name, &m->hp, err))) goto fail;
+    if ((rc = read_hparams(f, a, &m->hp, err))) goto fail;
     if ((rc = vocab_load(f, &m->vocab, err))) goto fail;
     hparams *hp = &m->hp;
 
     /* The vocabulary size is the embedding's row count; the tokenizer must cover it. */
-    const gguf_tensor *emb = gguf_find_tensor(f, "token_embd.weight");
+    char emb_name[128];
+    if (arch_tensor_name(a, AT_TOKEN_EMBD, -1, emb_name, sizeof emb_name)) {
+        rc = err_setf(err, UH_EUNSUPPORTED, "model: architecture %s names no token embedding",
+                      a->name);
+        goto fail;
+    }
+    const gguf_tensor *emb = gguf_find_tensor(f, emb_name);
     if (!emb) {
-        rc = err_setf(err, UH_EFORMAT, "model: missing tensor token_embd.weight");
+        rc = err_setf(err, UH_EFORMAT, "model: missing tensor %s", emb_name);
         goto fail;
     }
     hp->n_vocab = (int)(emb->n_dims == 2 ? emb->ne[1] : 0);
     if (hp->n_vocab <= 0 || hp->n_vocab != vocab_n_tokens(m->vocab)) {
-        rc = err_setf(err, UH_EFORMAT,
-                      "model: token_embd.weight has %lld rows but the tokenizer has %d tokens",
-                      (long long)(emb->n_dims == 2 ? emb->ne[1] : -1), vocab_n_tokens(m->vocab));
+        rc = err_setf(err, UH_EFORMAT, "model: %s has %lld rows but the tokenizer has %d tokens",
+                      emb_name, (long long)(emb->n_dims == 2 ? emb->ne[1] : -1),
+                      vocab_n_tokens(m->vocab));
         goto fail;
     }
-    if ((rc = bind(f, "token_embd.weight", hp->n_embd, hp->n_vocab, 1, &m->tok_embd, err)) ||
-        (rc = bind(f, "output_norm.weight", hp->n_embd, 0, 1, &m->output_norm, err)) ||
-        (rc = bind(f, "output.weight", hp->n_embd, hp->n_vocab, !m->arch->tied_output_allowed,
-                   &m->output, err)) ||
-        (rc = bind(f, "rope_freqs.weight", hp->n_rot / 2, 0, 0, &m->rope_freqs, err)))
-        goto fail;
-    if (!m->output) m->output = m->tok_embd;
+    if ((rc = bind_roles(m, NULL, -1, 0, ARCH_N_GLOBAL, err))) goto fail;
+    if (!m->output) m->output = m->tok_embd; /* tied: the embedding doubles as the head */
     if (!qtype_traits[m->tok_embd->type].to_float) {
-        rc = err_setf(err, UH_EUNSUPPORTED, "model: token_embd.weight type %s cannot be read",
+        rc = err_setf(err, UH_EUNSUPPORTED, "model: %s type %s cannot be read", emb_name,
                       qtype_name((int)m->tok_embd->type));
         goto fail;
     }
@@ -274,13 +361,23 @@ int model_load_gguf(gguf_file *f, uh_model **out, uh_err *err)
         goto fail;
     }
     for (int il = 0; il < hp->n_layer; il++)
-        if ((rc = bind_layer(m, il, &m->layers[il], err))) goto fail;
+        if ((rc = bind_roles(m, &m->layers[il], il, ARCH_N_GLOBAL, AT_COUNT, err))) goto fail;
     if ((rc = pack_weights(m, err))) goto fail;
     *out = m;
     return UH_OK;
 fail:
     uh_model_free(m);
     return rc;
+}
+
+int model_load_gguf(gguf_file *f, uh_model **out, uh_err *err)
+{
+    return load(f, NULL, out, err);
+}
+
+int model_load_gguf_arch(gguf_file *f, const arch_desc *a, uh_model **out, uh_err *err)
+{
+    return load(f, a, out, err);
 }
 
 /* ---- packed weights ----

@@ -1,36 +1,22 @@
-/* model.h - a loaded model: hyperparameters, the architecture description and borrowed pointers
- * to every weight tensor of the mmapped GGUF file.
+/* model.h - a loaded model: hyperparameters, the architecture description it was loaded by and
+ * borrowed pointers to every weight tensor of the mmapped GGUF file.
  *
- * Architectures are data (struct arch_desc in arch.c): which tensors exist per layer, whether the
- * q/k/v projections carry biases, the RoPE style. The forward pass (forward.c) reads only this
- * description, so supporting a llama-like architecture means adding a table row, not a function.
+ * Architectures are data (arch_desc, arch.h / arch.c): which tensors exist per layer under which
+ * names, which are required, the norm, activation and RoPE style. The loader resolves the
+ * description into the plain fields below (a NULL tensor pointer for a role the file or the
+ * architecture lacks), so the forward pass (forward.c) reads only those, never the table, and
+ * supporting a llama-like architecture means adding a table entry, not a function.
  *
  * Ownership: struct uh_model owns the gguf_file (the mapping) and the vocab; every gguf_tensor
- * pointer below points into the gguf_file and lives as long as the model. */
+ * pointer below points into the gguf_file and lives as long as the model; arch points into the
+ * static table (or to the caller's description, see model_load_gguf_arch). */
 #ifndef UH_ENGINE_MODEL_H
 #define UH_ENGINE_MODEL_H
 
+#include "engine/arch.h"
 #include "gguf/gguf.h"
 #include "text/vocab.h"
 #include "unhosted.h"
-
-enum rope_style {
-    ROPE_NORM = 0, /* rotate adjacent pairs (x[2i], x[2i+1]): llama */
-    ROPE_NEOX = 1, /* rotate halves (x[i], x[i + n_rot/2]): qwen2, gpt-neox */
-};
-
-enum bias_rule { BIAS_NONE = 0, BIAS_OPTIONAL = 1, BIAS_REQUIRED = 2 };
-
-typedef struct {
-    const char *name;         /* general.architecture */
-    enum rope_style rope;
-    enum bias_rule qkv_bias;  /* blk.N.attn_{q,k,v}.bias */
-    enum bias_rule out_bias;  /* blk.N.attn_output.bias */
-    int tied_output_allowed;  /* output.weight may be absent: reuse token_embd */
-} arch_desc;
-
-/* The table entry for an architecture name, or NULL if unsupported. */
-const arch_desc *arch_find(const char *name, size_t len);
 
 typedef struct {
     int n_vocab;
@@ -45,6 +31,9 @@ typedef struct {
     float norm_eps;   /* RMSNorm epsilon */
     float rope_base;  /* theta base */
     float rope_scale; /* position multiplier: 1 / linear scaling factor */
+    int n_expert;     /* MoE: experts per layer, 0 for a dense FFN */
+    int n_expert_used; /* MoE: experts per token */
+    int n_ff_exp;      /* MoE: hidden width of one expert */
 } hparams;
 
 typedef struct {
@@ -54,6 +43,7 @@ typedef struct {
     const gguf_tensor *wv;        /* [n_embd] -> [n_head_kv * head_dim] */
     const gguf_tensor *wo;        /* [n_head * head_dim] -> [n_embd] */
     const gguf_tensor *bq, *bk, *bv, *bo; /* biases, NULL when absent */
+    const gguf_tensor *q_norm, *k_norm;   /* [head_dim] per-head norms, NULL when absent */
     const gguf_tensor *ffn_norm;  /* [n_embd] */
     const gguf_tensor *w_gate;    /* [n_embd] -> [n_ff] */
     const gguf_tensor *w_up;      /* [n_embd] -> [n_ff] */
@@ -65,6 +55,10 @@ struct uh_model {
     vocab *vocab;
     const arch_desc *arch;
     hparams hp;
+    /* the operations of the architecture, resolved from arch at load (arch_check passed) */
+    enum arch_norm norm;
+    enum arch_act act;
+    enum rope_style rope;
     char name[128];
     const gguf_tensor *tok_embd;    /* [n_embd, n_vocab]: one row per token */
     const gguf_tensor *output_norm; /* [n_embd] */
@@ -75,7 +69,15 @@ struct uh_model {
     size_t packed_len;
 };
 
+/* The shape a tensor of role t has in a model with hyperparameters hp: ggml order (ne[0] the row
+ * length), ne[1] and ne[2] 0 where the tensor has fewer dimensions. */
+void model_role_shape(const hparams *hp, enum arch_tensor t, int64_t ne[3]);
+
 /* Loads from an already opened file, taking ownership of it (closed on failure too). */
 int model_load_gguf(gguf_file *f, uh_model **out, uh_err *err);
+/* The same with a given description instead of the table's entry for general.architecture (its
+ * metadata keys are still read under a->name); a must outlive the model. Tests use it to load
+ * files with descriptions the table does not hold. */
+int model_load_gguf_arch(gguf_file *f, const arch_desc *a, uh_model **out, uh_err *err);
 
 #endif

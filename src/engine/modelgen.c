@@ -17,6 +17,9 @@
 
 #include "engine/modelgen.h"
 
+#include "engine/arch.h"
+#include "engine/model.h"
+
 #include "base/err.h"
 #include "base/rng.h"
 #include "gguf/gguf.h"
@@ -147,6 +150,25 @@ static int weight_type(const modelgen_opts *o, const char *role, int il)
     return qtype_from_name(o->type);
 }
 
+/* Initial distribution of a weight of role t with row length n_in: matrices N(0, 1/sqrt(n_in))
+ * except the embedding N(0, 0.5) and the head N(0, 0.3), biases N(0, 0.25), norms (and
+ * frequency divisors) 1 + N(0, 0.1). */
+static void role_init(enum arch_tensor t, int64_t ne0, int64_t ne1, double *mean, double *std)
+{
+    *mean = 0;
+    if (t == AT_TOKEN_EMBD)
+        *std = 0.5;
+    else if (t == AT_OUTPUT)
+        *std = 0.3;
+    else if (ne1)
+        *std = 1.0 / sqrt((double)ne0);
+    else if (t == AT_ATTN_Q_BIAS || t == AT_ATTN_K_BIAS || t == AT_ATTN_V_BIAS ||
+             t == AT_ATTN_OUT_BIAS)
+        *std = 0.25;
+    else
+        *mean = 1, *std = 0.1;
+}
+
 static int add_weight(gguf_writer *w, rng_state *r, const char *name, int type, int64_t ne0,
                       int64_t ne1, double mean, double std, uh_err *err)
 {
@@ -176,9 +198,14 @@ static int add_weight(gguf_writer *w, rng_state *r, const char *name, int type, 
 int modelgen_check(const modelgen_opts *o, uh_err *err)
 {
     if (!o->out) return err_setf(err, UH_EINVAL, "modelgen: no output path");
-    if (strcmp(o->arch, "llama") && strcmp(o->arch, "qwen2"))
-        return err_setf(err, UH_EUNSUPPORTED,
-                        "modelgen: architecture %s is not supported (llama, qwen2)", o->arch);
+    const arch_desc *a = o->arch ? arch_find(o->arch, strlen(o->arch)) : NULL;
+    if (!a)
+        return err_setf(err, UH_EUNSUPPORTED, "modelgen: architecture %s is not in the table",
+                        o->arch ? o->arch : "(none)");
+    int rc = arch_check(a, err);
+    if (rc) return rc;
+    if (o->tied && a->tensors[AT_OUTPUT].need == ARCH_REQUIRED)
+        return err_setf(err, UH_EINVAL, "modelgen: architecture %s cannot tie the output", a->name);
     if (strcmp(o->type, "Q4_K_M") &&
         (qtype_from_name(o->type) < 0 || !qtype_traits[qtype_from_name(o->type)].vec_dot))
         return err_setf(err, UH_EINVAL, "modelgen: unknown weight type %s", o->type);
@@ -241,40 +268,35 @@ int modelgen_write(const modelgen_opts *o, uh_err *err)
         goto out;
     }
 
-    const int64_t d = o->n_embd, dkv = (int64_t)o->n_head_kv * hd, ff = o->n_ff;
-    const double s_in = 1.0 / sqrt((double)d), s_ff = 1.0 / sqrt((double)ff);
-    const int qwen = strcmp(A, "qwen2") == 0;
-    if (add_weight(w, &r, "token_embd.weight", weight_type(o, "token_embd", -1), d, n_vocab, 0,
-                   0.5, err))
-        goto out;
-    for (int il = 0; il < o->n_layer; il++) {
-        struct {
-            const char *role;
-            int64_t ne0, ne1;
+    /* Every role the architecture requires, in enum order within a layer (arch.h), drawn one
+     * tensor at a time; optional roles are left out, except the untied head. */
+    const arch_desc *a = arch_find(A, strlen(A));
+    const hparams hp = {.n_embd = o->n_embd,
+                        .n_head = o->n_head,
+                        .n_head_kv = o->n_head_kv,
+                        .head_dim = hd,
+                        .n_rot = hd,
+                        .n_ff = o->n_ff,
+                        .n_vocab = n_vocab};
+    for (int il = -1; il <= o->n_layer; il++) {
+        /* -1: token_embd; n_layer: output_norm, then output */
+        const int first = il < 0             ? AT_TOKEN_EMBD
+                          : il == o->n_layer ? AT_OUTPUT_NORM
+                                             : ARCH_N_GLOBAL;
+        const int last = il < 0 ? AT_TOKEN_EMBD + 1 : il == o->n_layer ? AT_OUTPUT + 1 : AT_COUNT;
+        for (int t = first; t < last; t++) {
+            const enum arch_tensor role = (enum arch_tensor)t;
+            const int want = a->tensors[t].need == ARCH_REQUIRED ||
+                             (role == AT_OUTPUT && a->tensors[t].need != ARCH_ABSENT && !o->tied);
+            if (!want || arch_tensor_name(a, role, il, name, sizeof name)) continue;
+            int64_t ne[3];
             double mean, std;
-        } t[] = {
-            {"attn_norm", d, 0, 1, 0.1},     {"attn_q", d, d, 0, s_in},
-            {"attn_k", d, dkv, 0, s_in},     {"attn_v", d, dkv, 0, s_in},
-            {"attn_output", d, d, 0, s_in},  {"ffn_norm", d, 0, 1, 0.1},
-            {"ffn_gate", d, ff, 0, s_in},    {"ffn_up", d, ff, 0, s_in},
-            {"ffn_down", ff, d, 0, s_ff},
-        };
-        for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
-            snprintf(name, sizeof name, "blk.%d.%s.weight", il, t[i].role);
-            if (add_weight(w, &r, name, weight_type(o, t[i].role, il), t[i].ne0, t[i].ne1,
-                           t[i].mean, t[i].std, err))
-                goto out;
-            if (qwen && (!strcmp(t[i].role, "attn_q") || !strcmp(t[i].role, "attn_k") ||
-                         !strcmp(t[i].role, "attn_v"))) {
-                snprintf(name, sizeof name, "blk.%d.%s.bias", il, t[i].role);
-                if (add_weight(w, &r, name, QT_F32, t[i].ne1, 0, 0, 0.25, err)) goto out;
-            }
+            model_role_shape(&hp, role, ne);
+            role_init(role, ne[0], ne[1], &mean, &std);
+            const int type = ne[1] ? weight_type(o, arch_tensor_role(role), il) : QT_F32;
+            if (add_weight(w, &r, name, type, ne[0], ne[1], mean, std, err)) goto out;
         }
     }
-    if (add_weight(w, &r, "output_norm.weight", QT_F32, d, 0, 1, 0.1, err)) goto out;
-    if (!o->tied &&
-        add_weight(w, &r, "output.weight", weight_type(o, "output", -1), d, n_vocab, 0, 0.3, err))
-        goto out;
     rc = gguf_writer_write(w, o->out, 0, err);
     goto done;
 out:

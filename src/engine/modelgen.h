@@ -11,7 +11,7 @@
 #define MODELGEN_MIN_VOCAB 300 /* specials + 256 byte tokens + a few pieces */
 
 typedef struct {
-    const char *arch; /* "llama" or "qwen2" (q/k/v biases, NEOX rope) */
+    const char *arch; /* an entry of the architecture table (arch.c): "llama", "qwen2" */
     int n_embd, n_layer, n_head, n_head_kv, n_ff, n_vocab, n_ctx;
     float rope_base, norm_eps;
     int tied;               /* no output.weight: the embedding doubles as the head */

@@ -1,0 +1,180 @@
+/* arch.c - the architecture table: one description per model family (see arch.h), and the check
+ * of what the engine can run.
+ *
+ * Tensor names are the ones llama.cpp's converters write into GGUF files, so files made for it
+ * load unchanged. Roles left out of an entry are ARCH_ABSENT. */
+#include "engine/arch.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "base/err.h"
+
+/* clang-format off */
+#define REQ(n) {.name = (n), .need = ARCH_REQUIRED}
+#define OPT(n) {.name = (n), .need = ARCH_OPTIONAL}
+/* clang-format on */
+
+static const arch_desc arch_table[] = {
+    /* Llama 2/3.x, Mistral, TinyLlama, SmolLM: plain pre-norm decoder, GQA, SwiGLU. Converters
+     * write no biases, but some fine-tunes carry them; small models tie the head. */
+    {
+        .name = "llama",
+        .tensors =
+            {
+                [AT_TOKEN_EMBD] = REQ("token_embd.weight"),
+                [AT_OUTPUT_NORM] = REQ("output_norm.weight"),
+                [AT_OUTPUT] = OPT("output.weight"),
+                [AT_ROPE_FREQS] = OPT("rope_freqs.weight"),
+                [AT_ATTN_NORM] = REQ("blk.%d.attn_norm.weight"),
+                [AT_ATTN_Q] = REQ("blk.%d.attn_q.weight"),
+                [AT_ATTN_Q_BIAS] = OPT("blk.%d.attn_q.bias"),
+                [AT_ATTN_K] = REQ("blk.%d.attn_k.weight"),
+                [AT_ATTN_K_BIAS] = OPT("blk.%d.attn_k.bias"),
+                [AT_ATTN_V] = REQ("blk.%d.attn_v.weight"),
+                [AT_ATTN_V_BIAS] = OPT("blk.%d.attn_v.bias"),
+                [AT_ATTN_OUT] = REQ("blk.%d.attn_output.weight"),
+                [AT_ATTN_OUT_BIAS] = OPT("blk.%d.attn_output.bias"),
+                [AT_FFN_NORM] = REQ("blk.%d.ffn_norm.weight"),
+                [AT_FFN_GATE] = REQ("blk.%d.ffn_gate.weight"),
+                [AT_FFN_UP] = REQ("blk.%d.ffn_up.weight"),
+                [AT_FFN_DOWN] = REQ("blk.%d.ffn_down.weight"),
+            },
+        .norm = NORM_RMS,
+        .act = ACT_SILU,
+        .rope = ROPE_NORM,
+    },
+    /* Qwen2 / Qwen2.5: llama's layout with biases on q, k and v, and NEOX RoPE. */
+    {
+        .name = "qwen2",
+        .tensors =
+            {
+                [AT_TOKEN_EMBD] = REQ("token_embd.weight"),
+                [AT_OUTPUT_NORM] = REQ("output_norm.weight"),
+                [AT_OUTPUT] = OPT("output.weight"),
+                [AT_ROPE_FREQS] = OPT("rope_freqs.weight"),
+                [AT_ATTN_NORM] = REQ("blk.%d.attn_norm.weight"),
+                [AT_ATTN_Q] = REQ("blk.%d.attn_q.weight"),
+                [AT_ATTN_Q_BIAS] = REQ("blk.%d.attn_q.bias"),
+                [AT_ATTN_K] = REQ("blk.%d.attn_k.weight"),
+                [AT_ATTN_K_BIAS] = REQ("blk.%d.attn_k.bias"),
+                [AT_ATTN_V] = REQ("blk.%d.attn_v.weight"),
+                [AT_ATTN_V_BIAS] = REQ("blk.%d.attn_v.bias"),
+                [AT_ATTN_OUT] = REQ("blk.%d.attn_output.weight"),
+                [AT_FFN_NORM] = REQ("blk.%d.ffn_norm.weight"),
+                [AT_FFN_GATE] = REQ("blk.%d.ffn_gate.weight"),
+                [AT_FFN_UP] = REQ("blk.%d.ffn_up.weight"),
+                [AT_FFN_DOWN] = REQ("blk.%d.ffn_down.weight"),
+            },
+        .norm = NORM_RMS,
+        .act = ACT_SILU,
+        .rope = ROPE_NEOX,
+    },
+};
+
+#undef REQ
+#undef OPT
+
+static const char *const role_names[AT_COUNT] = {
+    [AT_TOKEN_EMBD] = "token_embd",
+    [AT_OUTPUT_NORM] = "output_norm",
+    [AT_OUTPUT] = "output",
+    [AT_ROPE_FREQS] = "rope_freqs",
+    [AT_ATTN_NORM] = "attn_norm",
+    [AT_ATTN_Q] = "attn_q",
+    [AT_ATTN_Q_BIAS] = "attn_q.bias",
+    [AT_ATTN_K] = "attn_k",
+    [AT_ATTN_K_BIAS] = "attn_k.bias",
+    [AT_ATTN_V] = "attn_v",
+    [AT_ATTN_V_BIAS] = "attn_v.bias",
+    [AT_ATTN_Q_NORM] = "attn_q_norm",
+    [AT_ATTN_K_NORM] = "attn_k_norm",
+    [AT_ATTN_OUT] = "attn_output",
+    [AT_ATTN_OUT_BIAS] = "attn_output.bias",
+    [AT_ATTN_POST_NORM] = "post_attention_norm",
+    [AT_FFN_NORM] = "ffn_norm",
+    [AT_FFN_GATE] = "ffn_gate",
+    [AT_FFN_UP] = "ffn_up",
+    [AT_FFN_DOWN] = "ffn_down",
+    [AT_FFN_GATE_INP] = "ffn_gate_inp",
+    [AT_FFN_GATE_EXPS] = "ffn_gate_exps",
+    [AT_FFN_UP_EXPS] = "ffn_up_exps",
+    [AT_FFN_DOWN_EXPS] = "ffn_down_exps",
+    [AT_FFN_POST_NORM] = "post_ffw_norm",
+};
+
+const arch_desc *arch_find(const char *name, size_t len)
+{
+    for (size_t i = 0; i < sizeof arch_table / sizeof arch_table[0]; i++)
+        if (strlen(arch_table[i].name) == len && memcmp(arch_table[i].name, name, len) == 0)
+            return &arch_table[i];
+    return NULL;
+}
+
+const arch_desc *arch_at(int i)
+{
+    if (i < 0 || (size_t)i >= sizeof arch_table / sizeof arch_table[0]) return NULL;
+    return &arch_table[i];
+}
+
+const char *arch_tensor_role(enum arch_tensor t)
+{
+    return (unsigned)t < AT_COUNT && role_names[t] ? role_names[t] : "?";
+}
+
+int arch_tensor_name(const arch_desc *a, enum arch_tensor t, int il, char *buf, size_t size)
+{
+    if ((unsigned)t >= AT_COUNT || a->tensors[t].need == ARCH_ABSENT || !a->tensors[t].name)
+        return -1;
+    /* the pattern is data, not a format: substitute its one %d by hand */
+    const char *pat = a->tensors[t].name, *hole = strstr(pat, "%d");
+    int n;
+    if (t < ARCH_N_GLOBAL || !hole)
+        n = snprintf(buf, size, "%s", pat);
+    else
+        n = snprintf(buf, size, "%.*s%d%s", (int)(hole - pat), pat, il, hole + 2);
+    return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
+int arch_check(const arch_desc *a, uh_err *err)
+{
+    const char *missing = NULL;
+    if (a->norm != NORM_RMS)
+        missing = "LayerNorm";
+    else if (a->act != ACT_SILU)
+        missing = a->act == ACT_GELU ? "a GELU-gated FFN" : "an FFN activation";
+    else if (a->rope != ROPE_NORM && a->rope != ROPE_NEOX)
+        missing = "this RoPE style";
+    else if (a->embd_scale != EMBD_SCALE_NONE)
+        missing = "embedding scaling";
+    else if (a->swa.pattern != 0 || a->swa.pattern_key)
+        missing = "sliding-window attention";
+    else if (a->attn_softcap.key || a->attn_softcap.def != 0)
+        missing = "attention logit soft-capping";
+    else if (a->final_softcap.key || a->final_softcap.def != 0)
+        missing = "final logit soft-capping";
+    else if (a->n_expert_key || a->tensors[AT_FFN_GATE_INP].need != ARCH_ABSENT ||
+             a->tensors[AT_FFN_GATE_EXPS].need != ARCH_ABSENT ||
+             a->tensors[AT_FFN_UP_EXPS].need != ARCH_ABSENT ||
+             a->tensors[AT_FFN_DOWN_EXPS].need != ARCH_ABSENT)
+        missing = "mixture-of-experts routing";
+    else if (a->tensors[AT_ATTN_POST_NORM].need != ARCH_ABSENT ||
+             a->tensors[AT_FFN_POST_NORM].need != ARCH_ABSENT)
+        missing = "post-attention / post-FFN norms";
+    else if (a->tensors[AT_TOKEN_EMBD].need != ARCH_REQUIRED ||
+             a->tensors[AT_OUTPUT_NORM].need != ARCH_REQUIRED ||
+             a->tensors[AT_ATTN_NORM].need != ARCH_REQUIRED ||
+             a->tensors[AT_ATTN_Q].need != ARCH_REQUIRED ||
+             a->tensors[AT_ATTN_K].need != ARCH_REQUIRED ||
+             a->tensors[AT_ATTN_V].need != ARCH_REQUIRED ||
+             a->tensors[AT_ATTN_OUT].need != ARCH_REQUIRED ||
+             a->tensors[AT_FFN_NORM].need != ARCH_REQUIRED ||
+             a->tensors[AT_FFN_GATE].need != ARCH_REQUIRED ||
+             a->tensors[AT_FFN_UP].need != ARCH_REQUIRED ||
+             a->tensors[AT_FFN_DOWN].need != ARCH_REQUIRED)
+        missing = "a layer without separate q/k/v, norm and gate/up/down tensors";
+    if (!missing) return UH_OK;
+    return err_setf(err, UH_EUNSUPPORTED,
+                    "model: architecture %s needs %s, which is not implemented yet", a->name,
+                    missing);
+}

@@ -1,0 +1,395 @@
+/* test_arch.c - the architecture table drives loading: tensors are looked up under the names an
+ * entry gives, required ones must be there, optional ones are used when present, roles an entry
+ * lacks are never looked up, and descriptions asking for operations the engine lacks are
+ * refused. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "engine/arch.h"
+#include "engine/model.h"
+#include "engine/modelgen.h"
+#include "gguf/gguf.h"
+#include "kernels/qtypes.h"
+#include "unhosted.h"
+
+#define N_TOK   8
+#define N_VOCAB 320
+
+static char g_dir[256];
+
+static const char *tmp_path(const char *name)
+{
+    static char buf[4][512];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", g_dir, name);
+    return buf[k];
+}
+
+/* A small model of arch written to the temp folder under file; returns its path. */
+static const char *gen(const char *arch, const char *file)
+{
+    modelgen_opts o = modelgen_default_opts();
+    o.arch = arch;
+    o.n_layer = 2;
+    o.n_embd = 128;
+    o.n_ff = 256;
+    o.n_head = 2;
+    o.n_head_kv = 1;
+    o.n_vocab = N_VOCAB;
+    o.type = "F32";
+    o.seed = 7;
+    o.out = tmp_path(file);
+    uh_err err = {0};
+    int rc = modelgen_write(&o, &err);
+    CHECKF(rc == 0, "%s: %s", arch, err.msg);
+    return o.out;
+}
+
+/* Loads path with description a (NULL: the table's entry). */
+static int load(const char *path, const arch_desc *a, uh_model **m, uh_err *err)
+{
+    gguf_file *f;
+    *m = NULL;
+    int rc = gguf_open(path, &f, err);
+    if (rc) return rc;
+    return a ? model_load_gguf_arch(f, a, m, err) : model_load_gguf(f, m, err);
+}
+
+/* Logits of a fixed sequence at every position, exact path. */
+static int logits(const char *path, const arch_desc *a, const uh_token *ids, int n, float *out,
+                  int n_vocab, uh_err *err)
+{
+    uh_model *m;
+    uh_ctx *c = NULL;
+    int rc = load(path, a, &m, err);
+    if (rc) return rc;
+    uh_ctx_params cp = uh_ctx_default_params();
+    cp.exact = 1;
+    cp.n_threads = 1;
+    cp.n_ctx = 64;
+    rc = uh_ctx_new(m, &cp, &c, err);
+    int32_t pos[64];
+    int8_t want[64];
+    for (int i = 0; i < n; i++) pos[i] = i, want[i] = 1;
+    uh_batch b = {.n_tokens = n, .tokens = ids, .pos = pos, .want_output = want};
+    if (rc == 0) rc = uh_eval(c, &b, err);
+    for (int i = 0; rc == 0 && i < n; i++)
+        memcpy(out + (size_t)i * n_vocab, uh_get_logits(c, i), (size_t)n_vocab * sizeof(float));
+    uh_ctx_free(c);
+    uh_model_free(m);
+    return rc;
+}
+
+/* max over rows of max|a-b| / std(a) */
+static double rel_diff(const float *a, const float *b, int rows, int n)
+{
+    double worst = 0;
+    for (int r = 0; r < rows; r++) {
+        double mean = 0, var = 0, md = 0;
+        for (int i = 0; i < n; i++) mean += a[r * n + i];
+        mean /= n;
+        for (int i = 0; i < n; i++) {
+            var += (a[r * n + i] - mean) * (a[r * n + i] - mean);
+            double d = fabs(a[r * n + i] - b[r * n + i]);
+            if (d > md) md = d;
+        }
+        if (md / sqrt(var / n) > worst) worst = md / sqrt(var / n);
+    }
+    return worst;
+}
+
+/* Rewrites src into dst without tensor drop (if set) and with an extra F32 vector add_name of
+ * add_len values 1.0 (if set). */
+static int rewrite(const char *src, const char *dst, const char *drop, const char *add_name,
+                   int add_len)
+{
+    gguf_file *f = NULL;
+    uh_err err = {0};
+    if (gguf_open(src, &f, &err)) return -1;
+    gguf_writer *w = gguf_writer_new();
+    int rc = w ? 0 : -1;
+    for (uint64_t i = 0; rc == 0 && i < gguf_n_kv(f); i++)
+        rc = gguf_writer_copy_kv(w, gguf_kv_at(f, i));
+    for (uint64_t i = 0; rc == 0 && i < gguf_n_tensors(f); i++) {
+        const gguf_tensor *t = gguf_tensor_at(f, i);
+        if (drop && !strcmp(t->name, drop)) continue;
+        rc = gguf_writer_add_tensor(w, t->name, t->type, t->n_dims, t->ne, t->data, t->size);
+    }
+    if (rc == 0 && add_name) {
+        float v[512];
+        for (int i = 0; i < 512; i++) v[i] = 1.0f;
+        const int64_t ne[1] = {add_len};
+        rc = gguf_writer_add_tensor(w, add_name, QT_F32, 1, ne, v, (uint64_t)add_len * 4);
+    }
+    if (rc == 0) rc = gguf_writer_write(w, dst, 0, &err);
+    gguf_writer_free(w);
+    gguf_close(f);
+    return rc;
+}
+
+static void expect_load(const char *path, const arch_desc *a, int code, const char *needle)
+{
+    uh_model *m = NULL;
+    uh_err err = {0};
+    int rc = load(path, a, &m, &err);
+    CHECKF(rc == code, "%s: rc %d, want %d: %s", a ? a->name : "table", rc, code, err.msg);
+    if (needle) CHECKF(strstr(err.msg, needle) != NULL, "message '%s' lacks '%s'", err.msg, needle);
+    uh_model_free(m);
+}
+
+static const uh_token k_ids[N_TOK] = {1, 300, 42, 7, 99, 260, 3, 150};
+
+/* ---- cases ---- */
+
+/* The llama and qwen2 entries use llama.cpp's GGUF names: every tensor of the shared fixtures
+ * (written by llama.cpp's tools) is some role of the entry, and every role the entry requires
+ * is in the files. */
+static void test_entries_name_llama_cpp_tensors(void)
+{
+    const char *files[][2] = {{"llama", "models/llama-s1-F32.gguf"},
+                              {"llama", "models/llama-tied-F32.gguf"},
+                              {"qwen2", "models/qwen2-s1-F32.gguf"}};
+    char buf[128];
+    const arch_desc *llama = arch_find("llama", 5), *qwen2 = arch_find("qwen2", 5);
+    CHECK(llama && qwen2 && !strcmp(llama->name, "llama") && !strcmp(qwen2->name, "qwen2"));
+    if (!llama || !qwen2) return;
+    CHECK(arch_tensor_name(llama, AT_ATTN_Q, 3, buf, sizeof buf) == 0 &&
+          !strcmp(buf, "blk.3.attn_q.weight"));
+    CHECK(arch_tensor_name(qwen2, AT_ATTN_V_BIAS, 12, buf, sizeof buf) == 0 &&
+          !strcmp(buf, "blk.12.attn_v.bias"));
+    CHECK(arch_tensor_name(llama, AT_TOKEN_EMBD, 5, buf, sizeof buf) == 0 &&
+          !strcmp(buf, "token_embd.weight"));
+    CHECK(arch_tensor_name(llama, AT_ATTN_Q_NORM, 0, buf, sizeof buf) == -1); /* llama has none */
+    CHECK(arch_tensor_name(llama, AT_FFN_DOWN, 0, buf, 8) == -1);             /* too small */
+    CHECK(qwen2->tensors[AT_ATTN_Q_BIAS].need == ARCH_REQUIRED &&
+          qwen2->tensors[AT_ATTN_OUT_BIAS].need == ARCH_ABSENT &&
+          llama->tensors[AT_ATTN_Q_BIAS].need == ARCH_OPTIONAL);
+    CHECK(llama->rope == ROPE_NORM && qwen2->rope == ROPE_NEOX);
+
+    for (size_t k = 0; k < sizeof files / sizeof files[0]; k++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s", t_testdata(), files[k][1]);
+        if (access(path, R_OK) != 0) {
+            printf("  (skipped %s: not found)\n", path);
+            continue;
+        }
+        const arch_desc *a = arch_find(files[k][0], strlen(files[k][0]));
+        gguf_file *f;
+        uh_err err = {0};
+        CHECKF(gguf_open(path, &f, &err) == 0, "%s", err.msg);
+        if (err.code) continue;
+        char key[64];
+        uint32_t n_layer = 0;
+        snprintf(key, sizeof key, "%s.block_count", a->name);
+        CHECK(gguf_get_u32(f, key, &n_layer, NULL) == 0 && n_layer > 0);
+        for (uint64_t i = 0; i < gguf_n_tensors(f); i++) { /* every tensor is a role */
+            const char *name = gguf_tensor_at(f, i)->name;
+            int found = 0;
+            for (int il = 0; il < (int)n_layer && !found; il++)
+                for (int t = 0; t < AT_COUNT && !found; t++)
+                    found = arch_tensor_name(a, (enum arch_tensor)t, il, buf, sizeof buf) == 0 &&
+                            !strcmp(buf, name);
+            CHECKF(found, "%s: %s is no role of %s", files[k][1], name, a->name);
+        }
+        for (int il = 0; il < (int)n_layer; il++) /* every required role is there */
+            for (int t = 0; t < AT_COUNT; t++)
+                if (a->tensors[t].need == ARCH_REQUIRED) {
+                    CHECK(arch_tensor_name(a, (enum arch_tensor)t, il, buf, sizeof buf) == 0);
+                    CHECKF(gguf_find_tensor(f, buf), "%s lacks %s", files[k][1], buf);
+                }
+        gguf_close(f);
+    }
+}
+
+/* A name the table does not hold is refused by the loader and by the generator. */
+static void test_unknown_architecture_is_refused(void)
+{
+    CHECK(arch_find("gemma2", 6) == NULL && arch_find("llam", 4) == NULL);
+    modelgen_opts o = modelgen_default_opts();
+    o.arch = "nonesuch";
+    o.out = tmp_path("x.gguf");
+    uh_err err = {0};
+    CHECK(modelgen_write(&o, &err) == UH_EUNSUPPORTED && strstr(err.msg, "nonesuch"));
+    CHECK(access(o.out, F_OK) != 0);
+    /* a llama file relabelled: the loader looks its name up in the table */
+    const char *src = gen("llama", "l.gguf");
+    gguf_file *f;
+    CHECK(gguf_open(src, &f, &err) == 0);
+    gguf_writer *w = gguf_writer_new();
+    for (uint64_t i = 0; i < gguf_n_kv(f); i++) {
+        const gguf_kv *kv = gguf_kv_at(f, i);
+        if (!strcmp(kv->key_z, "general.architecture"))
+            gguf_writer_set_str(w, kv->key_z, "nonesuch");
+        else
+            gguf_writer_copy_kv(w, kv);
+    }
+    for (uint64_t i = 0; i < gguf_n_tensors(f); i++) {
+        const gguf_tensor *t = gguf_tensor_at(f, i);
+        gguf_writer_add_tensor(w, t->name, t->type, t->n_dims, t->ne, t->data, t->size);
+    }
+    const char *dst = tmp_path("nonesuch.gguf");
+    CHECK(gguf_writer_write(w, dst, 0, &err) == 0);
+    gguf_writer_free(w);
+    gguf_close(f);
+    expect_load(dst, NULL, UH_EUNSUPPORTED, "architecture nonesuch is not supported yet");
+}
+
+/* Whether a tensor must exist is the entry's word: the same file loads or is refused naming the
+ * tensor depending on the description. */
+static void test_required_tensors_come_from_the_entry(void)
+{
+    const char *qw = gen("qwen2", "q.gguf");
+    const char *nobias = tmp_path("q-nobias.gguf");
+    CHECK(rewrite(qw, nobias, "blk.1.attn_v.bias", NULL, 0) == 0);
+    expect_load(nobias, NULL, UH_EFORMAT, "missing tensor blk.1.attn_v.bias");
+    arch_desc opt = *arch_find("qwen2", 5);
+    opt.tensors[AT_ATTN_V_BIAS].need = ARCH_OPTIONAL;
+    expect_load(nobias, &opt, UH_OK, NULL);
+
+    const char *ll = gen("llama", "l.gguf");
+    arch_desc req = *arch_find("llama", 5);
+    req.tensors[AT_ATTN_OUT_BIAS].need = ARCH_REQUIRED;
+    expect_load(ll, &req, UH_EFORMAT, "missing tensor blk.0.attn_output.bias");
+    /* and the names are the entry's: renaming a role's tensor makes the file incomplete */
+    arch_desc ren = *arch_find("llama", 5);
+    ren.tensors[AT_FFN_UP].name = "blk.%d.ffn_up_renamed.weight";
+    expect_load(ll, &ren, UH_EFORMAT, "missing tensor blk.0.ffn_up_renamed.weight");
+    ren = *arch_find("llama", 5);
+    ren.tensors[AT_OUTPUT_NORM].name = "norm.weight";
+    expect_load(ll, &ren, UH_EFORMAT, "missing tensor norm.weight");
+}
+
+/* An optional tensor present is used: qwen2's q/k/v biases marked optional give the very same
+ * logits as marked required, and marked absent (never looked up) give other logits. */
+static void test_optional_bias_present_is_used(void)
+{
+    static float req[N_TOK * N_VOCAB], opt[N_TOK * N_VOCAB], none[N_TOK * N_VOCAB];
+    const char *qw = gen("qwen2", "q.gguf");
+    uh_err err = {0};
+    arch_desc o = *arch_find("qwen2", 5), n = o;
+    for (int t = AT_ATTN_Q_BIAS; t <= AT_ATTN_V_BIAS; t += 2) { /* q, k, v biases */
+        o.tensors[t].need = ARCH_OPTIONAL;
+        n.tensors[t].need = ARCH_ABSENT;
+    }
+    CHECKF(logits(qw, NULL, k_ids, N_TOK, req, N_VOCAB, &err) == 0, "%s", err.msg);
+    CHECKF(logits(qw, &o, k_ids, N_TOK, opt, N_VOCAB, &err) == 0, "%s", err.msg);
+    CHECKF(logits(qw, &n, k_ids, N_TOK, none, N_VOCAB, &err) == 0, "%s", err.msg);
+    CHECK(memcmp(req, opt, sizeof req) == 0);
+    const double d = rel_diff(req, none, N_TOK, N_VOCAB);
+    CHECKF(d > 0.1, "biases ignored changed the logits by only %.4f", d);
+}
+
+/* Roles an entry does not have are not looked up: a stray per-head q norm of a nonsense shape
+ * in a llama file is ignored, while a description that has the role refuses it. */
+static void test_absent_roles_are_not_looked_up(void)
+{
+    const char *ll = gen("llama", "l.gguf");
+    const char *stray = tmp_path("l-stray.gguf");
+    CHECK(rewrite(ll, stray, NULL, "blk.0.attn_q_norm.weight", 7) == 0);
+    expect_load(stray, NULL, UH_OK, NULL);
+    arch_desc qn = *arch_find("llama", 5);
+    qn.tensors[AT_ATTN_Q_NORM] = (arch_tensor_desc){"blk.%d.attn_q_norm.weight", ARCH_OPTIONAL};
+    expect_load(stray, &qn, UH_EFORMAT,
+                "tensor blk.0.attn_q_norm.weight has shape [7], expected [64]");
+    expect_load(ll, &qn, UH_OK, NULL); /* optional, and absent from the plain file */
+}
+
+/* A description asking for an operation the engine does not implement is refused before any
+ * tensor is read, naming the operation. */
+static void test_unimplemented_operations_are_refused(void)
+{
+    const char *ll = gen("llama", "l.gguf");
+    const arch_desc *base = arch_find("llama", 5);
+    struct {
+        arch_desc a;
+        const char *needle;
+    } cases[8];
+    for (int i = 0; i < 8; i++) cases[i].a = *base;
+    cases[0].a.norm = NORM_LAYER, cases[0].needle = "LayerNorm";
+    cases[1].a.act = ACT_GELU, cases[1].needle = "GELU";
+    cases[2].a.embd_scale = EMBD_SCALE_SQRT_N_EMBD, cases[2].needle = "embedding scaling";
+    cases[3].a.swa = (arch_swa){.pattern = 2, .window_key = "attention.sliding_window"};
+    cases[3].needle = "sliding-window attention";
+    cases[4].a.attn_softcap = (arch_param){.key = "attn_logit_softcapping", .def = 50};
+    cases[4].needle = "attention logit soft-capping";
+    cases[5].a.final_softcap = (arch_param){.key = "final_logit_softcapping", .def = 30};
+    cases[5].needle = "final logit soft-capping";
+    cases[6].a.n_expert_key = "expert_count", cases[6].a.n_expert_used_key = "expert_used_count";
+    cases[6].a.tensors[AT_FFN_GATE_INP] =
+        (arch_tensor_desc){"blk.%d.ffn_gate_inp.weight", ARCH_REQUIRED};
+    cases[6].needle = "mixture-of-experts";
+    cases[7].a.tensors[AT_FFN_POST_NORM] =
+        (arch_tensor_desc){"blk.%d.post_ffw_norm.weight", ARCH_REQUIRED};
+    cases[7].needle = "post-attention / post-FFN norms";
+    for (int i = 0; i < 8; i++) {
+        uh_err err = {0};
+        CHECKF(arch_check(&cases[i].a, &err) == UH_EUNSUPPORTED, "case %d", i);
+        expect_load(ll, &cases[i].a, UH_EUNSUPPORTED, cases[i].needle);
+        expect_load(ll, &cases[i].a, UH_EUNSUPPORTED, "not implemented yet");
+    }
+    uh_err err = {0};
+    CHECK(arch_check(base, &err) == UH_OK && arch_check(arch_find("qwen2", 5), &err) == UH_OK);
+}
+
+/* The description expresses per-head q/k norms and a head size other than n_embd / n_head: a
+ * test-only qwen3 entry run through the forward pass matches llama.cpp's logits of the shared
+ * qwen3 fixture (the table itself gets qwen3 later). */
+static void test_qk_norm_description_matches_llama_cpp(void)
+{
+    char path[512], truth_path[512];
+    snprintf(path, sizeof path, "%s/arch/models/qwen3-s1-F32.gguf", t_testdata());
+    snprintf(truth_path, sizeof truth_path, "%s/arch/logits/qwen3-s1-F32.seqA.truth.f32",
+             t_testdata());
+    FILE *tf = fopen(truth_path, "rb");
+    if (access(path, R_OK) != 0 || !tf) {
+        printf("  (skipped: %s not found)\n", path);
+        if (tf) fclose(tf);
+        return;
+    }
+    static float truth[16 * 1024], got[16 * 1024];
+    CHECK(fread(truth, sizeof(float), 16 * 1024, tf) == 16 * 1024);
+    fclose(tf);
+    /* seqA of arch/manifest.json */
+    const uh_token ids[16] = {1,   223, 909, 590, 75,  477, 835, 964,
+                              917, 779, 489, 745, 568, 500, 719, 946};
+    arch_desc q3 = *arch_find("qwen2", 5);
+    q3.name = "qwen3";
+    q3.tensors[AT_ATTN_Q_BIAS].need = q3.tensors[AT_ATTN_K_BIAS].need = ARCH_ABSENT;
+    q3.tensors[AT_ATTN_V_BIAS].need = ARCH_ABSENT;
+    q3.tensors[AT_ATTN_Q_NORM] = (arch_tensor_desc){"blk.%d.attn_q_norm.weight", ARCH_REQUIRED};
+    q3.tensors[AT_ATTN_K_NORM] = (arch_tensor_desc){"blk.%d.attn_k_norm.weight", ARCH_REQUIRED};
+    uh_err err = {0};
+    CHECKF(logits(path, &q3, ids, 16, got, 1024, &err) == 0, "%s", err.msg);
+    const double d = rel_diff(truth, got, 16, 1024);
+    printf("  qwen3 F32 vs llama.cpp: max rel diff %.2e\n", d);
+    CHECKF(d < 1e-4, "%.3e", d);
+    /* and without the norms it is far off: they were applied */
+    q3.tensors[AT_ATTN_Q_NORM].need = q3.tensors[AT_ATTN_K_NORM].need = ARCH_ABSENT;
+    CHECKF(logits(path, &q3, ids, 16, got, 1024, &err) == 0, "%s", err.msg);
+    CHECK(rel_diff(truth, got, 16, 1024) > 0.1);
+}
+
+int main(void)
+{
+    qtypes_init();
+    snprintf(g_dir, sizeof g_dir, "/tmp/uh-test-arch-XXXXXX");
+    if (!mkdtemp(g_dir)) {
+        printf("FAIL mkdtemp\n");
+        return 1;
+    }
+    T_RUN(test_entries_name_llama_cpp_tensors);
+    T_RUN(test_unknown_architecture_is_refused);
+    T_RUN(test_required_tensors_come_from_the_entry);
+    T_RUN(test_optional_bias_present_is_used);
+    T_RUN(test_absent_roles_are_not_looked_up);
+    T_RUN(test_unimplemented_operations_are_refused);
+    T_RUN(test_qk_norm_description_matches_llama_cpp);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
+    if (system(cmd) != 0) printf("  (could not remove %s)\n", g_dir);
+    return t_exit();
+}
