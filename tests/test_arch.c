@@ -373,8 +373,9 @@ static void test_qk_norm_description_matches_llama_cpp(void)
     CHECK(rel_diff(truth, got, 16, 1024) > 0.1);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    T_SELECT(argc, argv);
     qtypes_init();
     snprintf(g_dir, sizeof g_dir, "/tmp/uh-test-arch-XXXXXX");
     if (!mkdtemp(g_dir)) {
