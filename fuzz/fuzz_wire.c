@@ -35,8 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         node_load l;
         if (wire_load_from(msg, &l, &err) == 0) {
             REQUIRE(l.n_models >= 0 && l.n_models <= NODE_MAX_MODELS);
-            for (int i = 0; i < l.n_models; i++)
-                REQUIRE(strlen(l.models[i]) < NODE_MODEL_NAME_MAX);
+            for (int i = 0; i < l.n_models; i++) REQUIRE(strlen(l.models[i]) < NODE_MODEL_NAME_MAX);
             REQUIRE(l.active >= 0 && l.slots >= 0 && l.queued >= 0);
         }
         break;
@@ -103,8 +102,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     default: {
         char s[IDENTITY_NAME_MAX];
         uint8_t hex[32];
-        if (wire_get_str(msg, "name", s, sizeof s - 1, 1, &err) == 0)
-            REQUIRE(strlen(s) < sizeof s);
+        if (wire_get_str(msg, "name", s, sizeof s - 1, 1, &err) == 0) REQUIRE(strlen(s) < sizeof s);
         g_sink += (size_t)wire_get_hex(msg, "nonce", hex, sizeof hex, &err);
         break;
     }

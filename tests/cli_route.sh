@@ -2,8 +2,8 @@
 # Routing rules between two real nodes on loopback: A holds no model, B holds stories260K. A
 # pairs with B as a trusted friend's device; B gives A a daily quota. Checks the model listing
 # (peers' models in /v1/models), the request's ring (header and body field; `local` keeps it off
-# friends' devices), X-Unhosted-Served-By, and that B refuses A once A used its quota (A's client
-# gets 429 saying so). Only ever connects to 127.0.0.1. Prints one "PASS name" / "FAIL name" per
+# friends' devices), X-Unhosted-Served-By, logprobs with alternatives answered by the peer (whole
+# and streamed), and that B refuses A once A used its quota (A's client gets 429 saying so). Only ever connects to 127.0.0.1. Prints one "PASS name" / "FAIL name" per
 # case.
 set -u
 . tests/lib.sh
@@ -43,9 +43,51 @@ served=$(tr -d '\r' <"$T/hdr" | sed -n 's/^X-Unhosted-Served-By: //Ip')
 if [ "$st" = 200 ] && [ "$served" = "peer:$IDB" ]; then pass route_ring_trusted_served_by_peer; else
     fail route_ring_trusted_served_by_peer "status $st served by $served" "$(cat "$T/body")"; fi
 
-# ---- B's quota for A: 12 tokens a day; once used up, B refuses and A's client hears why ----
 used=$(field 'd["usage"]["completion_tokens"]' <"$T/body" 2>/dev/null)
 used=${used:-0}
+
+# ---- logprobs and their alternatives travel: A's answer, served by B, has the same log-probs
+# and top-3 alternatives as B's own answer to the same greedy request ----
+lp='{"model":"stories260K","messages":[{"role":"user","content":"Once upon a time"}],"max_tokens":3,"temperature":0,"logprobs":true,"top_logprobs":3}'
+st=$(curl -s -o "$T/lp_a" -D "$T/lp_hdr" -w '%{http_code}' http://127.0.0.1:$HA/v1/chat/completions \
+    -H 'Content-Type: application/json' -d "$lp")
+curl -s -o "$T/lp_b" http://127.0.0.1:$HB/v1/chat/completions -H 'Content-Type: application/json' \
+    -d "$lp"
+served=$(tr -d '\r' <"$T/lp_hdr" | sed -n 's/^X-Unhosted-Served-By: //Ip')
+check=$(python3 -c '
+import json, sys
+a = json.load(open(sys.argv[1])); b = json.load(open(sys.argv[2]))
+ca = a["choices"][0]["logprobs"]["content"]; cb = b["choices"][0]["logprobs"]["content"]
+n = a["usage"]["completion_tokens"]
+ok = len(ca) == n and n > 0 and ca == cb and all(len(e["top_logprobs"]) == 3 for e in ca)
+ok = ok and all(e["top_logprobs"][0]["logprob"] >= e["top_logprobs"][2]["logprob"] for e in ca)
+print("ok" if ok else "differs", n)' "$T/lp_a" "$T/lp_b" 2>&1)
+if [ "$st" = 200 ] && [ "$served" = "peer:$IDB" ] && [ "${check%% *}" = ok ]; then
+    pass route_logprobs_from_peer
+else
+    fail route_logprobs_from_peer "status $st served by $served: $check" "$(cat "$T/lp_a")" \
+        "$(cat "$T/lp_b")"
+fi
+used=$((used + ${check##* }))
+
+# ---- the same in a stream: every token's chunk carries its alternatives ----
+st=$(curl -s -N -o "$T/lp_s" -w '%{http_code}' http://127.0.0.1:$HA/v1/completions \
+    -H 'Content-Type: application/json' \
+    -d '{"model":"stories260K","prompt":"Once","max_tokens":2,"temperature":0,"logprobs":2,"stream":true}')
+n_lp=$(sed -n 's/^data: //p' "$T/lp_s" | grep -v '^\[DONE\]' | python3 -c '
+import json, sys
+n = 0
+for line in sys.stdin:
+    c = json.loads(line)["choices"]
+    if c and c[0].get("logprobs") and len(c[0]["logprobs"]["top_logprobs"][0]) >= 1:
+        n += 1
+print(n)' 2>&1)
+if [ "$st" = 200 ] && [ "$n_lp" = 2 ]; then pass route_logprobs_stream_from_peer; else
+    fail route_logprobs_stream_from_peer "status $st, $n_lp chunks with alternatives" \
+        "$(cat "$T/lp_s")"; fi
+used=$((used + 2))
+
+# ---- B's quota for A: 12 tokens a day; once used up, B refuses and A's client hears why ----
 st=200
 i=0
 while [ "$st" = 200 ] && [ $i -lt 10 ]; do

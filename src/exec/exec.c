@@ -79,8 +79,7 @@ int exec_request_check(const exec_request *r, exec_fail *f)
         for (int i = 0; i < r->n_messages; i++) {
             const exec_message *m = &r->messages[i];
             if (!m->role || !m->role[0] || strlen(m->role) > EXEC_MAX_ROLE || !m->content)
-                return exec_fail_set(f, UH_EINVAL, EXEC_FIELD_PROMPT, "message %d is malformed",
-                                     i);
+                return exec_fail_set(f, UH_EINVAL, EXEC_FIELD_PROMPT, "message %d is malformed", i);
             text += strlen(m->content);
         }
         break;
@@ -97,7 +96,8 @@ int exec_request_check(const exec_request *r, exec_fail *f)
             if (r->tokens[i] < 0)
                 return exec_fail_set(f, UH_EINVAL, EXEC_FIELD_PROMPT, "token %d is negative", i);
         break;
-    default: return exec_fail_set(f, UH_EINVAL, EXEC_FIELD_PROMPT, "unknown prompt form");
+    default:
+        return exec_fail_set(f, UH_EINVAL, EXEC_FIELD_PROMPT, "unknown prompt form");
     }
     if (text > EXEC_MAX_TEXT)
         return exec_fail_set(f, UH_ELIMIT, EXEC_FIELD_PROMPT, "more than %u bytes of prompt text",
@@ -107,8 +107,10 @@ int exec_request_check(const exec_request *r, exec_fail *f)
                              EXEC_MAX_STOPS);
     for (int i = 0; i < r->n_stops; i++)
         if (!r->stops[i] || !r->stops[i][0] || strlen(r->stops[i]) > EXEC_MAX_STOP_LEN)
-            return exec_fail_set(f, UH_EINVAL, EXEC_FIELD_NONE, "stop string %d must be 1 to %d "
-                                 "bytes", i, EXEC_MAX_STOP_LEN);
+            return exec_fail_set(f, UH_EINVAL, EXEC_FIELD_NONE,
+                                 "stop string %d must be 1 to %d "
+                                 "bytes",
+                                 i, EXEC_MAX_STOP_LEN);
     if (r->top_logprobs < 0 || r->top_logprobs > EXEC_TOP_MAX)
         return exec_fail_set(f, UH_EINVAL, EXEC_FIELD_LOGPROBS, "top_logprobs must be 0 to %d",
                              EXEC_TOP_MAX);
@@ -192,7 +194,8 @@ static exec_request *lay_out(bump *b, const exec_request *r)
     uh_token *res = bump_take(b, (size_t)r->n_resume * sizeof *res, _Alignof(uh_token));
     if (res && r->n_resume) memcpy(res, r->resume, (size_t)r->n_resume * sizeof *res);
     tmp.resume = r->n_resume ? res : NULL;
-    tmp.expect_fp = bump_str(b, r->expect_fp ? r->expect_fp : "", r->expect_fp ? strlen(r->expect_fp) : 0);
+    tmp.expect_fp =
+        bump_str(b, r->expect_fp ? r->expect_fp : "", r->expect_fp ? strlen(r->expect_fp) : 0);
     tmp.model = bump_str(b, r->model, strlen(r->model));
     if (c) *c = tmp;
     return c;
@@ -295,8 +298,9 @@ static int get_int(const cJSON *o, const char *k, long long lo, long long hi, lo
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
     if (!v) return required ? err_setf(err, UH_EFORMAT, "field %s missing", k) : 1;
-    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble != floor(v->valuedouble) ||
-        v->valuedouble < (double)lo || v->valuedouble > (double)hi)
+    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) ||
+        v->valuedouble != floor(v->valuedouble) || v->valuedouble < (double)lo ||
+        v->valuedouble > (double)hi)
         return err_setf(err, UH_EFORMAT, "field %s out of range", k);
     *out = (long long)v->valuedouble;
     return 0;
@@ -344,7 +348,8 @@ static int get_tokens(const cJSON *o, const char *k, int max, uh_token **out, in
     const cJSON *v;
     cJSON_ArrayForEach(v, a)
     {
-        if (++cnt > max) return err_setf(err, UH_ELIMIT, "field %s has more than %d tokens", k, max);
+        if (++cnt > max)
+            return err_setf(err, UH_ELIMIT, "field %s has more than %d tokens", k, max);
     }
     if (cnt == 0) return 0;
     uh_token *t = malloc((size_t)cnt * sizeof *t);
@@ -388,13 +393,17 @@ cJSON *exec_request_json(const exec_request *r)
         if (!ms || cJSON_GetArraySize(ms) != r->n_messages) rc = UH_ENOMEM;
     } else if (!rc && (r->prompt == EXEC_PROMPT_TEXT || r->prompt == EXEC_PROMPT_TEMPLATED)) {
         cJSON *t = str_n(r->text, r->text_len);
-        if (!t) rc = UH_ENOMEM;
-        else cJSON_AddItemToObject(p, "text", t);
+        if (!t)
+            rc = UH_ENOMEM;
+        else
+            cJSON_AddItemToObject(p, "text", t);
         if (!rc && r->system && !cJSON_AddStringToObject(p, "system", r->system)) rc = UH_ENOMEM;
     } else if (!rc) {
         cJSON *t = token_array(r->tokens, r->n_tokens);
-        if (!t) rc = UH_ENOMEM;
-        else cJSON_AddItemToObject(p, "tokens", t);
+        if (!t)
+            rc = UH_ENOMEM;
+        else
+            cJSON_AddItemToObject(p, "tokens", t);
     }
     const uh_sampler_params *sp = &r->sampler;
     char seed[24];
@@ -412,8 +421,10 @@ cJSON *exec_request_json(const exec_request *r)
         cJSON *a = cJSON_AddArrayToObject(o, "stops");
         for (int i = 0; a && i < r->n_stops; i++) {
             cJSON *v = cJSON_CreateString(r->stops[i]);
-            if (!v) a = NULL;
-            else cJSON_AddItemToArray(a, v);
+            if (!v)
+                a = NULL;
+            else
+                cJSON_AddItemToArray(a, v);
         }
         if (!a) rc = UH_ENOMEM;
     }
@@ -423,8 +434,10 @@ cJSON *exec_request_json(const exec_request *r)
     }
     if (!rc && r->n_resume) {
         cJSON *a = token_array(r->resume, r->n_resume);
-        if (!a) rc = UH_ENOMEM;
-        else cJSON_AddItemToObject(o, "resume", a);
+        if (!a)
+            rc = UH_ENOMEM;
+        else
+            cJSON_AddItemToObject(o, "resume", a);
     }
     if (!rc && r->expect_fp && r->expect_fp[0] && !cJSON_AddStringToObject(o, "fp", r->expect_fp))
         rc = UH_ENOMEM;
@@ -454,8 +467,7 @@ static int sampler_from(const cJSON *s, uh_sampler_params *sp, uh_err *err)
     sp->repeat_penalty = (float)v;
     if ((rc = get_real(s, "freq_penalty", -100, 100, sp->freq_penalty, &v, err))) return rc;
     sp->freq_penalty = (float)v;
-    if ((rc = get_real(s, "presence_penalty", -100, 100, sp->presence_penalty, &v, err)))
-        return rc;
+    if ((rc = get_real(s, "presence_penalty", -100, 100, sp->presence_penalty, &v, err))) return rc;
     sp->presence_penalty = (float)v;
     if ((rc = get_int(s, "top_k", 0, 1 << 20, &k, 0, err)) < 0) return rc;
     if (rc == 0) sp->top_k = (int)k;

@@ -39,18 +39,18 @@
 
 #include "unhosted.h"
 
-#define EXEC_WIRE_VERSION   1
-#define EXEC_MAX_MODEL      256               /* bytes of a model name */
-#define EXEC_MAX_MESSAGES   1024
-#define EXEC_MAX_STOPS      16
-#define EXEC_MAX_STOP_LEN   256
-#define EXEC_MAX_TEXT       (4u << 20)        /* bytes of prompt text, all messages together */
-#define EXEC_MAX_TOKENS     (1 << 20)         /* prompt tokens */
-#define EXEC_MAX_RESUME     32768
-#define EXEC_MAX_ROLE       32
-#define EXEC_TOP_MAX        20                /* alternatives per token */
-#define EXEC_FP_LEN         17                /* a model file's fingerprint: 16 hex digits + NUL */
-#define EXEC_MAX_PIECE      256               /* bytes of one token's text in an event */
+#define EXEC_WIRE_VERSION 1
+#define EXEC_MAX_MODEL    256 /* bytes of a model name */
+#define EXEC_MAX_MESSAGES 1024
+#define EXEC_MAX_STOPS    16
+#define EXEC_MAX_STOP_LEN 256
+#define EXEC_MAX_TEXT     (4u << 20) /* bytes of prompt text, all messages together */
+#define EXEC_MAX_TOKENS   (1 << 20)  /* prompt tokens */
+#define EXEC_MAX_RESUME   32768
+#define EXEC_MAX_ROLE     32
+#define EXEC_TOP_MAX      20  /* alternatives per token */
+#define EXEC_FP_LEN       17  /* a model file's fingerprint: 16 hex digits + NUL */
+#define EXEC_MAX_PIECE    256 /* bytes of one token's text in an event */
 
 /* The widest trust ring a request may run on (DESIGN: local, trusted, swarm). */
 enum exec_ring {
@@ -90,12 +90,12 @@ typedef struct {
     int max_tokens;            /* <= 0: until a stop condition or the end of the context */
     const char *const *stops;  /* [n_stops] */
     int n_stops;
-    int logprobs;        /* 1: each token's logprob and its own bytes */
-    int top_logprobs;    /* 0..EXEC_TOP_MAX alternatives per token (with logprobs) */
+    int logprobs;           /* 1: each token's logprob and its own bytes */
+    int top_logprobs;       /* 0..EXEC_TOP_MAX alternatives per token (with logprobs) */
     const uh_token *resume; /* [n_resume] tokens already delivered (failover) */
     int n_resume;
-    const char *expect_fp;  /* with resume: the fingerprint of the model file that made them;
-                             * another file refuses (UH_ECONFLICT). NULL or "" = any */
+    const char *expect_fp; /* with resume: the fingerprint of the model file that made them;
+                            * another file refuses (UH_ECONFLICT). NULL or "" = any */
     enum exec_ring ring;
 } exec_request;
 
@@ -165,7 +165,7 @@ typedef struct {
     int index;         /* 0 for the first generated token (resumed ones count) */
     const char *piece; /* the token's own bytes when logprobs were asked, else NULL */
     size_t piece_len;
-    float logprob;     /* 0 unless logprobs were asked */
+    float logprob;       /* 0 unless logprobs were asked */
     const exec_alt *top; /* [n_top] best first */
     int n_top;
 

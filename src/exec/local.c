@@ -15,13 +15,13 @@
 struct exec_run {
     atomic_int refs; /* the caller's and the scheduler's (until DONE) */
     exec_models *mm;
-    exec_model *m;   /* one request in flight until DONE */
+    exec_model *m; /* one request in flight until DONE */
     const uh_model *um;
     sched_handle *h;
     exec_sink sink;
     void *ud;
-    int pieces;      /* logprobs asked: send each token's bytes and its alternatives' */
-    double load_s;   /* resolving, loading and prompt building */
+    int pieces;    /* logprobs asked: send each token's bytes and its alternatives' */
+    double load_s; /* resolving, loading and prompt building */
     double t_submit, t_last;
 };
 
@@ -52,8 +52,8 @@ static int add_message(cJSON *msgs, const char *role, const char *content)
                : -1;
 }
 
-int exec_build_prompt(const exec_request *r, const uh_model *um, int n_ctx, uh_token **toks,
-                      int *n, exec_fail *f)
+int exec_build_prompt(const exec_request *r, const uh_model *um, int n_ctx, uh_token **toks, int *n,
+                      exec_fail *f)
 {
     size_t tl;
     int rc;
@@ -125,10 +125,14 @@ int exec_build_prompt(const exec_request *r, const uh_model *um, int n_ctx, uh_t
 static enum exec_finish finish_of(enum sched_finish f)
 {
     switch (f) {
-    case SCHED_FINISH_STOP: return EXEC_FINISH_STOP;
-    case SCHED_FINISH_LENGTH: return EXEC_FINISH_LENGTH;
-    case SCHED_FINISH_CANCELLED: return EXEC_FINISH_CANCELLED;
-    default: return EXEC_FINISH_ERROR;
+    case SCHED_FINISH_STOP:
+        return EXEC_FINISH_STOP;
+    case SCHED_FINISH_LENGTH:
+        return EXEC_FINISH_LENGTH;
+    case SCHED_FINISH_CANCELLED:
+        return EXEC_FINISH_CANCELLED;
+    default:
+        return EXEC_FINISH_ERROR;
     }
 }
 
@@ -169,8 +173,10 @@ static void on_sched_event(void *user, const sched_event *sev)
             }
             ev.top = alts;
         }
-        if (run->t_last == 0) exec_model_observe_ttft(run->m, now - run->t_submit);
-        else exec_model_observe_token_gap(run->m, now - run->t_last);
+        if (run->t_last == 0)
+            exec_model_observe_ttft(run->m, now - run->t_submit);
+        else
+            exec_model_observe_token_gap(run->m, now - run->t_last);
         run->t_last = now;
         run->sink(run->ud, &ev);
         return;
@@ -260,8 +266,8 @@ int exec_local_start(exec_models *mm, const exec_request *r, exec_sink sink, voi
     sr.user = run;
     run->t_submit = clock_mono_s();
     run->load_s = run->t_submit - t0;
-    log_debug("exec_start", "model=%s prompt_tokens=%d resume=%d logprobs=%d",
-              exec_model_name(m), n_toks, r->n_resume, r->logprobs);
+    log_debug("exec_start", "model=%s prompt_tokens=%d resume=%d logprobs=%d", exec_model_name(m),
+              n_toks, r->n_resume, r->logprobs);
     sched_handle *h = NULL;
     rc = sched_submit(exec_model_sched(m), &sr, &h, &err);
     free(toks);

@@ -39,7 +39,7 @@ void exec_run_release(exec_run *run);
 
 /* The prompt of r as tokens for model um with a context of n_ctx: the chat template for
  * messages, the tokenizer with BOS for text. *toks is malloc'd. Errors as above (field PROMPT). */
-int exec_build_prompt(const exec_request *r, const uh_model *um, int n_ctx, uh_token **toks,
-                      int *n, exec_fail *f);
+int exec_build_prompt(const exec_request *r, const uh_model *um, int n_ctx, uh_token **toks, int *n,
+                      exec_fail *f);
 
 #endif

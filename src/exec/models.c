@@ -27,10 +27,10 @@ struct exec_model {
     int n_ctx;
     uint64_t bytes; /* file + KV estimate */
     atomic_int in_flight;
-    uint64_t last_used; /* manager clock, under the lock */
+    uint64_t last_used;       /* manager clock, under the lock */
     pthread_mutex_t embed_mu; /* one embeddings request at a time per model */
     uh_ctx *embed_ctx;        /* under embed_mu: made by the first embeddings request */
-    char fp[EXEC_FP_LEN];      /* which file this is (exec_model_fingerprint) */
+    char fp[EXEC_FP_LEN];     /* which file this is (exec_model_fingerprint) */
 };
 
 typedef struct {
@@ -87,7 +87,7 @@ static void make_metrics(exec_models *mm, metrics_registry *r)
 }
 
 int exec_models_new(const exec_models_params *p, metrics_registry *metrics, exec_models **out,
-                   uh_err *err)
+                    uh_err *err)
 {
     *out = NULL;
     exec_models *mm = calloc(1, sizeof *mm);
@@ -249,8 +249,8 @@ static int load_locked(exec_models *mm, const char *name, const char *path, exec
     uh_model_info info;
     uh_model_get_info(m->model, &info);
     int train = info.n_ctx_train > 0 ? info.n_ctx_train : EXEC_DEFAULT_MAX_CTX;
-    m->n_ctx =
-        mm->p.n_ctx > 0 ? mm->p.n_ctx : (train < EXEC_DEFAULT_MAX_CTX ? train : EXEC_DEFAULT_MAX_CTX);
+    m->n_ctx = mm->p.n_ctx > 0 ? mm->p.n_ctx
+                               : (train < EXEC_DEFAULT_MAX_CTX ? train : EXEC_DEFAULT_MAX_CTX);
     struct stat st;
     uint64_t file = stat(path, &st) == 0 ? (uint64_t)st.st_size : info.size_bytes;
     uint64_t kv = (uint64_t)mm->p.n_slots * (uint64_t)m->n_ctx * (uint64_t)info.n_layer * 2u *

@@ -1,6 +1,6 @@
-/* models.h - the model manager: the models a node serves, loaded on demand by name, each with its own
- * continuous-batching scheduler, unloaded least recently used first when the memory budget would
- * be exceeded.
+/* models.h - the model manager: the models a node serves, loaded on demand by name, each with its
+ * own continuous-batching scheduler, unloaded least recently used first when the memory budget
+ * would be exceeded.
  *
  * Names: a request's "model" is looked up among the loaded models (by name or by the spec it was
  * loaded with), then among the models given on the command line (exec_models_add_configured),
@@ -58,7 +58,7 @@ typedef struct {
 
 /* metrics may be NULL. *out: exec_models_free. */
 int exec_models_new(const exec_models_params *p, metrics_registry *metrics, exec_models **out,
-                   uh_err *err);
+                    uh_err *err);
 /* Shuts every scheduler down (running requests are cancelled) and frees everything. NULL ok. */
 void exec_models_free(exec_models *mm);
 

@@ -35,14 +35,14 @@ struct router_run {
     router_candidate cand[ROUTER_MAX_CANDIDATES];
     int n_cand, next_cand;
     char served[ROUTER_SERVED_MAX]; /* "local" or "peer:<id>" of the running attempt */
-    exec_run *local;    /* local attempt */
-    node_run *peer;     /* peer attempt */
-    int committed;      /* an attempt delivered its first event (or a local one was queued) */
-    int attempt_lost;   /* the peer attempt failed before its first event */
-    int run_ended;      /* the peer run ended before node_run_start returned */
-    int cancel_pending; /* cancelled: start nothing more */
-    int done;           /* DONE delivered */
-    exec_fail fail;     /* why the last attempt failed */
+    exec_run *local;                /* local attempt */
+    node_run *peer;                 /* peer attempt */
+    int committed;        /* an attempt delivered its first event (or a local one was queued) */
+    int attempt_lost;     /* the peer attempt failed before its first event */
+    int run_ended;        /* the peer run ended before node_run_start returned */
+    int cancel_pending;   /* cancelled: start nothing more */
+    int done;             /* DONE delivered */
+    exec_fail fail;       /* why the last attempt failed */
     char fp[EXEC_FP_LEN]; /* the model file that made the delivered tokens ("" until known) */
 
     /* written by the delivering attempt only (attempts never overlap) */
@@ -192,8 +192,7 @@ static void peer_event(void *ud, const exec_event *ev, const exec_fail *lost)
     pthread_mutex_lock(&q->mu);
     snprintf(f.msg, sizeof f.msg, "%.72s: %.160s", q->served, lost->msg[0] ? lost->msg : "lost");
     pthread_mutex_unlock(&q->mu);
-    log_warn("route_lost", "code=%d delivered=%zu msg=\"%s\"", lost->code, q->n_delivered,
-             f.msg);
+    log_warn("route_lost", "code=%d delivered=%zu msg=\"%s\"", lost->code, q->n_delivered, f.msg);
     fail_set(q, &f);
     pthread_mutex_lock(&q->mu);
     const int committed = q->committed;
@@ -258,8 +257,10 @@ static int start_peer(router_run *q, const char *peer_id)
     if (!ended) q->peer = run;
     const int pending = q->cancel_pending;
     pthread_mutex_unlock(&q->mu);
-    if (ended) node_run_release(run);
-    else if (pending) router_run_cancel(q);
+    if (ended)
+        node_run_release(run);
+    else if (pending)
+        router_run_cancel(q);
     log_debug("route_peer", "peer=%s resume=%d", peer_id, r.n_resume);
     return 0;
 }
@@ -310,8 +311,8 @@ static void plan(router_run *q)
     }
 }
 
-int router_prepare(router *rt, const exec_request *req, exec_sink sink, void *ud,
-                   router_run **out, exec_fail *f)
+int router_prepare(router *rt, const exec_request *req, exec_sink sink, void *ud, router_run **out,
+                   exec_fail *f)
 {
     *out = NULL;
     router_run *q = calloc(1, sizeof *q);

@@ -18,11 +18,11 @@
  *   - peers of equal load take turns: a counter in the router rotates each group of equals by
  *     one per decision (round robin).
  *
- * Part two, the attempts (router_prepare, router_go): plans the candidates for an exec request (exec.h) with
- * this node's model manager and the node's peer snapshot, then starts them in order until one
- * runs. A local attempt runs on the local executor (exec/local.h) and counts as running once it
- * is queued; a peer attempt (node_run_start) once its first event arrives. An attempt that fails
- * or a peer that is lost before that is replaced by the next candidate before the caller has
+ * Part two, the attempts (router_prepare, router_go): plans the candidates for an exec request
+ * (exec.h) with this node's model manager and the node's peer snapshot, then starts them in order
+ * until one runs. A local attempt runs on the local executor (exec/local.h) and counts as running
+ * once it is queued; a peer attempt (node_run_start) once its first event arrives. An attempt that
+ * fails or a peer that is lost before that is replaced by the next candidate before the caller has
  * seen anything. A peer lost after it delivered tokens is replaced by the next candidate with
  * those tokens as resume tokens (and the fingerprint of the model file that made them), so the
  * caller's event stream continues where it broke; when no candidate is left the stream ends with
@@ -30,12 +30,12 @@
  * Events of consecutive attempts never interleave: the next starts only after the previous one
  * ended.
  *
- * Threading: router_route, router_prepare and router_go may be called from any thread at once (the counter
- * is atomic). The sink runs on the attempt's thread (the model's scheduler or a node connection
- * thread) and must not block.
- * Ownership: router_route does not allocate; candidates are copied into the caller's array. A
- * router borrows the model manager and the node (both outlive it). A router_run is shared by the
- * caller (until router_run_release) and its running attempt; the request is copied. */
+ * Threading: router_route, router_prepare and router_go may be called from any thread at once (the
+ * counter is atomic). The sink runs on the attempt's thread (the model's scheduler or a node
+ * connection thread) and must not block. Ownership: router_route does not allocate; candidates are
+ * copied into the caller's array. A router borrows the model manager and the node (both outlive
+ * it). A router_run is shared by the caller (until router_run_release) and its running attempt; the
+ * request is copied. */
 #ifndef UH_ROUTER_ROUTER_H
 #define UH_ROUTER_ROUTER_H
 
@@ -47,14 +47,14 @@
 #include "unhosted.h"
 
 typedef struct {
-    int local;                    /* 1: this node; peer_id is "" */
+    int local; /* 1: this node; peer_id is "" */
     char peer_id[DEVICE_ID_STRLEN];
 } router_candidate;
 
 typedef struct {
-    atomic_uint turn;   /* round-robin counter */
+    atomic_uint turn;    /* round-robin counter */
     exec_models *models; /* this node's models; NULL = none */
-    node *node;         /* NULL = no cluster: everything runs here */
+    node *node;          /* NULL = no cluster: everything runs here */
 } router;
 
 void router_init(router *r, exec_models *models, node *nd);
@@ -74,8 +74,8 @@ int router_route(router *r, const char *model, enum exec_ring ring, int local_ha
 typedef struct router_run router_run;
 
 /* Copies req and plans its candidates; nothing runs yet. *out: router_run_release. */
-int router_prepare(router *rt, const exec_request *req, exec_sink sink, void *ud,
-                   router_run **out, exec_fail *f);
+int router_prepare(router *rt, const exec_request *req, exec_sink sink, void *ud, router_run **out,
+                   exec_fail *f);
 /* Starts the candidates in order until one takes the request; blocks until one does (a local
  * attempt queued, or a peer's first event) or none is left. On success events go to the sink:
  * TOKEN events, then exactly one DONE (the first events may arrive before router_go returns).

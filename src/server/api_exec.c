@@ -55,8 +55,8 @@ int api_exec_request(api_server *api, const oai_request *o, const char *ring_hea
         *msgs = calloc((size_t)o->n_messages, sizeof **msgs);
         if (!*msgs) return exec_fail_set(f, UH_ENOMEM, EXEC_FIELD_NONE, "out of memory");
         for (int i = 0; i < o->n_messages; i++)
-            (*msgs)[i] = (exec_message){.role = o->messages[i].role,
-                                        .content = o->messages[i].content};
+            (*msgs)[i] =
+                (exec_message){.role = o->messages[i].role, .content = o->messages[i].content};
         out->prompt = EXEC_PROMPT_MESSAGES;
         out->messages = *msgs;
         out->n_messages = o->n_messages;
@@ -87,16 +87,24 @@ int api_fail_status(const exec_fail *f, enum oai_kind kind, const char **param, 
     const int model = f->field == EXEC_FIELD_MODEL;
     *code = NULL;
     switch (f->field) {
-    case EXEC_FIELD_MODEL: *param = "model"; break;
+    case EXEC_FIELD_MODEL:
+        *param = "model";
+        break;
     case EXEC_FIELD_PROMPT:
         *param = kind == OAI_CHAT || kind == OLLAMA_CHAT ? "messages" : "prompt";
         break;
-    case EXEC_FIELD_RING: *param = "ring"; break;
-    case EXEC_FIELD_LOGPROBS: *param = "logprobs"; break;
-    default: *param = NULL;
+    case EXEC_FIELD_RING:
+        *param = "ring";
+        break;
+    case EXEC_FIELD_LOGPROBS:
+        *param = "logprobs";
+        break;
+    default:
+        *param = NULL;
     }
     switch (f->code) {
-    case UH_EINVAL: return 400;
+    case UH_EINVAL:
+        return 400;
     case UH_ELIMIT:
     case UH_ECTXFULL:
         if (f->field == EXEC_FIELD_PROMPT) *code = "context_length_exceeded";
@@ -104,15 +112,22 @@ int api_fail_status(const exec_fail *f, enum oai_kind kind, const char **param, 
     case UH_ENOTFOUND:
         if (model) *code = "model_not_found";
         return 404;
-    case UH_EBUSY: *code = "rate_limit_exceeded"; return 429;
-    case UH_ECONFLICT: return 409;
-    case UH_EDENIED: return 403;
+    case UH_EBUSY:
+        *code = "rate_limit_exceeded";
+        return 429;
+    case UH_ECONFLICT:
+        return 409;
+    case UH_EDENIED:
+        return 403;
     case UH_EUNAVAIL:
     case UH_ECANCELLED:
-    case UH_ETIMEDOUT: return 503;
+    case UH_ETIMEDOUT:
+        return 503;
     case UH_EIO:
     case UH_EFORMAT:
-    case UH_EUNSUPPORTED: return model ? 500 : 503; /* this node's model file, or a peer */
-    default: return 500;
+    case UH_EUNSUPPORTED:
+        return model ? 500 : 503; /* this node's model file, or a peer */
+    default:
+        return 500;
     }
 }
