@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "base/file.h"
 #include "base/paths.h"
 #include "cli/cli_util.h"
 #include "server/api_admin.h"
@@ -67,16 +68,15 @@ static void read_token(node_client *c)
 {
     char path[1100];
     if (http_token_default_path(path, sizeof path) != 0) return;
-    FILE *f = fopen(path, "rb");
-    if (!f) return;
-    char hex[HTTP_TOKEN_HEX + 4] = "";
-    size_t n = fread(hex, 1, sizeof hex - 1, f);
-    fclose(f);
-    hex[n] = '\0';
+    char *hex = NULL;
+    size_t len = 0;
+    if (file_read(path, HTTP_TOKEN_HEX + 2, &hex, &len, NULL) != 0) return;
+    size_t n = len;
     while (n > 0 && (hex[n - 1] == '\n' || hex[n - 1] == '\r')) hex[--n] = '\0';
     if (n == HTTP_TOKEN_HEX && strspn(hex, "0123456789abcdef") == n)
         snprintf(c->auth, sizeof c->auth, "Authorization: Bearer %s", hex);
-    sodium_memzero(hex, sizeof hex);
+    sodium_memzero(hex, len);
+    free(hex);
 }
 
 int node_client_open(const char *addr, node_client **out, uh_err *err)

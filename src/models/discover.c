@@ -14,6 +14,7 @@
 #include <cjson/cJSON.h>
 
 #include "base/err.h"
+#include "base/file.h"
 #include "base/log.h"
 #include "models/info.h"
 
@@ -109,12 +110,10 @@ static void ollama_manifest(const char *root, const char *host, const char *ns, 
     char path[PATH_MAX];
     if (pathf(path, sizeof path, "%s/manifests/%s/%s/%s/%s", root, host, ns, model, tag) != 0)
         return;
-    FILE *f = fopen(path, "rb");
-    if (!f) return;
-    char *buf = malloc(OLLAMA_MANIFEST_MAX + 1);
-    size_t len = buf ? fread(buf, 1, OLLAMA_MANIFEST_MAX + 1, f) : 0;
-    fclose(f);
-    cJSON *o = buf && len <= OLLAMA_MANIFEST_MAX ? cJSON_ParseWithLength(buf, len) : NULL;
+    char *buf = NULL;
+    size_t len = 0;
+    if (file_read(path, OLLAMA_MANIFEST_MAX, &buf, &len, NULL) != 0) return;
+    cJSON *o = cJSON_ParseWithLength(buf, len);
     free(buf);
     const cJSON *layers = cJSON_GetObjectItemCaseSensitive(o, "layers");
     const cJSON *l;
