@@ -45,6 +45,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "base/rng.h"
 
 #define MAX_CONCURRENCY 256
@@ -90,13 +91,6 @@ typedef struct {
     samples ttft, itl, stream_tps, server_tps;
     long status_counts[6]; /* by first digit of the HTTP status; [0] = no response */
 } results;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static int samples_push(samples *s, double x)
 {
@@ -230,7 +224,7 @@ static int on_line(stream *s, const char *line)
         cJSON_GetObjectItemCaseSensitive(root, "timings"), "predicted_per_second");
     if (cJSON_IsNumber(pps) && pps->valuedouble > 0 && pps->valuedouble < 1e9)
         s->server_tps = pps->valuedouble;
-    s->t_end = now_s();
+    s->t_end = clock_mono_s();
     const cJSON *choice = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root, "choices"), 0);
     const cJSON *text = s->chat ? cJSON_GetObjectItemCaseSensitive(
                                       cJSON_GetObjectItemCaseSensitive(choice, "delta"), "content")
@@ -242,7 +236,7 @@ static int on_line(stream *s, const char *line)
                      : cJSON_IsString(text) && text->valuestring[0] != 0;
     int rc = 0;
     if (is_token) {
-        const double t = now_s();
+        const double t = clock_mono_s();
         if (s->n_tok == 0)
             s->t_first = t;
         else if (samples_push(s->itl, t - s->t_last) < 0)
@@ -329,7 +323,7 @@ static int stream_start(stream *s, const bench_opts *o, rng_state *rng, samples 
     curl_easy_setopt(s->easy, CURLOPT_PRIVATE, s);
     curl_easy_setopt(s->easy, CURLOPT_TIMEOUT, 600L);
     curl_easy_setopt(s->easy, CURLOPT_NOSIGNAL, 1L);
-    s->t_start = now_s();
+    s->t_start = clock_mono_s();
     return 0;
 }
 
@@ -489,7 +483,7 @@ int main(int argc, char **argv)
     int started = 0, running = 0, rc = 1;
     if (!multi) goto done;
 
-    const double t0 = now_s();
+    const double t0 = clock_mono_s();
     while (started < o.n_requests || running > 0) {
         for (int i = 0; i < o.concurrency && started < o.n_requests; i++) {
             if (streams[i].easy) continue;
@@ -517,7 +511,7 @@ int main(int argc, char **argv)
         }
         if (running > 0) curl_multi_poll(multi, NULL, 0, 100, NULL);
     }
-    report(&o, &r, now_s() - t0);
+    report(&o, &r, clock_mono_s() - t0);
     rc = r.n_failed ? 1 : 0;
 done:
     for (int i = 0; i < MAX_CONCURRENCY; i++) {

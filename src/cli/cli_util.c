@@ -1,5 +1,6 @@
 /* cli_util.c - argument parsing helpers (see cli_util.h). */
 #include "cli/cli_util.h"
+#include "base/clock.h"
 
 #include <errno.h>
 #include <math.h>
@@ -52,9 +53,7 @@ void cli_error(const char *cmd, const char *fmt, ...)
 
 double cli_now(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+    return clock_mono_s();
 }
 
 const char *cli_value(const char *cmd, int argc, char **argv, int *i)

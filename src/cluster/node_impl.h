@@ -106,9 +106,6 @@ struct node {
 };
 
 /* ---- node.c ---- */
-int64_t node_now_s(void);
-int64_t node_now_ms(void);
-int64_t node_now_us(void);
 /* This node's models and load (the server layer's callback). */
 void node_load_now(node *n, node_load *l);
 /* Starts a detached thread counted in n_threads. */

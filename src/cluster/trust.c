@@ -24,6 +24,7 @@
 #include <cjson/cJSON.h>
 #include <sodium.h>
 
+#include "base/clock.h"
 #include "base/err.h"
 #include "base/file.h"
 #include "base/paths.h"
@@ -508,7 +509,7 @@ static int change_seen(trust_peer *peers, int *n, void *arg, uh_err *err)
     memmove(p->addrs[1], p->addrs[0], (size_t)k * TRUST_ADDR_MAX);
     memset(p->addrs[0], 0, TRUST_ADDR_MAX);
     snprintf(p->addrs[0], TRUST_ADDR_MAX, "%s", s->addr);
-    p->last_seen = (int64_t)time(NULL);
+    p->last_seen = clock_wall_s();
     return 1;
 }
 

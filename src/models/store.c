@@ -21,6 +21,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "base/clock.h"
 #include "base/err.h"
 #include "base/file.h"
 #include "base/log.h"
@@ -433,7 +434,7 @@ static char *manifest_json(const store_entry *e)
     cJSON_AddNumberToObject(o, "n_params", (double)e->n_params);
     cJSON_AddNumberToObject(o, "n_ctx_train", (double)e->n_ctx_train);
     cJSON_AddStringToObject(o, "license", e->license);
-    cJSON_AddNumberToObject(o, "added", (double)(e->added ? e->added : (int64_t)time(NULL)));
+    cJSON_AddNumberToObject(o, "added", (double)(e->added ? e->added : clock_wall_s()));
     char *txt = cJSON_Print(o);
     cJSON_Delete(o);
     return txt;

@@ -51,8 +51,6 @@ struct chan {
 
 /* ---- socket I/O (chan_sock.c) ---- */
 
-/* Monotonic milliseconds. */
-int64_t chan_now_ms(void);
 /* The deadline timeout_ms from now; -1 (never) for timeout_ms < 0. */
 int64_t chan_deadline(int timeout_ms);
 /* Reads up to len bytes once the fd is readable. *got receives the count (0 < *got <= len).

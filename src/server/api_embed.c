@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "server/api_impl.h"
@@ -213,7 +214,7 @@ static http_response *embed(const http_request *req, api_server *api, enum embed
         goto out;
     }
 
-    double t0 = api_now();
+    double t0 = clock_mono_s();
     uh_err err = {0};
     int rc = api_models_acquire(api->am, model->valuestring, &m, &err);
     if (rc != 0) {
@@ -226,7 +227,7 @@ static http_response *embed(const http_request *req, api_server *api, enum embed
             resp = api_error(req, 500, err.msg, "model", NULL);
         goto out;
     }
-    double load_s = api_now() - t0;
+    double load_s = clock_mono_s() - t0;
     const uh_model *um = api_model_engine(m);
     const int n_ctx = api_model_n_ctx(m);
     uh_model_info info;
@@ -266,7 +267,7 @@ static http_response *embed(const http_request *req, api_server *api, enum embed
 
     vecs = malloc((size_t)n_in * (size_t)info.n_embd * sizeof *vecs);
     if (!vecs) goto out;
-    double t1 = api_now();
+    double t1 = clock_mono_s();
     for (int i = 0; i < n_in; i++) {
         rc = api_model_embed(m, in[i].toks, in[i].n_toks, vecs + (size_t)i * info.n_embd, &err);
         if (rc == UH_ENOMEM) goto out;
@@ -275,7 +276,7 @@ static http_response *embed(const http_request *req, api_server *api, enum embed
             goto out;
         }
     }
-    double eval_s = api_now() - t1;
+    double eval_s = clock_mono_s() - t1;
     log_debug("serve_embed", "model=%s inputs=%d tokens=%lld seconds=%.3f", api_model_name(m),
               n_in, n_prompt, eval_s);
 

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "server/http_impl.h"
+#include "base/clock.h"
 
 #define READ_POLL_MS      100
 #define KEEPALIVE_S       15
@@ -41,28 +42,17 @@ struct http_stream {
     http_stream *next;              /* the server's list */
 };
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 http_stream *http_stream_new(enum http_stream_format fmt, size_t max_queued)
 {
     http_stream *s = calloc(1, sizeof *s);
     if (!s) return NULL;
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->cond, &ca);
-    pthread_condattr_destroy(&ca);
+    clock_cond_init(&s->cond);
     pthread_mutex_init(&s->lock, NULL);
     s->refs = 1;
     s->fmt = fmt;
     s->max_queued = max_queued ? max_queued : DEFAULT_QUEUED;
     s->fd = -1;
-    s->last_send = now_s();
+    s->last_send = clock_mono_s();
     return s;
 }
 
@@ -107,7 +97,7 @@ void http_stream_cancel(http_stream *s, enum http_cancel_reason why)
     pthread_mutex_lock(&s->lock);
     if (s->cancel == HTTP_CANCEL_NONE && !s->closed) {
         s->cancel = why;
-        s->cancel_time = now_s();
+        s->cancel_time = clock_mono_s();
         pthread_cond_broadcast(&s->cond);
         fire_cancel_locked(s);
     }
@@ -176,7 +166,7 @@ static int send_framed(http_stream *s, const char *pre, const char *data, size_t
         rc = append_locked(s, pre, strlen(pre), data, len, post, strlen(post));
         if (rc == UH_ELIMIT) {
             s->cancel = HTTP_CANCEL_OVERFLOW;
-            s->cancel_time = now_s();
+            s->cancel_time = clock_mono_s();
             pthread_cond_broadcast(&s->cond);
             fire_cancel_locked(s);
             rc = UH_EIO;
@@ -234,11 +224,7 @@ static int peer_gone(int fd)
 
 static void timed_wait(http_stream *s, int ms)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_nsec += (long)ms * 1000000L;
-    ts.tv_sec += ts.tv_nsec / 1000000000L;
-    ts.tv_nsec %= 1000000000L;
+    struct timespec ts = clock_mono_after(ms);
     pthread_cond_timedwait(&s->cond, &s->lock, &ts);
 }
 
@@ -265,7 +251,7 @@ static ssize_t reader(void *cls, uint64_t pos, char *out, size_t max)
             memcpy(out, s->buf + s->head, n);
             s->head += n;
             if (s->head == s->len) s->head = s->len = 0;
-            s->last_send = now_s();
+            s->last_send = clock_mono_s();
             ret = (ssize_t)n;
             break;
         }
@@ -283,7 +269,7 @@ static ssize_t reader(void *cls, uint64_t pos, char *out, size_t max)
             ret = MHD_CONTENT_READER_END_WITH_ERROR;
             break;
         }
-        double t = now_s();
+        double t = clock_mono_s();
         if (s->cancel == HTTP_CANCEL_SHUTDOWN && t - s->cancel_time > SHUTDOWN_WAIT_MS * 1e-3) {
             queue_shutdown_event(s);
             continue;
@@ -295,7 +281,7 @@ static ssize_t reader(void *cls, uint64_t pos, char *out, size_t max)
         timed_wait(s, READ_POLL_MS);
         if (s->len == s->head && !s->closed && s->cancel == HTTP_CANCEL_NONE && peer_gone(s->fd)) {
             s->cancel = HTTP_CANCEL_DISCONNECT;
-            s->cancel_time = now_s();
+            s->cancel_time = clock_mono_s();
             fire_cancel_locked(s);
         }
     }
