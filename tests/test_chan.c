@@ -10,8 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "check.h"
 #include "base/clock.h"
+#include "check.h"
 #include "net/chan_impl.h"
 
 static uint8_t g_cs[32], g_cp[32], g_ss[32], g_sp[32]; /* client / server static keys */

@@ -5,8 +5,8 @@
 #include <arpa/inet.h>
 #include <time.h>
 
-#include "check.h"
 #include "base/clock.h"
+#include "check.h"
 #include "net/mdns_impl.h"
 
 static mdns_packet g_pkt;

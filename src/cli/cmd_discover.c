@@ -10,8 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli/cli.h"
 #include "base/clock.h"
+#include "cli/cli.h"
 #include "cli/cli_util.h"
 #include "net/mdns.h"
 

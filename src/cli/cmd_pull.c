@@ -9,8 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli/cli.h"
 #include "base/clock.h"
+#include "cli/cli.h"
 #include "cli/cli_util.h"
 #include "models/pull.h"
 #include "models/registry.h"
