@@ -45,6 +45,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/buf.h"
 #include "base/clock.h"
 #include "base/rng.h"
 
@@ -71,8 +72,7 @@ typedef struct {
     CURL *easy;
     struct curl_slist *headers;
     char *body;
-    char *line; /* the SSE line being received; line_len bytes, capacity line_cap */
-    size_t line_len, line_cap;
+    buf_t line;                      /* the SSE line being received, capped at LINE_CAP */
     double t_start, t_first, t_last; /* seconds, monotonic */
     int n_tok;                       /* token events (see on_line) */
     int n_usage;                     /* completion_tokens of the usage chunk; 0 if none came */
@@ -94,13 +94,7 @@ typedef struct {
 
 static int samples_push(samples *s, double x)
 {
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 256;
-        double *v = realloc(s->v, cap * sizeof *v);
-        if (!v) return -1;
-        s->v = v;
-        s->cap = cap;
-    }
+    if (buf_grow_array((void **)&s->v, &s->cap, s->n + 1, sizeof *s->v) != 0) return -1;
     s->v[s->n++] = x;
     return 0;
 }
@@ -260,27 +254,17 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *user)
     for (size_t i = 0; i < n; i++) {
         const char c = ptr[i];
         if (c == '\n') {
-            if (s->line_len && s->line[s->line_len - 1] == '\r') s->line_len--;
-            s->line[s->line_len] = 0;
-            s->line_len = 0;
-            if (on_line(s, s->line) < 0) return 0; /* a short count makes curl abort */
+            buf_t *l = &s->line;
+            if (l->len && l->data[l->len - 1] == '\r') l->data[--l->len] = 0;
+            int rc = on_line(s, l->data ? l->data : "");
+            buf_reset(l);
+            if (rc < 0) return 0; /* a short count makes curl abort */
             continue;
         }
-        if (s->line_len + 1 >= s->line_cap) {
-            size_t cap = s->line_cap ? s->line_cap * 2 : 4096;
-            if (cap > LINE_CAP) {
-                s->overflow = 1;
-                return 0;
-            }
-            char *l = realloc(s->line, cap);
-            if (!l) {
-                s->overflow = 1;
-                return 0;
-            }
-            s->line = l;
-            s->line_cap = cap;
+        if (buf_putc(&s->line, c) != 0) {
+            s->overflow = 1;
+            return 0;
         }
-        s->line[s->line_len++] = c;
     }
     return n;
 }
@@ -290,7 +274,7 @@ static void stream_reset(stream *s)
     if (s->easy) curl_easy_cleanup(s->easy);
     curl_slist_free_all(s->headers);
     free(s->body);
-    free(s->line);
+    buf_fini(&s->line);
     memset(s, 0, sizeof *s);
 }
 
@@ -299,6 +283,7 @@ static int stream_start(stream *s, const bench_opts *o, rng_state *rng, samples 
 {
     char url[512];
     memset(s, 0, sizeof *s);
+    buf_init(&s->line, LINE_CAP - 1);
     s->itl = itl;
     s->chat = o->chat;
     s->per_token = o->per_token;

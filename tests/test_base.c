@@ -2,6 +2,7 @@
  * atomic file writes (content, mode, no temporary left, failure leaves the old file) and capped /
  * private file reads. */
 #include <dirent.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,27 @@ static void test_buf_appends_and_keeps_a_nul(void)
     CHECK(s && s[0] == 0 && n == 0);
     free(s);
     CHECK(b.data == NULL);
+    buf_fini(&b);
+}
+
+static int vprintf_into(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int vprintf_into(buf_t *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = buf_vprintf(b, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+/* buf_vprintf serves printf-like wrappers: same output as buf_printf, same cap. */
+static void test_buf_vprintf(void)
+{
+    buf_t b;
+    buf_init(&b, 12);
+    CHECK(vprintf_into(&b, "%s=%d;", "a", 1) == 0 && vprintf_into(&b, "%s=%d;", "bb", 22) == 0);
+    CHECK(b.len == 10 && strcmp(b.data, "a=1;bb=22;") == 0);
+    CHECK(vprintf_into(&b, "%s", "xyz") == UH_ELIMIT && b.len == 10);
     buf_fini(&b);
 }
 
@@ -200,6 +222,28 @@ static void test_reads_capped_and_private(void)
     CHECK(file_read(link_path, 100, &s, &n, &err) == 0 && n == 10); /* plain reads follow it */
     free(s);
     unlink(link_path);
+    /* a stream (here a pipe) is read to its end, with the same cap */
+    int fds[2];
+    CHECK(pipe(fds) == 0);
+    CHECK(write(fds[1], "streamed", 8) == 8);
+    close(fds[1]);
+    FILE *f = fdopen(fds[0], "rb");
+    CHECK(f && file_read_stream(f, "pipe", 8, &s, &n, &err) == 0 && n == 8 &&
+          strcmp(s, "streamed") == 0);
+    free(s);
+    fclose(f);
+    CHECK(pipe(fds) == 0);
+    CHECK(write(fds[1], "streamed", 8) == 8);
+    close(fds[1]);
+    f = fdopen(fds[0], "rb");
+    CHECK(f && file_read_stream(f, "pipe", 7, &s, &n, &err) == UH_ELIMIT && s == NULL &&
+          strstr(err.msg, "pipe"));
+    fclose(f);
+    f = fopen(missing, "w+b"); /* empty: "" */
+    CHECK(f && file_read_stream(f, missing, 7, &s, &n, &err) == 0 && n == 0 && s[0] == 0);
+    free(s);
+    fclose(f);
+    unlink(missing);
     unlink(path);
     rmdir(dir);
 }
@@ -207,6 +251,7 @@ static void test_reads_capped_and_private(void)
 int main(void)
 {
     T_RUN(test_buf_appends_and_keeps_a_nul);
+    T_RUN(test_buf_vprintf);
     T_RUN(test_buf_cap_refuses_without_change);
     T_RUN(test_grow_array);
     T_RUN(test_clocks);

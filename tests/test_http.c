@@ -19,6 +19,7 @@
 
 #include <curl/curl.h>
 
+#include "base/buf.h"
 #include "base/clock.h"
 #include "check.h"
 #include "server/http.h"
@@ -36,21 +37,9 @@ static void sleep_ms(int ms)
 
 /* ---- a small curl client ---- */
 
-typedef struct {
-    char *data;
-    size_t len;
-} buf_t;
-
 static size_t on_data(char *p, size_t sz, size_t n, void *ud)
 {
-    buf_t *b = ud;
-    char *nd = realloc(b->data, b->len + sz * n + 1);
-    if (!nd) return 0;
-    memcpy(nd + b->len, p, sz * n);
-    b->data = nd;
-    b->len += sz * n;
-    b->data[b->len] = 0;
-    return sz * n;
+    return buf_append(ud, p, sz * n) == 0 ? sz * n : 0;
 }
 
 typedef struct {

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/buf.h"
 #include "base/err.h"
 
 /* ---- atomic writes ---- */
@@ -204,6 +205,32 @@ int file_read(const char *path, size_t max, char **out, size_t *len, uh_err *err
     *out = b;
     if (len) *len = n;
     return 0;
+}
+
+int file_read_stream(FILE *f, const char *name, size_t max, char **out, size_t *len, uh_err *err)
+{
+    buf_t b;
+    buf_init(&b, max);
+    *out = NULL;
+    int rc = 0;
+    for (;;) {
+        char chunk[16384];
+        size_t n = fread(chunk, 1, sizeof chunk, f);
+        if (n > 0 && (rc = buf_append(&b, chunk, n)) != 0) {
+            rc = rc == UH_ELIMIT
+                     ? err_setf(err, UH_ELIMIT, "%s is larger than %zu bytes", name, max)
+                     : err_setf(err, UH_ENOMEM, "out of memory reading %s", name);
+            break;
+        }
+        if (n < sizeof chunk) {
+            if (ferror(f)) rc = err_setf(err, UH_EIO, "cannot read %s", name);
+            break;
+        }
+    }
+    if (!rc && !(*out = buf_steal(&b, len)))
+        rc = err_setf(err, UH_ENOMEM, "out of memory reading %s", name);
+    buf_fini(&b);
+    return rc;
 }
 
 int file_read_private(const char *path, void *buf, size_t cap, size_t *len, struct stat *st_out,

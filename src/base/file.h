@@ -14,6 +14,7 @@
 #define UH_BASE_FILE_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/stat.h>
 
 #include "unhosted_base.h"
@@ -49,6 +50,10 @@ int file_write_atomic(const char *path, const void *data, size_t len, unsigned m
  * NULL). UH_ENOTFOUND when it does not exist, UH_ELIMIT when it is larger than max bytes, UH_EIO
  * for other failures. */
 int file_read(const char *path, size_t max, char **out, size_t *len, uh_err *err);
+/* Reads the stream f to its end (a pipe, a terminal or a file; for "-" or /dev/stdin) into a
+ * malloc'd buffer like file_read; name is for messages. UH_ELIMIT when more than max bytes come,
+ * UH_EIO on a read error, UH_ENOMEM. The stream stays open. */
+int file_read_stream(FILE *f, const char *name, size_t max, char **out, size_t *len, uh_err *err);
 /* Reads a private file (see above) into the caller's buffer buf[0..cap) (for secrets: the caller
  * chooses guarded memory and wipes it); *len the bytes read; st (may be NULL) the status of the
  * file that was read (taken from the open descriptor, so it matches the contents). UH_ENOTFOUND

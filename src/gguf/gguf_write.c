@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/buf.h"
 #include "base/err.h"
 #include "base/file.h"
 #include "gguf/gguf.h"
@@ -156,18 +157,8 @@ static int set_value(gguf_writer *w, const char *key, size_t key_len, const gguf
         }
     }
     char *k = malloc(key_len + 1);
-    if (w->n_kv == w->cap_kv) {
-        size_t cap = w->cap_kv ? 2 * w->cap_kv : 16;
-        wkv *nk = k ? realloc(w->kvs, cap * sizeof *nk) : NULL;
-        if (!nk) {
-            free(k);
-            value_fini(&copy);
-            return fail(w, UH_ENOMEM, "gguf writer: out of memory");
-        }
-        w->kvs = nk;
-        w->cap_kv = cap;
-    }
-    if (!k) {
+    if (!k || buf_grow_array((void **)&w->kvs, &w->cap_kv, w->n_kv + 1, sizeof *w->kvs) != 0) {
+        free(k);
         value_fini(&copy);
         return fail(w, UH_ENOMEM, "gguf writer: out of memory");
     }
@@ -297,13 +288,9 @@ int gguf_writer_add_tensor(gguf_writer *w, const char *name, uint32_t type, uint
                     name, (ull)size, tt->name, (ull)want);
     if (!data || size > SIZE_MAX)
         return fail(w, UH_EINVAL, "gguf writer: tensor \"%s\": no data", name);
-    if (w->n_tensors == w->cap_tensors) {
-        size_t cap = w->cap_tensors ? 2 * w->cap_tensors : 16;
-        wtensor *nt = realloc(w->tensors, cap * sizeof *nt);
-        if (!nt) return fail(w, UH_ENOMEM, "gguf writer: out of memory");
-        w->tensors = nt;
-        w->cap_tensors = cap;
-    }
+    if (buf_grow_array((void **)&w->tensors, &w->cap_tensors, w->n_tensors + 1,
+                       sizeof *w->tensors) != 0)
+        return fail(w, UH_ENOMEM, "gguf writer: out of memory");
     wtensor t = {.type = type, .n_dims = n_dims, .size = size};
     for (int d = 0; d < GGUF_MAX_DIMS; d++) t.ne[d] = (uint32_t)d < n_dims ? ne[d] : 1;
     t.name = dup_bytes(name, name_len + 1);

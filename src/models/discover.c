@@ -13,6 +13,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "base/buf.h"
 #include "base/err.h"
 #include "base/file.h"
 #include "base/log.h"
@@ -35,20 +36,15 @@ static int pathf(char *buf, size_t cap, const char *fmt, ...)
 
 typedef struct {
     store_entry *v;
-    int n, cap, oom;
+    int n, oom;
+    size_t cap;
 } cand_vec;
 
 static void push(cand_vec *c, const store_entry *e)
 {
-    if (c->n == c->cap) {
-        int cap = c->cap ? 2 * c->cap : 16;
-        store_entry *v = realloc(c->v, (size_t)cap * sizeof *v);
-        if (!v) {
-            c->oom = 1;
-            return;
-        }
-        c->v = v;
-        c->cap = cap;
+    if (buf_grow_array((void **)&c->v, &c->cap, (size_t)c->n + 1, sizeof *c->v) != 0) {
+        c->oom = 1;
+        return;
     }
     c->v[c->n++] = *e;
 }
@@ -76,17 +72,13 @@ static char **list_dir(const char *dir)
 {
     DIR *d = opendir(dir);
     if (!d) return NULL;
-    size_t n = 0, cap = 16;
-    char **v = malloc(cap * sizeof *v);
+    size_t n = 0, cap = 0;
+    char **v = NULL;
     struct dirent *de;
+    if (buf_grow_array((void **)&v, &cap, 1, sizeof *v) != 0) v = NULL;
     while (v && (de = readdir(d)) != NULL) {
         if (!plain_component(de->d_name)) continue;
-        if (n + 1 >= cap) {
-            char **w = realloc(v, 2 * cap * sizeof *v);
-            if (!w) break;
-            v = w;
-            cap *= 2;
-        }
+        if (buf_grow_array((void **)&v, &cap, n + 2, sizeof *v) != 0) break; /* + the NULL */
         if (!(v[n] = strdup(de->d_name))) break;
         n++;
     }

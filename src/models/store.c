@@ -21,6 +21,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "base/buf.h"
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/file.h"
@@ -335,21 +336,16 @@ int store_lookup(store *s, const char *name, const char *tag, store_entry *out, 
 
 typedef struct {
     store_entry *v;
-    int n, cap;
+    int n;
+    size_t cap;
     int oom;
 } entry_vec;
 
 static void vec_push(entry_vec *vec, const store_entry *e)
 {
-    if (vec->n == vec->cap) {
-        int cap = vec->cap ? vec->cap * 2 : 16;
-        store_entry *v = realloc(vec->v, (size_t)cap * sizeof *v);
-        if (!v) {
-            vec->oom = 1;
-            return;
-        }
-        vec->v = v;
-        vec->cap = cap;
+    if (buf_grow_array((void **)&vec->v, &vec->cap, (size_t)vec->n + 1, sizeof *vec->v) != 0) {
+        vec->oom = 1;
+        return;
     }
     vec->v[vec->n++] = *e;
 }

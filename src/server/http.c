@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/buf.h"
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
@@ -73,8 +74,7 @@ struct http_req_ctx {
     http_server *srv;
     const http_route_entry *route;
     const char *route_label; /* metrics label: the route's path or a fixed word */
-    char *body;
-    size_t body_len, body_cap;
+    buf_t body;              /* capped at max_body */
     int too_large, responded, status;
     int own_origin;
     char origin[256];
@@ -449,11 +449,11 @@ static enum MHD_Result dispatch(struct http_req_ctx *x)
         snprintf(msg, sizeof msg, "request body is larger than %zu bytes", s->cfg.max_body);
         return reject(x, 413, "body_too_large", msg);
     }
-    x->req.body = x->body ? x->body : "";
-    x->req.body_len = x->body_len;
-    if (is_body_method(x->req.method) && x->body_len > 0) {
+    x->req.body = x->body.data ? x->body.data : "";
+    x->req.body_len = x->body.len;
+    if (is_body_method(x->req.method) && x->body.len > 0) {
         oai_error e;
-        if (oai_json_parse(x->body, x->body_len, s->cfg.max_json_depth, &x->json, &e) != 0)
+        if (oai_json_parse(x->body.data, x->body.len, s->cfg.max_json_depth, &x->json, &e) != 0)
             return reject(x, 400, "bad_json", e.message);
         x->req.json = x->json;
     }
@@ -523,6 +523,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
         *con_cls = x;
         x->conn = conn;
         x->srv = s;
+        buf_init(&x->body, s->cfg.max_body);
         x->t_start = clock_mono_s();
         x->route_label = "unmatched";
         x->req.method = method;
@@ -538,22 +539,10 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
     if (*upload_data_size > 0) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
-        if (x->too_large || n > s->cfg.max_body - x->body_len) {
-            x->too_large = 1;
-            return MHD_YES;
-        }
-        if (x->body_len + n + 1 > x->body_cap) {
-            size_t cap = x->body_cap ? x->body_cap : 4096;
-            while (cap < x->body_len + n + 1) cap *= 2;
-            char *b = realloc(x->body, cap);
-            if (!b) return MHD_NO;
-            x->body = b;
-            x->body_cap = cap;
-        }
-        memcpy(x->body + x->body_len, upload_data, n);
-        x->body_len += n;
-        x->body[x->body_len] = 0;
-        return MHD_YES;
+        if (x->too_large) return MHD_YES;
+        int rc = buf_append(&x->body, upload_data, n);
+        if (rc == UH_ELIMIT) x->too_large = 1;
+        return rc == UH_ENOMEM ? MHD_NO : MHD_YES;
     }
     return dispatch(x);
 }
@@ -571,7 +560,7 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **con
     metrics_observe(s->m_duration, (const char *[]){x->route_label}, clock_mono_s() - x->t_start);
     set_deadline(s, conn, clock_mono_s() + s->cfg.request_timeout_s); /* the next request's clock */
     cJSON_Delete(x->json);
-    free(x->body);
+    buf_fini(&x->body);
     free(x);
     *con_cls = NULL;
 }

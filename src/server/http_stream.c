@@ -13,8 +13,9 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "server/http_impl.h"
+#include "base/buf.h"
 #include "base/clock.h"
+#include "server/http_impl.h"
 
 #define READ_POLL_MS      100
 #define KEEPALIVE_S       15
@@ -26,8 +27,8 @@ struct http_stream {
     pthread_cond_t cond;
     int refs;
     enum http_stream_format fmt;
-    char *buf; /* queued bytes are buf[head..len) */
-    size_t head, len, cap, max_queued;
+    buf_t q; /* queued bytes are q.data[head..q.len) */
+    size_t head, max_queued;
     int closed;                     /* the producer called http_stream_close */
     int ended;                      /* the reader returned its last result */
     enum http_cancel_reason cancel;
@@ -71,7 +72,7 @@ void http_stream_unref(http_stream *s)
     if (!last) return;
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->cond);
-    free(s->buf);
+    buf_fini(&s->q);
     free(s);
 }
 
@@ -135,24 +136,17 @@ static int append_locked(http_stream *s, const char *a, size_t an, const char *b
                          const char *c, size_t cn)
 {
     size_t n = an + bn + cn;
-    if (s->len - s->head + n > s->max_queued) return UH_ELIMIT;
-    if (s->head > 0 && s->len + n > s->cap) { /* reuse the sent prefix before growing */
-        memmove(s->buf, s->buf + s->head, s->len - s->head);
-        s->len -= s->head;
+    buf_t *q = &s->q;
+    if (q->len - s->head + n > s->max_queued) return UH_ELIMIT;
+    if (s->head > 0 && q->len + n >= q->cap) { /* reuse the sent prefix before growing */
+        memmove(q->data, q->data + s->head, q->len - s->head);
+        q->len -= s->head;
         s->head = 0;
     }
-    if (s->len + n > s->cap) {
-        size_t cap = s->cap ? s->cap : 4096;
-        while (cap < s->len + n) cap *= 2;
-        char *nb = realloc(s->buf, cap);
-        if (!nb) return UH_ENOMEM;
-        s->buf = nb;
-        s->cap = cap;
-    }
-    memcpy(s->buf + s->len, a, an);
-    memcpy(s->buf + s->len + an, b, bn);
-    memcpy(s->buf + s->len + an + bn, c, cn);
-    s->len += n;
+    if (buf_reserve(q, n) != 0) return UH_ENOMEM;
+    buf_append(q, a, an); /* cannot fail: the room is reserved */
+    buf_append(q, b, bn);
+    buf_append(q, c, cn);
     pthread_cond_broadcast(&s->cond);
     return UH_OK;
 }
@@ -246,11 +240,14 @@ static ssize_t reader(void *cls, uint64_t pos, char *out, size_t max)
     ssize_t ret;
     pthread_mutex_lock(&s->lock);
     for (;;) {
-        if (s->len > s->head) {
-            size_t n = s->len - s->head < max ? s->len - s->head : max;
-            memcpy(out, s->buf + s->head, n);
+        if (s->q.len > s->head) {
+            size_t n = s->q.len - s->head < max ? s->q.len - s->head : max;
+            memcpy(out, s->q.data + s->head, n);
             s->head += n;
-            if (s->head == s->len) s->head = s->len = 0;
+            if (s->head == s->q.len) {
+                s->head = 0;
+                buf_reset(&s->q);
+            }
             s->last_send = clock_mono_s();
             ret = (ssize_t)n;
             break;
@@ -279,7 +276,8 @@ static ssize_t reader(void *cls, uint64_t pos, char *out, size_t max)
             continue;
         }
         timed_wait(s, READ_POLL_MS);
-        if (s->len == s->head && !s->closed && s->cancel == HTTP_CANCEL_NONE && peer_gone(s->fd)) {
+        if (s->q.len == s->head && !s->closed && s->cancel == HTTP_CANCEL_NONE &&
+            peer_gone(s->fd)) {
             s->cancel = HTTP_CANCEL_DISCONNECT;
             s->cancel_time = clock_mono_s();
             fire_cancel_locked(s);
