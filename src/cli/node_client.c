@@ -155,11 +155,6 @@ void node_client_free(node_client *c)
     free(c);
 }
 
-const char *node_client_addr(const node_client *c)
-{
-    return c->addr;
-}
-
 static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
 {
     resp_buf *b = ud;

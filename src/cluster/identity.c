@@ -404,11 +404,6 @@ const uint8_t *identity_auth(const identity *id)
     return id->auth;
 }
 
-void identity_sign(const identity *id, const uint8_t *msg, size_t len, uint8_t sig[64])
-{
-    crypto_sign_detached(sig, NULL, msg, len, id->sign_sk);
-}
-
 int identity_verify_auth(const uint8_t *auth, size_t len, const uint8_t remote_dh_pk[32],
                          uint8_t sign_pk_out[32], char id_out[DEVICE_ID_STRLEN], uh_err *err)
 {

@@ -543,13 +543,6 @@ static void wake(mdns *m)
     } /* a full pipe already wakes the thread */
 }
 
-void mdns_browse_now(mdns *m)
-{
-    if (!m) return;
-    __atomic_store_n(&m->browse_now, 1, __ATOMIC_RELEASE);
-    wake(m);
-}
-
 void mdns_stop(mdns *m)
 {
     if (!m) return;

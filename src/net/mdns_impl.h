@@ -117,7 +117,7 @@ struct mdns {
     int sent_i;
     /* thread */
     pthread_t thread;
-    int thread_started, mu_init, stop, browse_now;
+    int thread_started, mu_init, stop;
     pthread_mutex_t mu; /* guards svcs against mdns_list; only the thread writes them */
     /* browsing */
     mdns_entry *svcs; /* MDNS_MAX_SERVICES */

@@ -29,8 +29,7 @@ struct http_stream {
     enum http_stream_format fmt;
     buf_t q; /* queued bytes are q.data[head..q.len) */
     size_t head, max_queued;
-    int closed;                     /* the producer called http_stream_close */
-    int ended;                      /* the reader returned its last result */
+    int closed; /* the producer called http_stream_close */
     enum http_cancel_reason cancel;
     int in_callback;                /* the cancel callback is running */
     http_cancel_fn cancel_fn;
@@ -121,14 +120,6 @@ enum http_cancel_reason http_stream_cancelled(http_stream *s)
     enum http_cancel_reason c = s->cancel;
     pthread_mutex_unlock(&s->lock);
     return c;
-}
-
-int http_stream_ended(http_stream *s)
-{
-    pthread_mutex_lock(&s->lock);
-    int e = s->ended;
-    pthread_mutex_unlock(&s->lock);
-    return e;
 }
 
 /* Appends n bytes from up to three pieces; called with the lock held. */
@@ -257,12 +248,10 @@ static ssize_t reader(void *cls, uint64_t pos, char *out, size_t max)
             continue;
         }
         if (s->closed || s->final_sent) {
-            s->ended = 1;
             ret = MHD_CONTENT_READER_END_OF_STREAM;
             break;
         }
         if (s->cancel == HTTP_CANCEL_DISCONNECT || s->cancel == HTTP_CANCEL_OVERFLOW) {
-            s->ended = 1;
             ret = MHD_CONTENT_READER_END_WITH_ERROR;
             break;
         }
@@ -292,9 +281,6 @@ static void reader_free(void *cls)
     http_stream *s = cls;
     /* MHD is done with the response: if the producer is still at it, the client is gone */
     http_stream_cancel(s, HTTP_CANCEL_DISCONNECT);
-    pthread_mutex_lock(&s->lock);
-    s->ended = 1;
-    pthread_mutex_unlock(&s->lock);
     if (s->on_end) s->on_end(s->srv, s);
     http_stream_unref(s);
 }
