@@ -19,15 +19,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "net/chan.h"
 #include "net/noise.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -105,12 +99,12 @@ int main(int argc, char **argv)
     uh_err err;
     for (int i = 0; i < rounds; i++) {
         chan *c = NULL;
-        double t0 = now_s();
+        double t0 = clock_mono_s();
         if (chan_connect(addr, CHAN_CONNECT, &cc, &c, &err) != 0) {
             fprintf(stderr, "bench_chan: %s\n", err.msg);
             return 1;
         }
-        hs[i] = now_s() - t0;
+        hs[i] = clock_mono_s() - t0;
         chan_free(c);
     }
     qsort(hs, (size_t)rounds, sizeof *hs, cmp_double);
@@ -127,13 +121,13 @@ int main(int argc, char **argv)
         uint8_t type;
         uint8_t *body = NULL;
         size_t len = 0;
-        double t0 = now_s();
+        double t0 = clock_mono_s();
         chan_send(c, 1, msg, sizeof msg - 1, &err);
         if (chan_recv(c, &type, &body, &len, 5000, &err) != 0) {
             fprintf(stderr, "bench_chan: %s\n", err.msg);
             return 1;
         }
-        rt[i] = now_s() - t0;
+        rt[i] = clock_mono_s() - t0;
         free(body);
     }
     qsort(rt, (size_t)n_rt, sizeof *rt, cmp_double);
@@ -141,7 +135,7 @@ int main(int argc, char **argv)
     size_t bulk = 1u << 20;
     uint8_t *big = calloc(1, bulk);
     int n_bulk = 64;
-    double t0 = now_s();
+    double t0 = clock_mono_s();
     for (int i = 0; i < n_bulk; i++) chan_send(c, 2, big, bulk, &err);
     /* one echo round trip so every bulk message has been received and decrypted */
     uint8_t type;
@@ -150,7 +144,7 @@ int main(int argc, char **argv)
     chan_send(c, 1, "x", 1, &err);
     chan_recv(c, &type, &body, &len, 10000, &err);
     free(body);
-    double bulk_s = now_s() - t0;
+    double bulk_s = clock_mono_s() - t0;
     chan_free(c);
     pthread_join(t, NULL);
     close(lfd);

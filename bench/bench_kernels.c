@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "base/fp16.h"
 #include "kernels/qtypes.h"
 
@@ -24,13 +25,6 @@
 static const int bench_types[] = {QT_F32,  QT_F16,  QT_BF16, QT_Q8_0,   QT_Q4_0,
                                   QT_Q4_1, QT_Q5_0, QT_Q5_1, QT_Q2_K,   QT_Q3_K,
                                   QT_Q4_K, QT_Q5_K, QT_Q6_K, QT_IQ4_NL, QT_IQ4_XS};
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static uint64_t lcg(uint64_t *s)
 {
@@ -66,7 +60,7 @@ static double time_sweep(const qtype_traits_t *tb, int t, const uint8_t *w, cons
 {
     size_t row = qtype_row_size((enum qtype)t, COLS);
     int reps = 0;
-    double t0 = now_s(), el;
+    double t0 = clock_mono_s(), el;
     do {
         if (tb[t].vec_dot_rows) /* as the matrix products call it */
             for (int r = 0; r < ROWS; r += QT_DOT_ROWS)
@@ -75,7 +69,7 @@ static double time_sweep(const qtype_traits_t *tb, int t, const uint8_t *w, cons
             for (int r = 0; r < ROWS; r++)
                 tb[t].vec_dot(COLS, &out[r], w + (size_t)r * row, act);
         reps++;
-        el = now_s() - t0;
+        el = clock_mono_s() - t0;
     } while (el < 0.3 || reps < 2);
     return el / reps;
 }

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "base/rng.h"
 #include "kernels/qtypes.h"
 #include "engine/sched.h"
@@ -34,18 +35,11 @@ typedef struct {
     int i;
 } stream_ref;
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static void on_event(void *user, const sched_event *ev)
 {
     stream_ref *r = user;
     bench_state *st = r->st;
-    const double t = now_s();
+    const double t = clock_mono_s();
     pthread_mutex_lock(&st->mu);
     if (ev->type == SCHED_EV_TOKEN) {
         if (st->n_tok[r->i]++ == 0) st->first[r->i] = t;
@@ -83,7 +77,7 @@ static int run_streams(const uh_model *m, int n, int n_gen, int n_prompt, int n_
     stream_ref refs[MAX_STREAMS];
     uh_token *prompts = malloc((size_t)n * (size_t)n_prompt * sizeof *prompts);
     if (!prompts) return -1;
-    const double t0 = now_s();
+    const double t0 = clock_mono_s();
     for (int i = 0; i < n; i++) {
         rng_state r;
         rng_seed(&r, 1000 + (uint64_t)i);

@@ -45,6 +45,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/buf.h"
+#include "base/clock.h"
 #include "base/rng.h"
 
 #define MAX_CONCURRENCY 256
@@ -70,8 +72,7 @@ typedef struct {
     CURL *easy;
     struct curl_slist *headers;
     char *body;
-    char *line; /* the SSE line being received; line_len bytes, capacity line_cap */
-    size_t line_len, line_cap;
+    buf_t line;                      /* the SSE line being received, capped at LINE_CAP */
     double t_start, t_first, t_last; /* seconds, monotonic */
     int n_tok;                       /* token events (see on_line) */
     int n_usage;                     /* completion_tokens of the usage chunk; 0 if none came */
@@ -91,22 +92,9 @@ typedef struct {
     long status_counts[6]; /* by first digit of the HTTP status; [0] = no response */
 } results;
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static int samples_push(samples *s, double x)
 {
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 256;
-        double *v = realloc(s->v, cap * sizeof *v);
-        if (!v) return -1;
-        s->v = v;
-        s->cap = cap;
-    }
+    if (buf_grow_array((void **)&s->v, &s->cap, s->n + 1, sizeof *s->v) != 0) return -1;
     s->v[s->n++] = x;
     return 0;
 }
@@ -230,7 +218,7 @@ static int on_line(stream *s, const char *line)
         cJSON_GetObjectItemCaseSensitive(root, "timings"), "predicted_per_second");
     if (cJSON_IsNumber(pps) && pps->valuedouble > 0 && pps->valuedouble < 1e9)
         s->server_tps = pps->valuedouble;
-    s->t_end = now_s();
+    s->t_end = clock_mono_s();
     const cJSON *choice = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root, "choices"), 0);
     const cJSON *text = s->chat ? cJSON_GetObjectItemCaseSensitive(
                                       cJSON_GetObjectItemCaseSensitive(choice, "delta"), "content")
@@ -242,7 +230,7 @@ static int on_line(stream *s, const char *line)
                      : cJSON_IsString(text) && text->valuestring[0] != 0;
     int rc = 0;
     if (is_token) {
-        const double t = now_s();
+        const double t = clock_mono_s();
         if (s->n_tok == 0)
             s->t_first = t;
         else if (samples_push(s->itl, t - s->t_last) < 0)
@@ -266,27 +254,17 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *user)
     for (size_t i = 0; i < n; i++) {
         const char c = ptr[i];
         if (c == '\n') {
-            if (s->line_len && s->line[s->line_len - 1] == '\r') s->line_len--;
-            s->line[s->line_len] = 0;
-            s->line_len = 0;
-            if (on_line(s, s->line) < 0) return 0; /* a short count makes curl abort */
+            buf_t *l = &s->line;
+            if (l->len && l->data[l->len - 1] == '\r') l->data[--l->len] = 0;
+            int rc = on_line(s, l->data ? l->data : "");
+            buf_reset(l);
+            if (rc < 0) return 0; /* a short count makes curl abort */
             continue;
         }
-        if (s->line_len + 1 >= s->line_cap) {
-            size_t cap = s->line_cap ? s->line_cap * 2 : 4096;
-            if (cap > LINE_CAP) {
-                s->overflow = 1;
-                return 0;
-            }
-            char *l = realloc(s->line, cap);
-            if (!l) {
-                s->overflow = 1;
-                return 0;
-            }
-            s->line = l;
-            s->line_cap = cap;
+        if (buf_putc(&s->line, c) != 0) {
+            s->overflow = 1;
+            return 0;
         }
-        s->line[s->line_len++] = c;
     }
     return n;
 }
@@ -296,7 +274,7 @@ static void stream_reset(stream *s)
     if (s->easy) curl_easy_cleanup(s->easy);
     curl_slist_free_all(s->headers);
     free(s->body);
-    free(s->line);
+    buf_fini(&s->line);
     memset(s, 0, sizeof *s);
 }
 
@@ -305,6 +283,7 @@ static int stream_start(stream *s, const bench_opts *o, rng_state *rng, samples 
 {
     char url[512];
     memset(s, 0, sizeof *s);
+    buf_init(&s->line, LINE_CAP - 1);
     s->itl = itl;
     s->chat = o->chat;
     s->per_token = o->per_token;
@@ -329,7 +308,7 @@ static int stream_start(stream *s, const bench_opts *o, rng_state *rng, samples 
     curl_easy_setopt(s->easy, CURLOPT_PRIVATE, s);
     curl_easy_setopt(s->easy, CURLOPT_TIMEOUT, 600L);
     curl_easy_setopt(s->easy, CURLOPT_NOSIGNAL, 1L);
-    s->t_start = now_s();
+    s->t_start = clock_mono_s();
     return 0;
 }
 
@@ -489,7 +468,7 @@ int main(int argc, char **argv)
     int started = 0, running = 0, rc = 1;
     if (!multi) goto done;
 
-    const double t0 = now_s();
+    const double t0 = clock_mono_s();
     while (started < o.n_requests || running > 0) {
         for (int i = 0; i < o.concurrency && started < o.n_requests; i++) {
             if (streams[i].easy) continue;
@@ -517,7 +496,7 @@ int main(int argc, char **argv)
         }
         if (running > 0) curl_multi_poll(multi, NULL, 0, 100, NULL);
     }
-    report(&o, &r, now_s() - t0);
+    report(&o, &r, clock_mono_s() - t0);
     rc = r.n_failed ? 1 : 0;
 done:
     for (int i = 0; i < MAX_CONCURRENCY; i++) {

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "gguf/gguf.h"
 #include "text/vocab.h"
 
@@ -23,13 +24,6 @@ static const char *const families[][2] = {
     {"falcon", "BPE"},          {"starcoder", "BPE"},      {"mpt", "BPE"},
     {"bert-bge", "WPM"},
 };
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static uint32_t rng_state = 12345;
 static uint32_t rnd(uint32_t n)
@@ -70,9 +64,9 @@ static double time_tokenize(const vocab *v, const char *text, size_t len, uh_tok
     double best = -1;
     for (int r = 0; r < reps; r++) {
         uh_err err = {0};
-        double t0 = now_s();
+        double t0 = clock_mono_s();
         int rc = vocab_tokenize(v, text, len, 0, 0, ids, cap, n_out, &err);
-        double dt = now_s() - t0;
+        double dt = clock_mono_s() - t0;
         if (rc) {
             fprintf(stderr, "tokenize failed: %s\n", err.msg);
             return -1;

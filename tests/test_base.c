@@ -2,6 +2,7 @@
  * atomic file writes (content, mode, no temporary left, failure leaves the old file) and capped /
  * private file reads. */
 #include <dirent.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,27 @@ static void test_buf_appends_and_keeps_a_nul(void)
     CHECK(s && s[0] == 0 && n == 0);
     free(s);
     CHECK(b.data == NULL);
+    buf_fini(&b);
+}
+
+static int vprintf_into(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int vprintf_into(buf_t *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = buf_vprintf(b, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+/* buf_vprintf serves printf-like wrappers: same output as buf_printf, same cap. */
+static void test_buf_vprintf(void)
+{
+    buf_t b;
+    buf_init(&b, 12);
+    CHECK(vprintf_into(&b, "%s=%d;", "a", 1) == 0 && vprintf_into(&b, "%s=%d;", "bb", 22) == 0);
+    CHECK(b.len == 10 && strcmp(b.data, "a=1;bb=22;") == 0);
+    CHECK(vprintf_into(&b, "%s", "xyz") == UH_ELIMIT && b.len == 10);
     buf_fini(&b);
 }
 
@@ -134,6 +156,34 @@ static void test_atomic_write(void)
     rmdir(dir);
 }
 
+/* commit_new creates a file that is not there but never replaces one that is (the first of two
+ * concurrent creators wins), and leaves no temporary file either way. */
+static void test_atomic_create_never_replaces(void)
+{
+    char dir[] = "/tmp/uh-base-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char path[256];
+    snprintf(path, sizeof path, "%s/key", dir);
+    uh_err err = {0};
+    file_atomic a, b;
+    CHECK(file_atomic_open(&a, path, 0600, &err) == 0);
+    CHECK(file_atomic_open(&b, path, 0600, &err) == 0);
+    CHECK(file_atomic_write(&a, "first", 5, &err) == 0);
+    CHECK(file_atomic_write(&b, "second", 6, &err) == 0);
+    CHECK(file_atomic_commit_new(&a, &err) == 0);
+    CHECK(n_entries(dir) == 2); /* the target and b's temporary file */
+    CHECK(file_atomic_commit_new(&b, &err) == UH_ECONFLICT && strstr(err.msg, path));
+    CHECK(n_entries(dir) == 1);
+    char *s = NULL;
+    size_t n = 0;
+    struct stat st;
+    CHECK(file_read(path, 100, &s, &n, &err) == 0 && strcmp(s, "first") == 0);
+    CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600 && st.st_nlink == 1);
+    free(s);
+    unlink(path);
+    rmdir(dir);
+}
+
 static void test_reads_capped_and_private(void)
 {
     char dir[] = "/tmp/uh-base-XXXXXX";
@@ -151,16 +201,49 @@ static void test_reads_capped_and_private(void)
     CHECK(file_read(missing, 10, &s, &n, &err) == UH_ENOTFOUND);
     CHECK(file_read(dir, 10, &s, &n, &err) == UH_EIO);
     char b[16];
-    CHECK(file_read_private(path, b, sizeof b, &n, &err) == 0 && n == 10 &&
+    CHECK(file_read_private(path, b, sizeof b, &n, NULL, &err) == 0 && n == 10 &&
           memcmp(b, "0123456789", 10) == 0);
-    CHECK(file_read_private(path, b, 10, &n, &err) == 0 && n == 10);
-    CHECK(file_read_private(path, b, 9, &n, &err) == UH_EFORMAT);
+    struct stat st;
+    CHECK(file_read_private(path, b, 10, &n, &st, &err) == 0 && n == 10 && st.st_size == 10 &&
+          S_ISREG(st.st_mode));
+    CHECK(file_read_private(path, b, 9, &n, NULL, &err) == UH_EFORMAT);
     CHECK(chmod(path, 0640) == 0);
-    CHECK(file_read_private(path, b, sizeof b, &n, &err) == UH_EINVAL &&
+    CHECK(file_read_private(path, b, sizeof b, &n, NULL, &err) == UH_EINVAL &&
           strstr(err.msg, "chmod 600"));
     CHECK(chmod(path, 0602) == 0);
-    CHECK(file_read_private(path, b, sizeof b, &n, &err) == UH_EINVAL);
-    CHECK(file_read_private(missing, b, sizeof b, &n, &err) == UH_ENOTFOUND);
+    CHECK(file_read_private(path, b, sizeof b, &n, NULL, &err) == UH_EINVAL);
+    CHECK(file_read_private(missing, b, sizeof b, &n, NULL, &err) == UH_ENOTFOUND);
+    /* a symbolic link to a private file is refused: it could point anywhere */
+    CHECK(chmod(path, 0600) == 0);
+    char link_path[300];
+    snprintf(link_path, sizeof link_path, "%s/link", dir);
+    CHECK(symlink(path, link_path) == 0);
+    CHECK(file_read_private(link_path, b, sizeof b, &n, NULL, &err) == UH_EIO);
+    CHECK(file_read(link_path, 100, &s, &n, &err) == 0 && n == 10); /* plain reads follow it */
+    free(s);
+    unlink(link_path);
+    /* a stream (here a pipe) is read to its end, with the same cap */
+    int fds[2];
+    CHECK(pipe(fds) == 0);
+    CHECK(write(fds[1], "streamed", 8) == 8);
+    close(fds[1]);
+    FILE *f = fdopen(fds[0], "rb");
+    CHECK(f && file_read_stream(f, "pipe", 8, &s, &n, &err) == 0 && n == 8 &&
+          strcmp(s, "streamed") == 0);
+    free(s);
+    fclose(f);
+    CHECK(pipe(fds) == 0);
+    CHECK(write(fds[1], "streamed", 8) == 8);
+    close(fds[1]);
+    f = fdopen(fds[0], "rb");
+    CHECK(f && file_read_stream(f, "pipe", 7, &s, &n, &err) == UH_ELIMIT && s == NULL &&
+          strstr(err.msg, "pipe"));
+    fclose(f);
+    f = fopen(missing, "w+b"); /* empty: "" */
+    CHECK(f && file_read_stream(f, missing, 7, &s, &n, &err) == 0 && n == 0 && s[0] == 0);
+    free(s);
+    fclose(f);
+    unlink(missing);
     unlink(path);
     rmdir(dir);
 }
@@ -169,10 +252,12 @@ int main(int argc, char **argv)
 {
     T_SELECT(argc, argv);
     T_RUN(test_buf_appends_and_keeps_a_nul);
+    T_RUN(test_buf_vprintf);
     T_RUN(test_buf_cap_refuses_without_change);
     T_RUN(test_grow_array);
     T_RUN(test_clocks);
     T_RUN(test_atomic_write);
+    T_RUN(test_atomic_create_never_replaces);
     T_RUN(test_reads_capped_and_private);
     return t_exit();
 }

@@ -3,6 +3,7 @@
  * (every file is opened from an exact-size heap copy; the ASan build catches overreads). */
 #include <stdint.h>
 
+#include "base/buf.h"
 #include "check.h"
 #include "gguf/gguf.h"
 #include "kernels/qtypes.h"
@@ -16,11 +17,7 @@ typedef struct {
 
 static void b_put(bytes *b, const void *src, size_t n)
 {
-    if (b->n + n > b->cap) {
-        b->cap = (b->n + n) * 2 + 64;
-        b->p = realloc(b->p, b->cap);
-        if (!b->p) abort();
-    }
+    if (buf_grow_array((void **)&b->p, &b->cap, b->n + n, 1) != 0) abort();
     if (n) memcpy(b->p + b->n, src, n);
     b->n += n;
 }

@@ -19,6 +19,8 @@
 
 #include <curl/curl.h>
 
+#include "base/buf.h"
+#include "base/clock.h"
 #include "check.h"
 #include "server/http.h"
 #include "server/http_auth.h"
@@ -26,13 +28,6 @@
 
 static char g_dir[256];
 static char g_token_path[300];
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static void sleep_ms(int ms)
 {
@@ -42,21 +37,9 @@ static void sleep_ms(int ms)
 
 /* ---- a small curl client ---- */
 
-typedef struct {
-    char *data;
-    size_t len;
-} buf_t;
-
 static size_t on_data(char *p, size_t sz, size_t n, void *ud)
 {
-    buf_t *b = ud;
-    char *nd = realloc(b->data, b->len + sz * n + 1);
-    if (!nd) return 0;
-    memcpy(nd + b->len, p, sz * n);
-    b->data = nd;
-    b->len += sz * n;
-    b->data[b->len] = 0;
-    return sz * n;
+    return buf_append(ud, p, sz * n) == 0 ? sz * n : 0;
 }
 
 typedef struct {
@@ -153,11 +136,7 @@ static void *producer_main(void *arg)
         snprintf(ev, sizeof ev, "{\"i\":%d}", i);
         if (http_stream_send(p->s, ev, strlen(ev)) != 0) break;
         p->sent++;
-        struct timespec ts; /* a wait the cancel callback cuts short */
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += p->period_ms / 1000;
-        ts.tv_nsec += (long)(p->period_ms % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+        struct timespec ts = clock_mono_after(p->period_ms); /* cut short by the cancel */
         pthread_mutex_lock(&p->lock);
         if (p->why == HTTP_CANCEL_NONE) pthread_cond_timedwait(&p->cond, &p->lock, &ts);
         pthread_mutex_unlock(&p->lock);
@@ -502,7 +481,7 @@ static void test_slowloris(void)
     int fd = connect_local(port);
     CHECK(fd >= 0);
     const char *req = "GET /health HTTP/1.1\r\nHost: localhost\r\nX-Slow: aaaaaaaaaaaaaaaaaaaa\r\n";
-    double t0 = now_s();
+    double t0 = clock_mono_s();
     int closed = 0;
     for (size_t i = 0; req[i] && fd >= 0; i++) { /* one byte per 100 ms: never idle for long */
         if (send(fd, req + i, 1, MSG_NOSIGNAL) != 1) {
@@ -522,7 +501,7 @@ static void test_slowloris(void)
         }
         sleep_ms(100);
     }
-    double dt = now_s() - t0;
+    double dt = clock_mono_s() - t0;
     CHECKF(closed && dt < 3.0, "closed=%d after %.1fs", closed, dt);
     if (fd >= 0) close(fd);
     resp_t r;
@@ -554,9 +533,9 @@ static void test_stream(void)
 
 static int wait_cancel(enum http_cancel_reason want, double timeout)
 {
-    double t0 = now_s();
+    double t0 = clock_mono_s();
     pthread_mutex_lock(&g_prod.lock);
-    while (g_prod.why != want && now_s() - t0 < timeout) {
+    while (g_prod.why != want && clock_mono_s() - t0 < timeout) {
         pthread_mutex_unlock(&g_prod.lock);
         sleep_ms(10);
         pthread_mutex_lock(&g_prod.lock);
@@ -585,9 +564,9 @@ static void test_stream_disconnect(void)
         ssize_t n = recv(fd, buf, sizeof buf - 1, 0); /* headers and the first event */
         CHECK(n > 0);
         close(fd);
-        double t0 = now_s();
+        double t0 = clock_mono_s();
         CHECKF(wait_cancel(HTTP_CANCEL_DISCONNECT, 3.0), "variant %d: why=%d", variant, g_prod.why);
-        CHECKF(now_s() - t0 < 1.0, "cancel took %.2fs", now_s() - t0);
+        CHECKF(clock_mono_s() - t0 < 1.0, "cancel took %.2fs", clock_mono_s() - t0);
         producer_join();
     }
     sleep_ms(100);
@@ -622,9 +601,9 @@ static void test_graceful_stop(void)
     pthread_t t;
     pthread_create(&t, NULL, client_main, &c);
     sleep_ms(300);
-    double t0 = now_s();
+    double t0 = clock_mono_s();
     http_server_stop(s, 200);
-    double dt = now_s() - t0;
+    double dt = clock_mono_s() - t0;
     pthread_join(t, NULL);
     producer_join();
     CHECKF(dt < 3.0, "stop took %.2fs", dt);
@@ -760,7 +739,7 @@ int main(int argc, char **argv)
     if (!mkdtemp(g_dir)) return 1;
     snprintf(g_token_path, sizeof g_token_path, "%s/api-token", g_dir);
     pthread_mutex_init(&g_prod.lock, NULL);
-    pthread_cond_init(&g_prod.cond, NULL);
+    clock_cond_init(&g_prod.cond);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     T_RUN(test_metrics_text);
     T_RUN(test_listen_parse);

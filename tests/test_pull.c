@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/paths.h"
 #include "base/sha256.h"
 #include "check.h"
@@ -38,13 +39,6 @@ static pid_t g_nginx = -1;
 static int g_case;
 
 /* ---- helpers ---- */
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static int free_port(void)
 {
@@ -460,10 +454,10 @@ static void second_pull_is_instant_and_offline(void)
     snprintf(log, sizeof log, "%s/access.log", g_dir);
     int before = count_lines(log);
     px_set(PX_PASS, 0);
-    double t0 = now_s();
+    double t0 = clock_mono_s();
     pull_opts o = base_opts(url, g_sha, &pr);
     int rc = g_full_store ? pull_model(g_full_store, &o, &e, &err) : -1;
-    double dt = now_s() - t0;
+    double dt = clock_mono_s() - t0;
     CHECKF(rc == 0, "rc %d: %s", rc, err.msg);
     CHECKF(dt < 0.5, "took %.2f s", dt);
     CHECK(count_lines(log) == before);
@@ -657,10 +651,10 @@ static void not_found_is_a_clear_error(void)
     url_for(url, sizeof url, "/missing.gguf");
     px_set(PX_PASS, 0);
     pull_opts o = base_opts(url, g_sha, &pr);
-    double t0 = now_s();
+    double t0 = clock_mono_s();
     int rc = s ? pull_model(s, &o, &e, &err) : -1;
     CHECKF(rc == UH_EIO && strstr(err.msg, "HTTP 404"), "rc %d: %s", rc, err.msg);
-    CHECKF(now_s() - t0 < 2, "took %.1f s (a 404 is not retried)", now_s() - t0);
+    CHECKF(clock_mono_s() - t0 < 2, "took %.1f s (a 404 is not retried)", clock_mono_s() - t0);
     CHECK(n_listed(s) == 0);
     store_close(s);
 }
@@ -677,18 +671,18 @@ static void stalled_server_times_out_with_bounded_retries(void)
     pull_opts o = base_opts(url, g_sha, &pr);
     o.timeout_s = 1;
     o.max_retries = 2;
-    double t0 = now_s();
+    double t0 = clock_mono_s();
     int rc = s ? pull_model(s, &o, &e, &err) : -1;
-    double dt = now_s() - t0;
+    double dt = clock_mono_s() - t0;
     CHECKF(rc == UH_EIO && strstr(err.msg, "timed out") && strstr(err.msg, "3 times"),
            "rc %d: %s", rc, err.msg);
     CHECKF(dt < 20, "took %.1f s", dt);
     CHECK(n_listed(s) == 0);
     /* a server that never answers at all: the first request times out too */
     px_set(PX_STALL_AFTER, 0);
-    t0 = now_s();
+    t0 = clock_mono_s();
     rc = s ? pull_model(s, &o, &e, &err) : -1;
-    dt = now_s() - t0;
+    dt = clock_mono_s() - t0;
     CHECKF(rc == UH_EIO && strstr(err.msg, "timed out"), "rc %d: %s", rc, err.msg);
     CHECKF(dt < 30, "took %.1f s", dt);
     px_set(PX_PASS, 0);

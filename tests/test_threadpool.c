@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/threadpool.h"
 #include "check.h"
 
@@ -90,13 +91,6 @@ static void uneven_fn(void *ctx, int ith, int nth)
     busy((unsigned)ith * 37u);
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* Gaps between jobs scattered around the spin window, so that publishing races the worker on its
  * way to sleep and the worker's finish races the caller on its way to sleep, many thousand times
  * (for 3 seconds): a lost wake-up hangs here, and the alarm in main turns that into a failure. */
@@ -107,8 +101,8 @@ static void test_sleep_wake_races(void)
     if (!p) return;
     count_job j = {{0}, {0}, 0};
     int runs = 0;
-    double t_end = now_s() + 3.0;
-    for (unsigned r = 0; r < 100000 && now_s() < t_end; r++, runs++) {
+    double t_end = clock_mono_s() + 3.0;
+    for (unsigned r = 0; r < 100000 && clock_mono_s() < t_end; r++, runs++) {
         tp_run(p, uneven_fn, &j);
         if (r % 3 == 0)
             nanosleep(&(struct timespec){0, 50000}, NULL);

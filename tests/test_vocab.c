@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "check.h"
 #include "gguf/gguf.h"
 #include "text/vocab.h"
@@ -528,13 +529,6 @@ done:
 
 /* ---- long inputs ---- */
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static void long_inputs_are_not_quadratic(void)
 {
     gguf_file *f;
@@ -547,10 +541,10 @@ static void long_inputs_are_not_quadratic(void)
     if (!text) goto done;
 
     memset(text, 'a', len);
-    double t0 = now_s();
+    double t0 = clock_mono_s();
     int n = 0;
     uh_token *ids = tokenize(v, text, len, 0, 0, &n);
-    double dt = now_s() - t0;
+    double dt = clock_mono_s() - t0;
     CHECK(ids && n > 0 && n < (int)len / 2);
     printf("  1 MiB of 'a': %d tokens, %.1f MB/s\n", n, (double)len / 1e6 / dt);
     size_t back_len = 0;
@@ -566,9 +560,9 @@ static void long_inputs_are_not_quadratic(void)
     char *src = t_read_file(path, &src_len);
     CHECK(src && src_len > 0);
     for (size_t i = 0; src && src_len > 0 && i < len; i++) text[i] = src[i % src_len];
-    t0 = now_s();
+    t0 = clock_mono_s();
     ids = tokenize(v, text, len, 1, 1, &n);
-    dt = now_s() - t0;
+    dt = clock_mono_s() - t0;
     CHECK(ids && n > 0);
     printf("  1 MiB of mixed text: %d tokens, %.1f MB/s\n", n, (double)len / 1e6 / dt);
     free(ids);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/buf.h"
 #include "gguf/gguf.h"
 #include "text/vocab.h"
 
@@ -58,30 +59,17 @@ static inline uh_token *tokenize(const vocab *v, const char *s, size_t len, int 
 /* Concatenated pieces of ids, NUL-terminated, malloc'd. */
 static inline char *detokenize(const vocab *v, const uh_token *ids, int n, size_t *len)
 {
-    size_t cap = 64, at = 0;
-    char *s = malloc(cap);
-    for (int i = 0; s && i < n; i++) {
+    buf_t b;
+    buf_init(&b, 0);
+    for (int i = 0; i < n; i++) {
         char piece[256];
         int k = vocab_token_to_piece(v, ids[i], piece, sizeof piece);
-        if (k < 0 || (size_t)k > sizeof piece) {
-            free(s);
+        if (k < 0 || (size_t)k > sizeof piece || buf_append(&b, piece, (size_t)k) != 0) {
+            buf_fini(&b);
             return NULL;
         }
-        if (at + (size_t)k + 1 > cap) {
-            while (at + (size_t)k + 1 > cap) cap *= 2;
-            char *t = realloc(s, cap);
-            if (!t) {
-                free(s);
-                return NULL;
-            }
-            s = t;
-        }
-        memcpy(s + at, piece, (size_t)k);
-        at += (size_t)k;
     }
-    if (s) s[at] = 0;
-    *len = at;
-    return s;
+    return buf_steal(&b, len);
 }
 
 /* Prints text with C escapes, shortened to about 60 characters. */

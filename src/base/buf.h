@@ -10,6 +10,7 @@
 #ifndef UH_BASE_BUF_H
 #define UH_BASE_BUF_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 typedef struct {
@@ -33,6 +34,7 @@ int buf_append(buf_t *b, const void *p, size_t n);
 int buf_puts(buf_t *b, const char *s);
 int buf_putc(buf_t *b, char c);
 int buf_printf(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int buf_vprintf(buf_t *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 /* Hands the contents to the caller: a malloc'd, NUL-terminated string ("" when empty; NULL only
  * when that allocation fails), *len its length (len may be NULL). The buffer is empty after. */
 char *buf_steal(buf_t *b, size_t *len);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/buf.h"
 #include "base/err.h"
 
 /* ---- atomic writes ---- */
@@ -57,6 +58,24 @@ int file_atomic_write(file_atomic *f, const void *p, size_t n, uh_err *err)
     return 0;
 }
 
+/* Makes a rename or link in the directory of path durable. */
+static void sync_dir_of(const char *path)
+{
+    char dir[FILE_PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    if (slash == path)
+        snprintf(dir, sizeof dir, "/");
+    else if (slash)
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    else
+        snprintf(dir, sizeof dir, ".");
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+}
+
 int file_atomic_commit(file_atomic *f, struct stat *st, uh_err *err)
 {
     int rc = 0;
@@ -77,21 +96,31 @@ int file_atomic_commit(file_atomic *f, struct stat *st, uh_err *err)
         file_atomic_abort(f);
         return rc;
     }
-    /* the rename is durable once the directory is */
-    char dir[FILE_PATH_MAX];
-    const char *slash = strrchr(f->path, '/');
-    if (slash == f->path)
-        snprintf(dir, sizeof dir, "/");
-    else if (slash)
-        snprintf(dir, sizeof dir, "%.*s", (int)(slash - f->path), f->path);
-    else
-        snprintf(dir, sizeof dir, ".");
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
+    sync_dir_of(f->path);
     return 0;
+}
+
+int file_atomic_commit_new(file_atomic *f, uh_err *err)
+{
+    int rc = 0;
+    if (f->fd < 0) return err_setf(err, UH_EINVAL, "%s: not open for writing", f->path);
+    if (fsync(f->fd) != 0) {
+        rc = err_setf(err, UH_EIO, "cannot write %s: %s", f->path, strerror(errno));
+    } else if (close(f->fd) != 0) {
+        f->fd = -1;
+        rc = err_setf(err, UH_EIO, "cannot write %s: %s", f->path, strerror(errno));
+    } else {
+        f->fd = -1;
+        /* link, not rename: a target that appeared in the meantime stays */
+        if (link(f->tmp, f->path) != 0) {
+            int e = errno;
+            rc = e == EEXIST ? err_setf(err, UH_ECONFLICT, "%s already exists", f->path)
+                             : err_setf(err, UH_EIO, "cannot create %s: %s", f->path, strerror(e));
+        }
+    }
+    file_atomic_abort(f); /* the temporary name goes; a linked file stays under the target */
+    if (!rc) sync_dir_of(f->path);
+    return rc;
 }
 
 void file_atomic_abort(file_atomic *f)
@@ -137,9 +166,9 @@ static int read_all(int fd, const char *path, char *buf, size_t cap, size_t *len
     return 0;
 }
 
-static int open_regular(const char *path, struct stat *st, uh_err *err)
+static int open_regular(const char *path, int flags, struct stat *st, uh_err *err)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | flags);
     if (fd < 0) {
         int e = errno;
         return err_setf(err, e == ENOENT ? UH_ENOTFOUND : UH_EIO, "cannot open %s: %s", path,
@@ -157,7 +186,7 @@ int file_read(const char *path, size_t max, char **out, size_t *len, uh_err *err
     struct stat st;
     size_t n = 0;
     *out = NULL;
-    int fd = open_regular(path, &st, err);
+    int fd = open_regular(path, 0, &st, err);
     if (fd < 0) return fd;
     if ((uint64_t)st.st_size > (uint64_t)max) {
         close(fd);
@@ -178,11 +207,38 @@ int file_read(const char *path, size_t max, char **out, size_t *len, uh_err *err
     return 0;
 }
 
-int file_read_private(const char *path, void *buf, size_t cap, size_t *len, uh_err *err)
+int file_read_stream(FILE *f, const char *name, size_t max, char **out, size_t *len, uh_err *err)
+{
+    buf_t b;
+    buf_init(&b, max);
+    *out = NULL;
+    int rc = 0;
+    for (;;) {
+        char chunk[16384];
+        size_t n = fread(chunk, 1, sizeof chunk, f);
+        if (n > 0 && (rc = buf_append(&b, chunk, n)) != 0) {
+            rc = rc == UH_ELIMIT
+                     ? err_setf(err, UH_ELIMIT, "%s is larger than %zu bytes", name, max)
+                     : err_setf(err, UH_ENOMEM, "out of memory reading %s", name);
+            break;
+        }
+        if (n < sizeof chunk) {
+            if (ferror(f)) rc = err_setf(err, UH_EIO, "cannot read %s", name);
+            break;
+        }
+    }
+    if (!rc && !(*out = buf_steal(&b, len)))
+        rc = err_setf(err, UH_ENOMEM, "out of memory reading %s", name);
+    buf_fini(&b);
+    return rc;
+}
+
+int file_read_private(const char *path, void *buf, size_t cap, size_t *len, struct stat *st_out,
+                      uh_err *err)
 {
     struct stat st;
     *len = 0;
-    int fd = open_regular(path, &st, err);
+    int fd = open_regular(path, O_NOFOLLOW, &st, err); /* a link could point anywhere */
     if (fd < 0) return fd;
     int rc = 0;
     if (st.st_mode & 077)
@@ -191,6 +247,7 @@ int file_read_private(const char *path, void *buf, size_t cap, size_t *len, uh_e
                      path, (unsigned)(st.st_mode & 0777), path);
     else
         rc = read_all(fd, path, buf, cap, len, UH_EFORMAT, err);
+    if (rc == 0 && st_out) *st_out = st;
     close(fd);
     return rc;
 }

@@ -11,8 +11,6 @@ static int g_level = -1;
 
 static const char *level_names[] = {"error", "warn", "info", "debug"};
 
-void log_set_level(enum log_level lvl) { g_level = (int)lvl; }
-
 static int current_level(void)
 {
     if (g_level < 0) {

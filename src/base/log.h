@@ -7,7 +7,6 @@
 
 enum log_level { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
 
-void log_set_level(enum log_level lvl);
 int log_enabled(enum log_level lvl);
 /* Writes "level=<lvl> event=<event> <fmt...>\n" in one write call. */
 void log_msg(enum log_level lvl, const char *event, const char *fmt, ...)

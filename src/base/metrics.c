@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/buf.h"
 #include "unhosted_base.h"
 
 enum metrics_type { M_COUNTER, M_GAUGE, M_HISTOGRAM };
@@ -31,7 +32,8 @@ struct metrics_family {
     double bounds[METRICS_MAX_BUCKETS];
     int n_bounds;
     metrics_series **series;
-    int n_series, cap_series;
+    int n_series;
+    size_t cap_series;
 };
 
 struct metrics_registry {
@@ -159,13 +161,9 @@ static metrics_series *find_series(metrics_family *f, const char *const *values)
             break;
         values = other; /* the last slot is reserved for "other" */
     }
-    if (f->n_series == f->cap_series) {
-        int cap = f->cap_series ? 2 * f->cap_series : 8;
-        metrics_series **n = realloc(f->series, (size_t)cap * sizeof *n);
-        if (!n) return NULL;
-        f->series = n;
-        f->cap_series = cap;
-    }
+    if (buf_grow_array((void **)&f->series, &f->cap_series, (size_t)f->n_series + 1,
+                       sizeof *f->series) != 0)
+        return NULL;
     metrics_series *s = calloc(1, sizeof *s);
     if (!s) return NULL;
     for (int l = 0; l < f->n_labels; l++)
@@ -208,37 +206,18 @@ void metrics_observe(metrics_family *f, const char *const *values, double v)
 /* ---- rendering ---- */
 
 typedef struct {
-    char *buf;
-    size_t len, cap;
-    int oom;
+    buf_t b;
+    int oom; /* an append failed: the output is incomplete */
 } strbuf;
 
 static void sb_printf(strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void sb_printf(strbuf *b, const char *fmt, ...)
 {
-    if (b->oom) return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(b->buf + b->len, b->cap - b->len, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            b->oom = 1;
-            return;
-        }
-        if ((size_t)n < b->cap - b->len) {
-            b->len += (size_t)n;
-            return;
-        }
-        size_t cap = b->cap * 2 + (size_t)n + 1;
-        char *nb = realloc(b->buf, cap);
-        if (!nb) {
-            b->oom = 1;
-            return;
-        }
-        b->buf = nb;
-        b->cap = cap;
-    }
+    if (b->oom) return; /* the first failure sticks: no output with a hole in it */
+    va_list ap;
+    va_start(ap, fmt);
+    if (buf_vprintf(&b->b, fmt, ap) != 0) b->oom = 1;
+    va_end(ap);
 }
 
 static void sb_value(strbuf *b, double v)
@@ -315,19 +294,16 @@ static void render_family(strbuf *b, metrics_family *f)
 
 int metrics_render(metrics_registry *r, char **out, size_t *len)
 {
-    strbuf b = {.buf = malloc(4096), .cap = 4096};
+    strbuf b = {.oom = 0};
+    buf_init(&b.b, 0);
     *out = NULL;
-    if (!b.buf) return UH_ENOMEM;
-    b.buf[0] = 0;
     pthread_mutex_lock(&r->lock);
     int n = r->n_fam;
     pthread_mutex_unlock(&r->lock);
     for (int i = 0; i < n; i++) render_family(&b, r->fam[i]); /* fam[i] is never moved */
-    if (b.oom) {
-        free(b.buf);
+    if (b.oom || !(*out = buf_steal(&b.b, len))) {
+        buf_fini(&b.b);
         return UH_ENOMEM;
     }
-    *out = b.buf;
-    if (len) *len = b.len;
     return UH_OK;
 }

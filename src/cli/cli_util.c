@@ -9,6 +9,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
+#include "base/file.h"
+
 int cli_parse_long(const char *s, long lo, long hi, long *out)
 {
     char *end;
@@ -52,9 +55,7 @@ void cli_error(const char *cmd, const char *fmt, ...)
 
 double cli_now(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+    return clock_mono_s();
 }
 
 const char *cli_value(const char *cmd, int argc, char **argv, int *i)
@@ -146,32 +147,10 @@ int cli_gen_option(const char *cmd, int argc, char **argv, int *i, uh_sampler_pa
 
 char *cli_read_file(const char *path, size_t max, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
+    FILE *f = fopen(path, "rb"); /* a stream, so that /dev/stdin and pipes work */
     if (!f) return NULL;
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap + 1);
-    while (buf) {
-        n += fread(buf + n, 1, cap - n, f);
-        if (n < cap) break;
-        if (cap >= max) { /* one byte more than allowed was read: too large */
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        size_t nc = cap * 2 > max ? max + 1 : cap * 2;
-        char *nb = realloc(buf, nc + 1);
-        if (!nb) free(buf);
-        buf = nb;
-        cap = nc;
-    }
-    if (buf && (ferror(f) || n > max)) {
-        free(buf);
-        buf = NULL;
-    }
+    char *buf = NULL;
+    if (file_read_stream(f, path, max, &buf, len, NULL) != 0) buf = NULL;
     fclose(f);
-    if (buf) {
-        buf[n] = 0;
-        *len = n;
-    }
     return buf;
 }

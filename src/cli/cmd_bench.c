@@ -17,6 +17,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/rng.h"
 #include "base/threadpool.h"
 #include "cli/cli.h"
@@ -192,9 +193,9 @@ static double bw_measure(tp_pool *pool, bw_job *j)
 {
     double best = 0;
     for (int r = 0; r < BENCH_BW_RUNS; r++) {
-        double t0 = cli_now();
+        double t0 = clock_mono_s();
         tp_run(pool, bw_worker, j);
-        double dt = cli_now() - t0, gbs = dt > 0 ? (double)j->n * 8 / dt / 1e9 : 0;
+        double dt = clock_mono_s() - t0, gbs = dt > 0 ? (double)j->n * 8 / dt / 1e9 : 0;
         if (gbs > best) best = gbs;
     }
     return best;
@@ -309,11 +310,11 @@ static int run_rep(uh_ctx *c, const bench_opts *o, const bench_input *in, double
     const int np = (int)o->n_prompt, ng = (int)o->n_gen, depth = (int)o->depth;
     int rc;
     uh_kv_truncate(c, 0, depth);
-    double t0 = cli_now();
+    double t0 = clock_mono_s();
     if (np > 0 && (rc = eval_tokens(c, in->toks + depth, in->pos, np, depth, np, err))) return rc;
-    double t1 = cli_now();
+    double t1 = clock_mono_s();
     if ((rc = eval_tokens(c, in->toks + depth + np, in->pos, ng, depth + np, 1, err))) return rc;
-    double t2 = cli_now();
+    double t2 = clock_mono_s();
     *pp_tps = np > 0 && t1 > t0 ? np / (t1 - t0) : 0;
     *tg_tps = ng > 0 && t2 > t1 ? ng / (t2 - t1) : 0;
     return 0;

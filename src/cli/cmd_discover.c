@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "cli/cli.h"
 #include "cli/cli_util.h"
 #include "net/mdns.h"
@@ -170,8 +171,8 @@ int cmd_discover(int argc, char **argv)
     if (announce_port)
         fprintf(stderr, "announcing instance=\"%s\" id=%s port=%d\n", announce_name, announce_id,
                 announce_port);
-    double end = cli_now() + timeout;
-    while (!g_interrupted && cli_now() < end) {
+    double end = clock_mono_s() + timeout;
+    while (!g_interrupted && clock_mono_s() < end) {
         struct timespec ts = {0, 50 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/buf.h"
 #include "cli/cli.h"
 #include "cli/cli_util.h"
 #include "models/resolve.h"
@@ -24,9 +25,9 @@ static void logits_usage(FILE *f)
 
 static int parse_tokens(const char *s, uh_token **out, int *n_out)
 {
-    int cap = 16, n = 0;
-    uh_token *t = malloc((size_t)cap * sizeof *t);
-    if (!t) return -1;
+    size_t cap = 0;
+    int n = 0;
+    uh_token *t = NULL;
     const char *p = s;
     while (*p) {
         char num[16];
@@ -36,13 +37,8 @@ static int parse_tokens(const char *s, uh_token **out, int *n_out)
         num[len] = 0;
         long v;
         if (cli_parse_long(num, 0, 0x7fffffff, &v)) goto bad;
-        if (n == cap) {
-            if (cap >= (1 << 22)) goto bad;
-            uh_token *nt = realloc(t, (size_t)cap * 2 * sizeof *t);
-            if (!nt) goto bad;
-            t = nt;
-            cap *= 2;
-        }
+        if (n >= (1 << 22) || buf_grow_array((void **)&t, &cap, (size_t)n + 1, sizeof *t) != 0)
+            goto bad;
         t[n++] = (uh_token)v;
         p += len;
         if (*p == ',') {

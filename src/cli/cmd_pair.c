@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/err.h"
 #include "cli/cli.h"
 #include "cli/cli_util.h"
@@ -181,7 +182,7 @@ static void catch_interrupt(void)
 static int poll_pairing(node_client *c, const char *pid, int until_final, long timeout_s,
                         cJSON **root, const cJSON **p, uh_err *err)
 {
-    double deadline = cli_now() + (double)timeout_s;
+    double deadline = clock_mono_s() + (double)timeout_s;
     for (;;) {
         int rc = get_pairing(c, pid, root, p, err);
         if (rc != 0) return rc;
@@ -190,7 +191,7 @@ static int poll_pairing(node_client *c, const char *pid, int until_final, long t
         if (!until_final && node_client_str(*p, "code")[0] && !strcmp(state, "waiting")) return 0;
         cJSON_Delete(*root);
         *root = NULL;
-        if (cli_now() > deadline) return UH_ELIMIT;
+        if (clock_mono_s() > deadline) return UH_ELIMIT;
         if (g_interrupted) return err_setf(err, UH_EIO, "interrupted");
         usleep(PAIR_POLL_US);
         if (g_interrupted) return err_setf(err, UH_EIO, "interrupted");

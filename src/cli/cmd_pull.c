@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "cli/cli.h"
 #include "cli/cli_util.h"
 #include "models/pull.h"
@@ -50,7 +51,7 @@ static void human(double b, char *buf, size_t cap)
 static int on_progress(const pull_progress *p, void *ud)
 {
     pull_view *v = ud;
-    double now = cli_now();
+    double now = clock_mono_s();
     int final = strcmp(p->status, "downloading") != 0;
     if (strcmp(p->status, "resolving") == 0) return 0;
     if (!final && now - v->t_last < (v->tty ? TTY_EVERY : PLAIN_EVERY)) return 0;
@@ -126,7 +127,7 @@ int cmd_pull(int argc, char **argv)
     pull_opts o = {0};
     o.sha256 = t.sha256;
     o.size = t.size;
-    pull_view view = {isatty(2), cli_now(), 0, 0};
+    pull_view view = {isatty(2), clock_mono_s(), 0, 0};
     o.url = t.url;
     o.name = t.name;
     o.tag = t.tag;
@@ -149,7 +150,7 @@ int cmd_pull(int argc, char **argv)
         cli_error("pull", "%s", err.msg);
         return 1;
     }
-    double dt = cli_now() - view.t0;
+    double dt = clock_mono_s() - view.t0;
     printf("pulled %s:%s sha256:%s %.1f MiB in %.1f s\n", e.name, e.tag, e.sha256,
            (double)e.size / (1 << 20), dt);
     return 0;

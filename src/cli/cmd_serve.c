@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/buf.h"
 #include "base/err.h"
+#include "base/file.h"
 #include "base/log.h"
 #include "base/paths.h"
 #include "cluster/node.h"
@@ -154,22 +156,15 @@ static void write_node_json(const char *http_host, int http_port, node *nd, char
     path[0] = '\0';
     if (paths_ensure_dir(PATHS_CONFIG, dir, sizeof dir) != 0) return;
     snprintf(path, cap, "%s/node.json", dir);
-    char tmp[4208];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        path[0] = '\0';
-        return;
-    }
-    fprintf(f, "{\"http\":\"%s:%d\",\"peer_port\":%d,\"id\":\"%s\",\"pid\":%ld}\n",
-            strcmp(http_host, "0.0.0.0") == 0 || strcmp(http_host, "::") == 0 ? "127.0.0.1"
-                                                                             : http_host,
-            http_port, nd ? node_peer_port(nd) : 0,
-            nd ? identity_device_id(node_identity(nd)) : "", (long)getpid());
-    if (fclose(f) != 0 || rename(tmp, path) != 0) {
-        remove(tmp);
-        path[0] = '\0';
-    }
+    buf_t b;
+    buf_init(&b, 0);
+    int rc = buf_printf(
+        &b, "{\"http\":\"%s:%d\",\"peer_port\":%d,\"id\":\"%s\",\"pid\":%ld}\n",
+        strcmp(http_host, "0.0.0.0") == 0 || strcmp(http_host, "::") == 0 ? "127.0.0.1" : http_host,
+        http_port, nd ? node_peer_port(nd) : 0, nd ? identity_device_id(node_identity(nd)) : "",
+        (long)getpid());
+    if (rc != 0 || file_write_atomic(path, b.data, b.len, 0644, NULL) != 0) path[0] = '\0';
+    buf_fini(&b);
 }
 
 int cmd_serve(int argc, char **argv)

@@ -13,6 +13,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "base/file.h"
 #include "cli/cli.h"
 #include "cli/cli_util.h"
 #include "gguf/gguf.h"
@@ -36,27 +37,9 @@ static char *read_all(const char *path, size_t cap, size_t *len)
 {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
     if (!f) return NULL;
-    size_t n = 0, size = 1 << 16;
-    char *buf = malloc(size);
-    while (buf) {
-        if (n + 1 >= size) {
-            char *nb = size < cap ? realloc(buf, size * 2) : NULL;
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            size *= 2;
-        }
-        size_t got = fread(buf + n, 1, size - n - 1, f);
-        n += got;
-        if (got == 0) break;
-    }
+    char *buf = NULL;
+    if (file_read_stream(f, path, cap, &buf, len, NULL) != 0) buf = NULL;
     if (f != stdin) fclose(f);
-    if (!buf) return NULL;
-    buf[n] = 0;
-    *len = n;
     return buf;
 }
 

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/file.h"
 #include "cli/cli.h"
 #include "cli/cli_util.h"
 #include "gguf/gguf.h"
@@ -36,36 +37,15 @@ static char *read_input(const char *cmd, const char *path, size_t *len)
         cli_error(cmd, "%s: %s", path, strerror(errno));
         return NULL;
     }
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        if (n == cap) {
-            if (cap >= VOCAB_MAX_TEXT) {
-                cli_error(cmd, "%s: over the %zu byte limit", path, VOCAB_MAX_TEXT);
-                goto fail;
-            }
-            char *b = realloc(buf, cap * 2);
-            if (!b) break;
-            buf = b;
-            cap *= 2;
-        }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0) {
-            if (ferror(f)) {
-                cli_error(cmd, "%s: read error", path);
-                goto fail;
-            }
-            fclose(f);
-            *len = n;
-            return buf;
-        }
-    }
-    cli_error(cmd, "out of memory reading %s", path);
-fail:
-    free(buf);
+    char *buf = NULL;
+    uh_err err;
+    int rc = file_read_stream(f, path, VOCAB_MAX_TEXT, &buf, len, &err);
     fclose(f);
-    return NULL;
+    if (rc == UH_ELIMIT)
+        cli_error(cmd, "%s: over the %zu byte limit", path, VOCAB_MAX_TEXT);
+    else if (rc)
+        cli_error(cmd, "%s", err.msg);
+    return rc ? NULL : buf;
 }
 
 static void print_piece(const char *p, size_t n)

@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/buf.h"
 #include "base/err.h"
+#include "base/file.h"
 #include "base/paths.h"
 #include "cli/cli_util.h"
 #include "server/api_admin.h"
@@ -26,8 +28,7 @@ struct node_client {
 };
 
 typedef struct {
-    char *data;
-    size_t len;
+    buf_t body; /* capped at NODE_CLIENT_MAX_RESPONSE */
     int too_big;
 } resp_buf;
 
@@ -67,16 +68,15 @@ static void read_token(node_client *c)
 {
     char path[1100];
     if (http_token_default_path(path, sizeof path) != 0) return;
-    FILE *f = fopen(path, "rb");
-    if (!f) return;
-    char hex[HTTP_TOKEN_HEX + 4] = "";
-    size_t n = fread(hex, 1, sizeof hex - 1, f);
-    fclose(f);
-    hex[n] = '\0';
+    char *hex = NULL;
+    size_t len = 0;
+    if (file_read(path, HTTP_TOKEN_HEX + 2, &hex, &len, NULL) != 0) return;
+    size_t n = len;
     while (n > 0 && (hex[n - 1] == '\n' || hex[n - 1] == '\r')) hex[--n] = '\0';
     if (n == HTTP_TOKEN_HEX && strspn(hex, "0123456789abcdef") == n)
         snprintf(c->auth, sizeof c->auth, "Authorization: Bearer %s", hex);
-    sodium_memzero(hex, sizeof hex);
+    sodium_memzero(hex, len);
+    free(hex);
 }
 
 int node_client_open(const char *addr, node_client **out, uh_err *err)
@@ -155,26 +155,13 @@ void node_client_free(node_client *c)
     free(c);
 }
 
-const char *node_client_addr(const node_client *c)
-{
-    return c->addr;
-}
-
 static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
 {
     resp_buf *b = ud;
     size_t n = size * nmemb;
-    if (b->len + n > NODE_CLIENT_MAX_RESPONSE) {
-        b->too_big = 1;
-        return 0;
-    }
-    char *p = realloc(b->data, b->len + n + 1);
-    if (!p) return 0;
-    memcpy(p + b->len, ptr, n);
-    b->len += n;
-    p[b->len] = '\0';
-    b->data = p;
-    return n;
+    int rc = buf_append(&b->body, ptr, n);
+    if (rc == UH_ELIMIT) b->too_big = 1;
+    return rc ? 0 : n;
 }
 
 /* The message of an error body in OpenAI ({"error":{"message"}}) or Ollama ({"error":s}) shape. */
@@ -200,7 +187,8 @@ static int request(node_client *c, const char *method, const char *path, const c
         return err_setf(err, UH_ELIMIT, "request path too long");
     char *payload = NULL;
     struct curl_slist *hdrs = NULL;
-    resp_buf b = {0};
+    resp_buf b = {.too_big = 0};
+    buf_init(&b.body, NODE_CLIENT_MAX_RESPONSE);
     int rc = 0;
     CURL *h = c->curl;
     curl_easy_reset(h);
@@ -251,16 +239,16 @@ static int request(node_client *c, const char *method, const char *path, const c
     if (status) *status = (int)code;
     if (code < 200 || code > 299) {
         rc = code == 404 ? UH_ENOTFOUND : code >= 400 && code < 500 ? UH_EINVAL : UH_EIO;
-        error_message(b.data, b.len, code, err, rc);
+        error_message(b.body.data, b.body.len, code, err, rc);
         goto done;
     }
-    *out = b.data ? cJSON_ParseWithLength(b.data, b.len) : NULL;
+    *out = b.body.data ? cJSON_ParseWithLength(b.body.data, b.body.len) : NULL;
     if (!*out) rc = err_setf(err, UH_EFORMAT, "the node's answer is not JSON");
 done:
     for (struct curl_slist *s = hdrs; s; s = s->next) sodium_memzero(s->data, strlen(s->data));
     curl_slist_free_all(hdrs);
     free(payload);
-    free(b.data);
+    buf_fini(&b.body);
     return rc;
 }
 

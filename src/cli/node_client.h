@@ -29,8 +29,6 @@ typedef struct node_client node_client;
  * HOST:PORT, UH_EFORMAT when node.json is malformed. */
 int node_client_open(const char *addr, node_client **out, uh_err *err);
 void node_client_free(node_client *c);
-/* The HTTP address used ("HOST:PORT"). */
-const char *node_client_addr(const node_client *c);
 
 /* GET path (with its query string). *out: the parsed JSON answer of a 2xx response. On an
  * HTTP error returns UH_ENOTFOUND for 404, UH_EINVAL for other 4xx, UH_EIO otherwise, with the

@@ -1,13 +1,14 @@
 /* identity.c - the device key, the device id and the signed Noise static key (identity.h).
  *
- * The key file is created with O_EXCL in a temporary name, fsynced and link()ed into place, so two
- * processes starting at once agree on one identity (the loser reads the winner's file); renames
- * (identity_set_name) replace it with rename(). Secret material only ever sits in sodium_malloc'd
- * buffers or in cJSON strings that are wiped before they are freed. */
+ * The key file is written to a temporary name, fsynced and linked into place
+ * (file_atomic_commit_new), so two processes starting at once agree on one identity (the loser
+ * reads the winner's file); renames (identity_set_name) replace it atomically
+ * (file_atomic_commit). It is read only if no other user can read it (file_read_private).
+ * Secret material only ever sits in sodium_malloc'd buffers or in cJSON strings that are wiped
+ * before they are freed. */
 #include "cluster/identity.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include <sodium.h>
 
 #include "base/err.h"
+#include "base/file.h"
 #include "base/paths.h"
 
 #define IDENTITY_FILE     "identity.key"
@@ -241,53 +243,33 @@ done:
     return rc;
 }
 
-static int read_file(identity *id, int fd, const char *path, uh_err *err)
+/* Reads the key file into guarded memory (wiped after) and parses it. UH_ENOTFOUND when there
+ * is none. */
+static int read_file(identity *id, const char *path, uh_err *err)
 {
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
-        return err_setf(err, UH_EIO, "%s: not a regular file", path);
-    if (st.st_mode & 077)
-        return err_setf(err, UH_EINVAL,
-                        "%s is readable by other users (mode %03o); run: chmod 600 %s", path,
-                        (unsigned)(st.st_mode & 0777), path);
-    if (st.st_size > IDENTITY_FILE_MAX)
-        return err_setf(err, UH_EFORMAT, "%s: malformed identity file (larger than %d bytes)", path,
-                        IDENTITY_FILE_MAX);
-    char *buf = sodium_malloc(IDENTITY_FILE_MAX + 1);
+    char *buf = sodium_malloc(IDENTITY_FILE_MAX);
     if (!buf) return err_setf(err, UH_ENOMEM, "out of memory");
     size_t len = 0;
-    int rc = UH_OK;
-    for (;;) {
-        ssize_t n = read(fd, buf + len, IDENTITY_FILE_MAX + 1 - len);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            rc = err_setf(err, UH_EIO, "%s: %s", path, strerror(errno));
-            break;
-        }
-        if (n == 0) break;
-        len += (size_t)n;
-        if (len > IDENTITY_FILE_MAX) {
-            rc = err_setf(err, UH_EFORMAT, "%s: malformed identity file (too large)", path);
-            break;
-        }
-    }
+    int rc = file_read_private(path, buf, IDENTITY_FILE_MAX, &len, NULL, err);
+    if (rc == UH_EFORMAT)
+        rc = err_setf(err, UH_EFORMAT, "%s: malformed identity file (larger than %d bytes)", path,
+                      IDENTITY_FILE_MAX);
     if (rc == 0) rc = parse_file(id, buf, len, path, err);
-    sodium_memzero(buf, IDENTITY_FILE_MAX + 1);
+    sodium_memzero(buf, IDENTITY_FILE_MAX);
     sodium_free(buf);
     return rc;
 }
 
-/* Serialises id into a fresh temporary file in dir and returns its name in tmp (fd closed,
- * contents fsynced). */
-static int write_temp(const identity *id, const char *dir, char *tmp, size_t tmp_cap, uh_err *err)
+/* Writes id to its key file atomically: replacing the old one (replace 1), or only if there is
+ * none (replace 0; UH_ECONFLICT when another process created it first). */
+static int write_file(const identity *id, int replace, uh_err *err)
 {
     enum { B64_SIGN = 89, B64_DH = 45, OUT_MAX = 1024 }; /* base64 of 64 and 32 bytes + NUL */
     char *sign64 = sodium_malloc(B64_SIGN), *dh64 = sodium_malloc(B64_DH);
     char *out = sodium_malloc(OUT_MAX);
     cJSON *root = cJSON_CreateObject();
     cJSON *s_item = NULL, *d_item = NULL;
-    int fd = -1, rc = UH_OK;
-    tmp[0] = 0;
+    int rc = UH_OK;
     if (!sign64 || !dh64 || !out || !root) {
         rc = err_setf(err, UH_ENOMEM, "out of memory");
         goto done;
@@ -303,28 +285,14 @@ static int write_temp(const identity *id, const char *dir, char *tmp, size_t tmp
         goto done;
     }
     strcat(out, "\n");
-    if (snprintf(tmp, tmp_cap, "%s/.%s.XXXXXX", dir, IDENTITY_FILE) >= (int)tmp_cap) {
-        rc = err_setf(err, UH_ELIMIT, "%s: path too long", dir);
-        tmp[0] = 0;
-        goto done;
-    }
-    fd = mkstemp(tmp); /* mode 0600 */
-    if (fd < 0) {
-        rc = err_setf(err, UH_EIO, "cannot create a file in %s: %s", dir, strerror(errno));
-        tmp[0] = 0;
-        goto done;
-    }
-    size_t len = strlen(out);
-    if (fchmod(fd, 0600) != 0 || write(fd, out, len) != (ssize_t)len || fsync(fd) != 0) {
-        rc = err_setf(err, UH_EIO, "cannot write %s: %s", tmp, strerror(errno));
-        goto done;
-    }
+    file_atomic f;
+    rc = file_atomic_open(&f, id->path, 0600, err);
+    if (rc == 0) rc = file_atomic_write(&f, out, strlen(out), err);
+    if (rc != 0)
+        file_atomic_abort(&f);
+    else
+        rc = replace ? file_atomic_commit(&f, NULL, err) : file_atomic_commit_new(&f, err);
 done:
-    if (fd >= 0) close(fd);
-    if (rc != 0 && tmp[0]) {
-        unlink(tmp);
-        tmp[0] = 0;
-    }
     wipe_item(s_item);
     wipe_item(d_item);
     cJSON_Delete(root);
@@ -335,34 +303,16 @@ done:
     return rc;
 }
 
-static void sync_dir(const char *dir)
+/* A fresh identity written to a new key file; 1 when another process created one first (read
+ * theirs: both must agree on one identity). */
+static int generate(identity *id, uh_err *err)
 {
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-}
-
-static int generate(identity *id, const char *dir, uh_err *err)
-{
-    char tmp[4200];
     crypto_sign_keypair(id->sign_pk, id->sign_sk);
     randombytes_buf(id->dh_sk, 32);
     default_name(id->name);
     int rc = derive_public(id, id->path, err);
-    if (rc == 0) rc = write_temp(id, dir, tmp, sizeof tmp, err);
-    if (rc != 0) return rc;
-    /* link, not rename: never replace a key another process wrote in the meantime */
-    if (link(tmp, id->path) != 0) {
-        int saved = errno;
-        unlink(tmp);
-        if (saved == EEXIST) return 1; /* someone else made it: read theirs */
-        return err_setf(err, UH_EIO, "cannot create %s: %s", id->path, strerror(saved));
-    }
-    unlink(tmp);
-    sync_dir(dir);
-    return UH_OK;
+    if (rc == 0) rc = write_file(id, 0, err);
+    return rc == UH_ECONFLICT ? 1 : rc;
 }
 
 int identity_load(const char *dir, identity **out, uh_err *err)
@@ -392,15 +342,8 @@ int identity_load(const char *dir, identity **out, uh_err *err)
     }
     rc = 1;
     for (int attempt = 0; attempt < 3 && rc == 1; attempt++) {
-        int fd = open(id->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd >= 0) {
-            rc = read_file(id, fd, id->path, err);
-            close(fd);
-        } else if (errno == ENOENT) {
-            rc = generate(id, dir, err);
-        } else {
-            rc = err_setf(err, UH_EIO, "%s: %s", id->path, strerror(errno));
-        }
+        rc = read_file(id, id->path, err);
+        if (rc == UH_ENOTFOUND) rc = generate(id, err);
     }
     if (rc == 1) rc = err_setf(err, UH_EIO, "%s: cannot read or create", id->path);
     if (rc != 0) goto fail;
@@ -413,28 +356,15 @@ fail:
 
 int identity_set_name(identity *id, const char *name, uh_err *err)
 {
-    char tmp[4200], dir[4096], old[IDENTITY_NAME_MAX];
+    char old[IDENTITY_NAME_MAX];
     if (!identity_name_valid(name))
         return err_setf(err, UH_EINVAL,
                         "device name must be 1 to %d bytes without control characters",
                         IDENTITY_NAME_MAX - 1);
-    snprintf(dir, sizeof dir, "%s", id->path);
-    char *slash = strrchr(dir, '/');
-    if (slash)
-        *slash = 0;
-    else
-        snprintf(dir, sizeof dir, ".");
     memcpy(old, id->name, sizeof old);
     snprintf(id->name, sizeof id->name, "%s", name);
-    int rc = write_temp(id, dir, tmp, sizeof tmp, err);
-    if (rc == 0 && rename(tmp, id->path) != 0) {
-        rc = err_setf(err, UH_EIO, "cannot replace %s: %s", id->path, strerror(errno));
-        unlink(tmp);
-    }
-    if (rc != 0)
-        memcpy(id->name, old, sizeof old);
-    else
-        sync_dir(dir);
+    int rc = write_file(id, 1, err);
+    if (rc != 0) memcpy(id->name, old, sizeof old);
     return rc;
 }
 
@@ -472,11 +402,6 @@ const uint8_t *identity_dh_sk(const identity *id)
 const uint8_t *identity_auth(const identity *id)
 {
     return id->auth;
-}
-
-void identity_sign(const identity *id, const uint8_t *msg, size_t len, uint8_t sig[64])
-{
-    crypto_sign_detached(sig, NULL, msg, len, id->sign_sk);
 }
 
 int identity_verify_auth(const uint8_t *auth, size_t len, const uint8_t remote_dh_pk[32],

@@ -48,8 +48,6 @@ const uint8_t *identity_dh_pk(const identity *id);       /* [32] */
 const uint8_t *identity_dh_sk(const identity *id);       /* [32] secret: pass to chan only */
 /* Our auth payload [IDENTITY_AUTH_LEN]. */
 const uint8_t *identity_auth(const identity *id);
-/* Signs msg with the device key (64-byte detached signature). */
-void identity_sign(const identity *id, const uint8_t *msg, size_t len, uint8_t sig[64]);
 /* Renames the device and rewrites identity.key (atomically). UH_EINVAL for a name that is empty,
  * longer than IDENTITY_NAME_MAX - 1 bytes or holds control characters. Not safe against
  * concurrent readers of the same identity: call it before sharing id with other threads. */

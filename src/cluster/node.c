@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "base/paths.h"
@@ -26,25 +27,6 @@
 #include "cluster/wire.h"
 
 /* ---- small helpers ---- */
-
-int64_t node_now_s(void)
-{
-    return (int64_t)time(NULL);
-}
-
-int64_t node_now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-int64_t node_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 typedef struct {
     node *n;
@@ -191,7 +173,7 @@ int node_pool_put(node *n, const char *id, chan *c)
     node_peer_state *p = node_peer_locked(n, id, 0);
     int ok = p && !n->stopping && p->online && p->n_idle < NODE_POOL;
     if (ok) {
-        p->idle_at[p->n_idle] = node_now_ms();
+        p->idle_at[p->n_idle] = clock_mono_ms();
         p->idle[p->n_idle++] = c;
     }
     pthread_mutex_unlock(&n->mu);
@@ -212,7 +194,7 @@ chan *node_pool_get(node *n, const char *id)
         }
         pthread_mutex_unlock(&n->mu);
         /* Too old and the other side may be closing it (NODE_IDLE_MS): dial afresh. */
-        if (!c || (node_now_ms() - at < NODE_POOL_MAX_MS && chan_idle_ok(c))) return c;
+        if (!c || (clock_mono_ms() - at < NODE_POOL_MAX_MS && chan_idle_ok(c))) return c;
         chan_free(c);
     }
 }
@@ -224,7 +206,7 @@ int node_quota_left(node *n, const char *id)
     trust_peer tp;
     if (trust_get(n->trust, id, &tp) != 0) return 0;
     if (tp.quota <= 0) return 1;
-    int64_t day = node_now_s() / 86400;
+    int64_t day = clock_wall_s() / 86400;
     pthread_mutex_lock(&n->mu);
     node_peer_state *p = node_peer_locked(n, id, 1);
     int left = 1;
@@ -241,7 +223,7 @@ int node_quota_left(node *n, const char *id)
 
 void node_quota_add(node *n, const char *id, int tokens)
 {
-    int64_t day = node_now_s() / 86400;
+    int64_t day = clock_wall_s() / 86400;
     pthread_mutex_lock(&n->mu);
     node_peer_state *p = node_peer_locked(n, id, 1);
     if (p) {
@@ -459,7 +441,7 @@ static void on_mdns(void *ud, const mdns_service *svc, int gone)
         if (!gone) {
             snprintf(p->mdns_addr, sizeof p->mdns_addr, "%s", svc->addr);
             if (!p->name[0]) snprintf(p->name, sizeof p->name, "%s", svc->instance);
-            p->last_seen = node_now_s();
+            p->last_seen = clock_wall_s();
         }
     }
     pthread_mutex_unlock(&n->mu);
@@ -480,7 +462,7 @@ int node_peer_add(node *n, const char *addr, char id_out[DEVICE_ID_STRLEN], uh_e
     if (p) {
         p->manual = 1;
         snprintf(p->manual_addr, sizeof p->manual_addr, "%s", addr);
-        p->last_seen = node_now_s();
+        p->last_seen = clock_wall_s();
     }
     pthread_mutex_unlock(&n->mu);
     if (!p) return err_setf(err, UH_ELIMIT, "too many devices known");
@@ -650,7 +632,7 @@ int node_start(const node_config *cfg, node **out, uh_err *err)
     n->listen_fd = -1;
     n->wake[0] = n->wake[1] = -1;
     pthread_mutex_init(&n->mu, NULL);
-    pthread_cond_init(&n->cond, NULL);
+    clock_cond_init(&n->cond); /* timed waits on the monotonic clock */
     int rc;
     if (cfg->dir) snprintf(n->dir, sizeof n->dir, "%s", cfg->dir);
     else if (paths_ensure_dir(PATHS_CONFIG, n->dir, sizeof n->dir) != 0) {
@@ -732,13 +714,7 @@ void node_stop(node *n)
         for (int i = 0; i < NODE_MAX_PAIRINGS; i++)
             if (n->pairs[i].used && n->pairs[i].c) chan_shutdown(n->pairs[i].c);
         if (n->n_threads == 0) break;
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 50 * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        struct timespec ts = clock_mono_after(50);
         pthread_cond_timedwait(&n->cond, &n->mu, &ts);
     }
     for (int i = 0; i < n->n_peers; i++) node_pool_drop_locked(&n->peers[i]);

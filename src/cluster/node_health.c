@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "cluster/node_impl.h"
@@ -32,14 +33,7 @@ static int worker_should_stop(node *n, const char *id)
 /* Sleeps up to ms, waking early when the node stops. */
 static void node_nap(node *n, int ms)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    struct timespec ts = clock_mono_after(ms);
     pthread_mutex_lock(&n->mu);
     if (!n->stopping) pthread_cond_timedwait(&n->cond, &n->mu, &ts);
     pthread_mutex_unlock(&n->mu);
@@ -76,7 +70,8 @@ static void health_session(node *n, const char *id, chan *c, const char *addr)
     if (wire_send(c, WIRE_HELLO, hello, &err)) return;
     uint64_t seq = 0;
     int first = 1;
-    int64_t sent = node_now_ms(), sent_us = node_now_us();
+    int64_t sent = clock_mono_ms();
+    double sent_s = clock_mono_s();
     for (;;) {
         uint8_t type;
         uint8_t *body = NULL;
@@ -110,9 +105,9 @@ static void health_session(node *n, const char *id, chan *c, const char *addr)
         if (p) {
             p->load = pl;
             p->online = 1;
-            p->last_seen = node_now_s();
+            p->last_seen = clock_wall_s();
             snprintf(p->live_addr, sizeof p->live_addr, "%s", addr);
-            if (type == WIRE_PONG) p->rtt_ms = (double)(node_now_us() - sent_us) / 1000.0;
+            if (type == WIRE_PONG) p->rtt_ms = (clock_mono_s() - sent_s) * 1000.0;
             if (name[0]) snprintf(p->name, sizeof p->name, "%s", name);
         }
         pthread_mutex_unlock(&n->mu);
@@ -121,13 +116,13 @@ static void health_session(node *n, const char *id, chan *c, const char *addr)
             first = 0;
         }
         if (worker_should_stop(n, id)) return;
-        int64_t wait = sent + NODE_PING_MS - node_now_ms();
+        int64_t wait = sent + NODE_PING_MS - clock_mono_ms();
         if (type == WIRE_PONG && wait > 0) node_nap(n, (int)wait);
         if (worker_should_stop(n, id)) return;
         cJSON *ping = cJSON_CreateObject();
         cJSON_AddNumberToObject(ping, "seq", (double)++seq);
-        sent = node_now_ms();
-        sent_us = node_now_us();
+        sent = clock_mono_ms();
+        sent_s = clock_mono_s();
         if (wire_send(c, WIRE_PING, ping, &err)) return;
     }
 }

@@ -1,5 +1,5 @@
-/* node_impl.h - what the files of the node (node.c, node_run.c, node_pair.c) share. Not for use
- * outside src/cluster. */
+/* node_impl.h - what the files of the node (node.c, node_health.c, node_run.c, node_pair.c,
+ * node_join.c) share. Not for use outside src/cluster. */
 #ifndef UH_CLUSTER_NODE_IMPL_H
 #define UH_CLUSTER_NODE_IMPL_H
 
@@ -106,9 +106,6 @@ struct node {
 };
 
 /* ---- node.c ---- */
-int64_t node_now_s(void);
-int64_t node_now_ms(void);
-int64_t node_now_us(void);
 /* This node's models and load (from the model manager). */
 void node_load_now(node *n, node_load *l);
 /* Starts a detached thread counted in n_threads. */
@@ -131,6 +128,12 @@ int node_addrs_for(node *n, const char *id, char out[][TRUST_ADDR_MAX], int max)
 /* Quota check and accounting for a peer's runs on this node. */
 int node_quota_left(node *n, const char *id);
 void node_quota_add(node *n, const char *id, int tokens);
+/* Keeps an idle run channel to device id (1), or refuses (0: full, not paired, stopping). */
+int node_pool_put(node *n, const char *id, chan *c);
+/* An idle run channel to device id that still looks usable, or NULL. */
+chan *node_pool_get(node *n, const char *id);
+/* Under mu: closes the idle channels of p. */
+void node_pool_drop_locked(node_peer_state *p);
 
 /* ---- node_health.c ---- */
 /* Follows the trust store: a health worker per paired device, channels of unpaired ones
@@ -141,17 +144,10 @@ void *node_manager_thread(void *p);
 /* Serves a RUN message on a connect channel (blocks until the run is done). Returns 1 when the
  * channel is in step for another run, 0 when it must be closed. */
 int node_serve_run(node *n, chan *c, const char *peer_id, const cJSON *msg);
-/* Keeps an idle run channel to device id (1), or refuses (0: full, not paired, stopping). */
-int node_pool_put(node *n, const char *id, chan *c);
-/* An idle run channel to device id that still looks usable, or NULL. */
-chan *node_pool_get(node *n, const char *id);
-/* Under mu: closes the idle channels of p. */
-void node_pool_drop_locked(node_peer_state *p);
 
 /* ---- node_pair.c ---- */
-/* Serves an incoming pair / join channel (takes the channel over). */
+/* Serves an incoming pair channel (takes the channel over). */
 void node_serve_pair(node *n, chan *c, const char *peer_id, const uint8_t peer_pk[32]);
-void node_serve_join(node *n, chan *c, const char *peer_id, const uint8_t peer_pk[32]);
 /* 1 when pairing is locked out now (message filled). */
 int node_pair_locked(node *n, char *msg, size_t cap);
 void node_pair_failed(node *n);
@@ -162,5 +158,9 @@ int node_store_peer(node *n, const char *id, const uint8_t pk[32], const char *n
 cJSON *node_expect(chan *c, enum wire_type want, uh_err *err);
 /* "IP:PORT" with the port replaced; "" when port is 0. */
 void node_addr_with_port(const char *addr, int port, char *out, size_t cap);
+
+/* ---- node_join.c ---- */
+/* Serves an incoming join channel (takes the channel over). */
+void node_serve_join(node *n, chan *c, const char *peer_id, const uint8_t peer_pk[32]);
 
 #endif

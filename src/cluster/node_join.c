@@ -22,6 +22,7 @@
 
 #include <sodium.h>
 
+#include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "cluster/cpace.h"
@@ -70,7 +71,7 @@ int node_invite(node *n, enum trust_ring ring, int64_t quota, int ttl_s, char co
 {
     if (n->listen_fd < 0) return err_setf(err, UH_EINVAL, "this node has no peer listener");
     if (ttl_s <= 0) ttl_s = 3600;
-    int64_t now = node_now_s();
+    int64_t now = clock_wall_s();
     pthread_mutex_lock(&n->mu);
     node_invite_slot *s = NULL;
     for (int i = 0; i < NODE_MAX_INVITES; i++) {
@@ -151,7 +152,7 @@ void node_serve_join(node *n, chan *c, const char *peer_id, const uint8_t peer_p
     int peer_port = cJSON_IsNumber(port) && port->valuedouble >= 0 && port->valuedouble <= 65535
                         ? (int)port->valuedouble
                         : 0;
-    int64_t now = node_now_s();
+    int64_t now = clock_wall_s();
     enum trust_ring ring = TRUST_RING_TRUSTED;
     int64_t quota = 0;
     int found = 0;

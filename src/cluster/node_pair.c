@@ -24,6 +24,7 @@
 
 #include <sodium.h>
 
+#include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "cluster/node_impl.h"
@@ -52,7 +53,7 @@ const char *node_pair_state_name(enum node_pair_state s)
 int node_pair_locked(node *n, char *msg, size_t cap)
 {
     pthread_mutex_lock(&n->mu);
-    int64_t left = n->locked_until - node_now_s();
+    int64_t left = n->locked_until - clock_wall_s();
     pthread_mutex_unlock(&n->mu);
     if (left <= 0) return 0;
     snprintf(msg, cap, "pairing is locked for %lld s after repeated failures", (long long)left);
@@ -61,7 +62,7 @@ int node_pair_locked(node *n, char *msg, size_t cap)
 
 void node_pair_failed(node *n)
 {
-    int64_t now = node_now_s();
+    int64_t now = clock_wall_s();
     pthread_mutex_lock(&n->mu);
     int k = 0;
     for (int i = 0; i < n->n_fail; i++)
@@ -150,7 +151,7 @@ int node_store_peer(node *n, const char *id, const uint8_t pk[32], const char *n
         snprintf(tp.addrs[0], TRUST_ADDR_MAX, "%s", addr);
         tp.n_addrs = 1;
     }
-    tp.paired_at = tp.last_seen = node_now_s();
+    tp.paired_at = tp.last_seen = clock_wall_s();
     int rc = trust_put(n->trust, &tp, err);
     if (rc == 0) log_info("peer_paired", "peer=%.7s ring=%s", id, trust_ring_name(ring));
     return rc;
@@ -160,7 +161,7 @@ int node_store_peer(node *n, const char *id, const uint8_t pk[32], const char *n
 
 static node_pair *slot_alloc_locked(node *n, int incoming)
 {
-    int64_t now = node_now_s();
+    int64_t now = clock_wall_s();
     int pending = 0;
     for (int i = 0; i < NODE_MAX_PAIRINGS; i++) {
         node_pair *p = &n->pairs[i];
@@ -211,7 +212,7 @@ static void pair_wait(node *n, node_pair *p, chan *c)
     for (;;) {
         pthread_mutex_lock(&n->mu);
         int st = p->pub.state;
-        if (st == PAIR_WAITING && node_now_s() > p->deadline) {
+        if (st == PAIR_WAITING && clock_wall_s() > p->deadline) {
             finish_locked(p, PAIR_FAILED, "nobody confirmed in time");
             st = PAIR_FAILED;
         }

@@ -2,10 +2,11 @@
  *
  * Every change takes the store's mutex (threads of this process), then an exclusive flock of
  * peers.lock (other processes, and other stores in this one: flock belongs to the open file),
- * re-reads peers.json, applies the change to what it read and writes the result to a temporary
- * file that is fsynced and renamed over peers.json. Readers never lock: a rename is atomic, so a
- * reader sees the old file or the new one. A file stamp (device, inode, size, mtime in ns) taken
- * from the descriptor that was read tells trust_refresh whether the file changed since. */
+ * re-reads peers.json, applies the change to what it read and writes the result atomically
+ * (file_atomic: a temporary file, fsynced and renamed over peers.json). Readers never lock: a
+ * rename is atomic, so a reader sees the old file or the new one. A file stamp (device, inode,
+ * size, mtime in ns) taken from the descriptor that was read tells trust_refresh whether the file
+ * changed since. */
 #include "cluster/trust.h"
 
 #include <errno.h>
@@ -23,7 +24,9 @@
 #include <cjson/cJSON.h>
 #include <sodium.h>
 
+#include "base/clock.h"
 #include "base/err.h"
+#include "base/file.h"
 #include "base/paths.h"
 
 #define TRUST_FILE     "peers.json"
@@ -244,55 +247,21 @@ static int stamp_same(const file_stamp *a, const file_stamp *b)
 static int load_file(const char *path, trust_peer **out, int *n, file_stamp *stamp, uh_err *err)
 {
     struct stat st;
-    char *buf = NULL;
-    int rc = UH_OK;
+    size_t len = 0;
     *out = NULL;
     *n = 0;
     memset(stamp, 0, sizeof *stamp);
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) {
-        if (errno != ENOENT) return err_setf(err, UH_EIO, "%s: %s", path, strerror(errno));
+    char *buf = malloc(TRUST_FILE_MAX); /* pages past the file's end are never touched */
+    if (!buf) return err_setf(err, UH_ENOMEM, "out of memory");
+    int rc = file_read_private(path, buf, TRUST_FILE_MAX, &len, &st, err);
+    if (rc == UH_ENOTFOUND) {
+        free(buf);
         *out = calloc(1, sizeof **out);
         return *out ? UH_OK : err_setf(err, UH_ENOMEM, "out of memory");
     }
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        rc = err_setf(err, UH_EIO, "%s: not a regular file", path);
-        goto done;
-    }
-    if (st.st_mode & 077) {
-        rc = err_setf(err, UH_EINVAL, "%s is open to other users (mode %03o); run: chmod 600 %s",
-                      path, (unsigned)(st.st_mode & 0777), path);
-        goto done;
-    }
-    if ((uintmax_t)st.st_size > TRUST_FILE_MAX) {
-        rc = err_setf(err, UH_EFORMAT, "%s: larger than %u bytes", path, TRUST_FILE_MAX);
-        goto done;
-    }
-    size_t len = 0, cap = (size_t)st.st_size + 1;
-    buf = malloc(cap);
-    if (!buf) {
-        rc = err_setf(err, UH_ENOMEM, "out of memory");
-        goto done;
-    }
-    for (;;) {
-        ssize_t got = read(fd, buf + len, cap - len);
-        if (got < 0 && errno == EINTR) continue;
-        if (got < 0) {
-            rc = err_setf(err, UH_EIO, "%s: %s", path, strerror(errno));
-            goto done;
-        }
-        if (got == 0) break;
-        len += (size_t)got;
-        if (len == cap) { /* grew while we read: a writer does not do that, so refuse */
-            rc = err_setf(err, UH_EIO, "%s: changed while being read", path);
-            goto done;
-        }
-    }
-    rc = parse_file(buf, len, path, out, n, err);
+    if (rc == 0) rc = parse_file(buf, len, path, out, n, err);
     if (rc == 0) stamp_of(&st, stamp);
-done:
     free(buf);
-    close(fd);
     return rc;
 }
 
@@ -323,12 +292,10 @@ static cJSON *peer_json(const trust_peer *p)
 static int write_file(trust_store *t, const trust_peer *peers, int n, file_stamp *stamp,
                       uh_err *err)
 {
-    char tmp[4300];
     char *text = NULL;
-    int fd = -1, rc = UH_OK;
+    int rc = UH_OK;
     cJSON *root = cJSON_CreateObject();
     cJSON *list = root ? cJSON_AddArrayToObject(root, "peers") : NULL;
-    tmp[0] = 0;
     if (!list || !cJSON_AddNumberToObject(root, "version", 1)) goto oom;
     for (int i = 0; i < n; i++) {
         cJSON *o = peer_json(&peers[i]);
@@ -337,37 +304,20 @@ static int write_file(trust_store *t, const trust_peer *peers, int n, file_stamp
     }
     text = cJSON_Print(root);
     if (!text) goto oom;
-    snprintf(tmp, sizeof tmp, "%s/.%s.XXXXXX", t->dir, TRUST_FILE);
-    fd = mkstemp(tmp);
-    if (fd < 0) {
-        rc = err_setf(err, UH_EIO, "cannot create a file in %s: %s", t->dir, strerror(errno));
-        tmp[0] = 0;
-        goto done;
-    }
-    size_t len = strlen(text);
+    file_atomic f;
     struct stat st;
-    if (fchmod(fd, 0600) != 0 || write(fd, text, len) != (ssize_t)len || write(fd, "\n", 1) != 1 ||
-        fsync(fd) != 0 || fstat(fd, &st) != 0) {
-        rc = err_setf(err, UH_EIO, "cannot write %s: %s", tmp, strerror(errno));
-        goto done;
-    }
-    if (rename(tmp, t->path) != 0) {
-        rc = err_setf(err, UH_EIO, "cannot replace %s: %s", t->path, strerror(errno));
-        goto done;
-    }
-    tmp[0] = 0;
-    stamp_of(&st, stamp); /* rename keeps the inode, size and mtime */
-    int dfd = open(t->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
+    rc = file_atomic_open(&f, t->path, 0600, err);
+    if (rc == 0) rc = file_atomic_write(&f, text, strlen(text), err);
+    if (rc == 0) rc = file_atomic_write(&f, "\n", 1, err);
+    if (rc != 0)
+        file_atomic_abort(&f);
+    else
+        rc = file_atomic_commit(&f, &st, err);
+    if (rc == 0) stamp_of(&st, stamp); /* rename keeps the inode, size and mtime */
     goto done;
 oom:
     rc = err_setf(err, UH_ENOMEM, "out of memory");
 done:
-    if (fd >= 0) close(fd);
-    if (tmp[0]) unlink(tmp);
     free(text);
     cJSON_Delete(root);
     return rc;
@@ -559,7 +509,7 @@ static int change_seen(trust_peer *peers, int *n, void *arg, uh_err *err)
     memmove(p->addrs[1], p->addrs[0], (size_t)k * TRUST_ADDR_MAX);
     memset(p->addrs[0], 0, TRUST_ADDR_MAX);
     snprintf(p->addrs[0], TRUST_ADDR_MAX, "%s", s->addr);
-    p->last_seen = (int64_t)time(NULL);
+    p->last_seen = clock_wall_s();
     return 1;
 }
 

@@ -5,15 +5,14 @@
  * The writer owns deep copies of everything it is given: keys, values (nested arrays too) and
  * tensor data. Setters return 0 or a negative UH_E* code; the message of the last failure is
  * kept for gguf_writer_error. */
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
+#include "base/buf.h"
 #include "base/err.h"
+#include "base/file.h"
 #include "gguf/gguf.h"
 #include "gguf/gguf_types.h"
 
@@ -158,18 +157,8 @@ static int set_value(gguf_writer *w, const char *key, size_t key_len, const gguf
         }
     }
     char *k = malloc(key_len + 1);
-    if (w->n_kv == w->cap_kv) {
-        size_t cap = w->cap_kv ? 2 * w->cap_kv : 16;
-        wkv *nk = k ? realloc(w->kvs, cap * sizeof *nk) : NULL;
-        if (!nk) {
-            free(k);
-            value_fini(&copy);
-            return fail(w, UH_ENOMEM, "gguf writer: out of memory");
-        }
-        w->kvs = nk;
-        w->cap_kv = cap;
-    }
-    if (!k) {
+    if (!k || buf_grow_array((void **)&w->kvs, &w->cap_kv, w->n_kv + 1, sizeof *w->kvs) != 0) {
+        free(k);
         value_fini(&copy);
         return fail(w, UH_ENOMEM, "gguf writer: out of memory");
     }
@@ -299,13 +288,9 @@ int gguf_writer_add_tensor(gguf_writer *w, const char *name, uint32_t type, uint
                     name, (ull)size, tt->name, (ull)want);
     if (!data || size > SIZE_MAX)
         return fail(w, UH_EINVAL, "gguf writer: tensor \"%s\": no data", name);
-    if (w->n_tensors == w->cap_tensors) {
-        size_t cap = w->cap_tensors ? 2 * w->cap_tensors : 16;
-        wtensor *nt = realloc(w->tensors, cap * sizeof *nt);
-        if (!nt) return fail(w, UH_ENOMEM, "gguf writer: out of memory");
-        w->tensors = nt;
-        w->cap_tensors = cap;
-    }
+    if (buf_grow_array((void **)&w->tensors, &w->cap_tensors, w->n_tensors + 1,
+                       sizeof *w->tensors) != 0)
+        return fail(w, UH_ENOMEM, "gguf writer: out of memory");
     wtensor t = {.type = type, .n_dims = n_dims, .size = size};
     for (int d = 0; d < GGUF_MAX_DIMS; d++) t.ne[d] = (uint32_t)d < n_dims ? ne[d] : 1;
     t.name = dup_bytes(name, name_len + 1);
@@ -343,17 +328,33 @@ void gguf_writer_free(gguf_writer *w)
 
 /* ---- output ---- */
 
+/* The file being written: small fields gather in buf, tensor data larger than it goes straight
+ * to the file. The first error sticks (rc, err) and later puts do nothing. */
 typedef struct {
-    FILE *fp;
-    int err_no; /* errno of the first failed write; 0 while all is well */
-    uint64_t pos;
+    file_atomic f;
+    int rc;
+    uh_err err;
+    uint64_t pos; /* bytes put so far */
+    size_t n_buf;
+    uint8_t buf[1 << 16];
 } wout;
+
+static void flush(wout *o)
+{
+    if (!o->rc && o->n_buf) o->rc = file_atomic_write(&o->f, o->buf, o->n_buf, &o->err);
+    o->n_buf = 0;
+}
 
 static void put(wout *o, const void *p, size_t n)
 {
-    if (o->err_no || !n) return;
-    errno = 0;
-    if (fwrite(p, 1, n, o->fp) != n) o->err_no = errno ? errno : EIO;
+    if (o->rc || !n) return;
+    if (o->n_buf + n > sizeof o->buf) flush(o);
+    if (n >= sizeof o->buf) {
+        if (!o->rc) o->rc = file_atomic_write(&o->f, p, n, &o->err);
+    } else {
+        memcpy(o->buf + o->n_buf, p, n);
+        o->n_buf += n;
+    }
     o->pos += n;
 }
 
@@ -484,42 +485,22 @@ int gguf_writer_write(gguf_writer *w, const char *path, uint32_t alignment, uh_e
     if ((alignment & (alignment - 1)) || alignment < GGUF_DATA_MIN_ALIGN)
         return err_setf(err, UH_EINVAL, "gguf writer: alignment %u is not a power of two >= %d",
                         alignment, GGUF_DATA_MIN_ALIGN);
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 16);
-    if (!tmp) return err_setf(err, UH_ENOMEM, "gguf writer: out of memory");
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp.XXXXXX", 12);
-    int rc = 0;
-    wout o = {0};
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        rc = err_setf(err, UH_EIO, "gguf writer: cannot create a temporary file next to %s: %s",
-                      path, strerror(errno));
-        goto out;
+    wout *o = calloc(1, sizeof *o);
+    if (!o) return err_setf(err, UH_ENOMEM, "gguf writer: out of memory");
+    int rc = file_atomic_open(&o->f, path, 0644, &o->err);
+    if (rc != 0) {
+        rc = err_setf(err, rc, "gguf writer: %s", o->err.msg);
+        free(o);
+        return rc;
     }
-    if (fchmod(fd, 0644) != 0 || !(o.fp = fdopen(fd, "wb"))) {
-        rc = err_setf(err, UH_EIO, "gguf writer: %s: %s", tmp, strerror(errno));
-        close(fd);
-        goto fail;
-    }
-    put_all(w, &o, alignment);
-    if (!o.err_no && fflush(o.fp) != 0) o.err_no = errno ? errno : EIO;
-    if (!o.err_no && fsync(fileno(o.fp)) != 0) o.err_no = errno;
-    if (fclose(o.fp) != 0 && !o.err_no) o.err_no = errno ? errno : EIO;
-    o.fp = NULL;
-    if (o.err_no) {
-        rc = err_setf(err, UH_EIO, "gguf writer: writing %s (%llu bytes in): %s", path, (ull)o.pos,
-                      strerror(o.err_no));
-        goto fail;
-    }
-    if (rename(tmp, path) != 0) {
-        rc = err_setf(err, UH_EIO, "gguf writer: rename to %s: %s", path, strerror(errno));
-        goto fail;
-    }
-    goto out;
-fail:
-    unlink(tmp);
-out:
-    free(tmp);
+    put_all(w, o, alignment);
+    flush(o);
+    rc = o->rc;
+    if (rc != 0)
+        file_atomic_abort(&o->f);
+    else
+        rc = file_atomic_commit(&o->f, NULL, &o->err);
+    if (rc != 0) rc = err_setf(err, rc, "gguf writer: %s (%llu bytes in)", o->err.msg, (ull)o->pos);
+    free(o);
     return rc;
 }

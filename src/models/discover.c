@@ -13,7 +13,9 @@
 
 #include <cjson/cJSON.h>
 
+#include "base/buf.h"
 #include "base/err.h"
+#include "base/file.h"
 #include "base/log.h"
 #include "models/info.h"
 
@@ -34,20 +36,15 @@ static int pathf(char *buf, size_t cap, const char *fmt, ...)
 
 typedef struct {
     store_entry *v;
-    int n, cap, oom;
+    int n, oom;
+    size_t cap;
 } cand_vec;
 
 static void push(cand_vec *c, const store_entry *e)
 {
-    if (c->n == c->cap) {
-        int cap = c->cap ? 2 * c->cap : 16;
-        store_entry *v = realloc(c->v, (size_t)cap * sizeof *v);
-        if (!v) {
-            c->oom = 1;
-            return;
-        }
-        c->v = v;
-        c->cap = cap;
+    if (buf_grow_array((void **)&c->v, &c->cap, (size_t)c->n + 1, sizeof *c->v) != 0) {
+        c->oom = 1;
+        return;
     }
     c->v[c->n++] = *e;
 }
@@ -75,17 +72,13 @@ static char **list_dir(const char *dir)
 {
     DIR *d = opendir(dir);
     if (!d) return NULL;
-    size_t n = 0, cap = 16;
-    char **v = malloc(cap * sizeof *v);
+    size_t n = 0, cap = 0;
+    char **v = NULL;
     struct dirent *de;
+    if (buf_grow_array((void **)&v, &cap, 1, sizeof *v) != 0) v = NULL;
     while (v && (de = readdir(d)) != NULL) {
         if (!plain_component(de->d_name)) continue;
-        if (n + 1 >= cap) {
-            char **w = realloc(v, 2 * cap * sizeof *v);
-            if (!w) break;
-            v = w;
-            cap *= 2;
-        }
+        if (buf_grow_array((void **)&v, &cap, n + 2, sizeof *v) != 0) break; /* + the NULL */
         if (!(v[n] = strdup(de->d_name))) break;
         n++;
     }
@@ -109,12 +102,10 @@ static void ollama_manifest(const char *root, const char *host, const char *ns, 
     char path[PATH_MAX];
     if (pathf(path, sizeof path, "%s/manifests/%s/%s/%s/%s", root, host, ns, model, tag) != 0)
         return;
-    FILE *f = fopen(path, "rb");
-    if (!f) return;
-    char *buf = malloc(OLLAMA_MANIFEST_MAX + 1);
-    size_t len = buf ? fread(buf, 1, OLLAMA_MANIFEST_MAX + 1, f) : 0;
-    fclose(f);
-    cJSON *o = buf && len <= OLLAMA_MANIFEST_MAX ? cJSON_ParseWithLength(buf, len) : NULL;
+    char *buf = NULL;
+    size_t len = 0;
+    if (file_read(path, OLLAMA_MANIFEST_MAX, &buf, &len, NULL) != 0) return;
+    cJSON *o = cJSON_ParseWithLength(buf, len);
     free(buf);
     const cJSON *layers = cJSON_GetObjectItemCaseSensitive(o, "layers");
     const cJSON *l;

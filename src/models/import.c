@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "models/info.h"
@@ -70,7 +71,7 @@ int models_import(store *s, const char *file, const char *name, const char *tag,
         snprintf(e.path, sizeof e.path, "%s", abs);
     if (snprintf(e.source, sizeof e.source, "import:%s", abs) >= (int)sizeof e.source)
         snprintf(e.source, sizeof e.source, "import");
-    e.added = (int64_t)time(NULL);
+    e.added = clock_wall_s();
     if ((rc = store_put_manifest(s, &e, err)) != 0) return rc;
     return store_lookup(s, e.name, e.tag, out, err);
 }

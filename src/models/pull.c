@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "models/import.h"
@@ -196,7 +197,7 @@ static int manifest_for_blob(store *s, store_entry *e, const char *sha, const ch
         return err_setf(err, UH_ELIMIT, "store path too long");
     if ((rc = entry_from_gguf(e, e->path, err)) != 0)
         return err_prefix(err, rc, "%s", e->path);
-    e->added = (int64_t)time(NULL);
+    e->added = clock_wall_s();
     return store_put_manifest(s, e, err);
 }
 

@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "models/pull_impl.h"
@@ -48,13 +49,6 @@ typedef struct {
     int cr_seen;
     char errbuf[CURL_ERROR_SIZE];
 } pull_conn;
-
-double pull_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 int pull_header_value(const char *line, size_t len, const char *name, char *out, size_t cap)
 {
@@ -435,7 +429,7 @@ static int run_loop(pull_job *j, pull_conn *conns, uh_err *err)
     int rc = 0, active = 0, seq_attempts = 0, seq_done = 0;
     double seq_not_before = 0;
     for (;;) {
-        double now = pull_now();
+        double now = clock_mono_s();
         /* start transfers for free connections */
         pthread_mutex_lock(&j->mu);
         uint32_t hashed = j->n_hashed;
@@ -498,13 +492,13 @@ static int run_loop(pull_job *j, pull_conn *conns, uh_err *err)
             }
         }
         if (rc) break;
-        if (report(j, pull_now(), 0)) {
+        if (report(j, clock_mono_s(), 0)) {
             rc = err_setf(err, UH_EIO, "cancelled (the download resumes where it stopped)");
             break;
         }
-        if (!j->sequential && pull_now() - j->t_last_save >= PULL_SAVE_EVERY) {
+        if (!j->sequential && clock_mono_s() - j->t_last_save >= PULL_SAVE_EVERY) {
             pull_state_save(j, NULL);
-            j->t_last_save = pull_now();
+            j->t_last_save = clock_mono_s();
         }
         curl_multi_poll(j->multi, NULL, 0, 100, NULL);
     }
@@ -570,11 +564,11 @@ int pull_fetch_run(pull_job *j, unsigned char digest[32], uh_err *err)
         rc = err_setf(err, UH_ENOMEM, "cannot start the hashing thread");
         goto fail;
     }
-    j->t_last_save = j->speed_t = pull_now();
+    j->t_last_save = j->speed_t = clock_mono_s();
     rc = run_loop(j, conns, err);
     hasher_stop(j);
     if (rc == 0) {
-        report(j, pull_now(), 1);
+        report(j, clock_mono_s(), 1);
         sha256_state hs = j->hs;
         sha256_final(&hs, digest);
         if (fdatasync(j->fd) != 0) rc = err_setf(err, UH_EIO, "sync %s: %s", j->part_path,

@@ -92,7 +92,6 @@ int pull_fetch_run(pull_job *j, unsigned char digest[32], uh_err *err);
 void pull_curl_common(void *curl, const pull_opts *o, double timeout_s);
 /* Parses "Name: value" header lines; copies the value (trimmed, capped) if the name matches. */
 int pull_header_value(const char *line, size_t len, const char *name, char *out, size_t cap);
-double pull_now(void);
 
 /* pull_state.c: the resume file next to the .part file (format in pull_state.c). */
 /* Loads a state matching j (size, chunk size, etag); marks chunks DONE/HASHED and restores the

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "base/err.h"
+#include "base/file.h"
 #include "base/log.h"
 #include "models/pull_impl.h"
 
@@ -66,9 +67,7 @@ int pull_state_save(pull_job *j, uh_err *err)
 {
     size_t nb = ((size_t)j->n_chunks + 7) / 8, len = ST_HDR + nb + 32;
     unsigned char *b = calloc(1, len);
-    char tmp[sizeof j->state_path + 8];
     int rc = 0;
-    FILE *f = NULL;
     if (!b) return err_setf(err, UH_ENOMEM, "out of memory");
     memcpy(b, ST_MAGIC, 8);
     put32(b + 8, ST_VERSION);
@@ -90,22 +89,9 @@ int pull_state_save(pull_job *j, uh_err *err)
         rc = err_setf(err, UH_EIO, "sync %s: %s", j->part_path, strerror(errno));
         goto fail;
     }
-    snprintf(tmp, sizeof tmp, "%s.tmp", j->state_path);
-    if (!(f = fopen(tmp, "wb")) || fwrite(b, 1, len, f) != len || fflush(f) != 0 ||
-        fsync(fileno(f)) != 0) {
-        rc = err_setf(err, UH_EIO, "write %s: %s", tmp, strerror(errno));
-        goto fail;
-    }
-    fclose(f);
-    f = NULL;
-    if (rename(tmp, j->state_path) != 0) {
-        rc = err_setf(err, UH_EIO, "rename %s: %s", tmp, strerror(errno));
-        goto fail;
-    }
+    rc = file_write_atomic(j->state_path, b, len, 0644, err);
 fail:
-    if (f) fclose(f);
     if (rc) {
-        unlink(tmp);
         log_warn("pull_state_save", "path=%s error=\"%s\"", j->state_path, err ? err->msg : "");
     }
     free(b);
@@ -117,14 +103,12 @@ int pull_state_load(pull_job *j)
     unsigned char *b = NULL;
     int used = 0;
     struct stat st;
-    FILE *f = fopen(j->state_path, "rb");
-    if (!f) return 0;
     size_t cap = ST_HDR + PULL_MAX_CHUNKS / 8 + 32, len = 0;
-    b = malloc(cap + 1);
-    if (!b) goto out;
-    len = fread(b, 1, cap + 1, f);
-    if (len < ST_HDR + 1 + 32 || len > cap || memcmp(b, ST_MAGIC, 8) != 0 ||
-        get32(b + 8) != ST_VERSION)
+    char *raw = NULL;
+    /* a missing, unreadable or oversized state is no state: the download starts over */
+    if (file_read(j->state_path, cap, &raw, &len, NULL) != 0) return 0;
+    b = (unsigned char *)raw;
+    if (len < ST_HDR + 1 + 32 || memcmp(b, ST_MAGIC, 8) != 0 || get32(b + 8) != ST_VERSION)
         goto out;
     uint32_t cs = get32(b + 12), n = get32(b + 24), nh = get32(b + 28);
     size_t nb = ((size_t)n + 7) / 8;
@@ -173,6 +157,5 @@ out:
         j->chunks = NULL;
     }
     free(b);
-    fclose(f);
     return used;
 }

@@ -1,11 +1,11 @@
 /* store.c - the local model store (layout and manifest format in store.h).
  *
- * Consistency rules: a manifest is written to a hidden temporary file in its directory, flushed
- * (fsync), renamed over the final name, and the directory is flushed, so readers see the old
- * manifest or the new one, never a part. Blobs arrive by rename from partial/ (same filesystem)
- * or by hard link. Adding a manifest, removing one and collecting unreferenced blobs happen under
- * an exclusive flock on models/.lock, so a blob is never collected between another process
- * adding it and writing the manifest that uses it. Readers take no lock. */
+ * Consistency rules: a manifest is written atomically (file_write_atomic: a hidden temporary file
+ * in its directory, fsynced, renamed over the final name, the directory fsynced), so readers see
+ * the old manifest or the new one, never a part. Blobs arrive by rename from partial/ (same
+ * filesystem) or by hard link. Adding a manifest, removing one and collecting unreferenced blobs
+ * happen under an exclusive flock on models/.lock, so a blob is never collected between another
+ * process adding it and writing the manifest that uses it. Readers take no lock. */
 #include "models/store.h"
 
 #include <dirent.h>
@@ -21,7 +21,10 @@
 
 #include <cjson/cJSON.h>
 
+#include "base/buf.h"
+#include "base/clock.h"
 #include "base/err.h"
+#include "base/file.h"
 #include "base/log.h"
 #include "base/paths.h"
 
@@ -86,38 +89,6 @@ static int lock_store(const store *s)
 static void unlock_store(int fd)
 {
     if (fd >= 0) close(fd); /* closing drops the flock */
-}
-
-/* Writes len bytes to dir/name atomically: hidden temp file, fsync, rename, fsync dir. */
-static int write_atomic(const char *dir, const char *name, const char *data, size_t len,
-                        uh_err *err)
-{
-    char tmp[4400], dst[4400];
-    snprintf(dst, sizeof dst, "%s/%s", dir, name);
-    snprintf(tmp, sizeof tmp, "%s/.%s.tmp.%ld.%ld", dir, name, (long)getpid(), (long)time(NULL));
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) return err_setf(err, UH_EIO, "create %s: %s", tmp, strerror(errno));
-    size_t off = 0;
-    while (off < len) {
-        ssize_t w = write(fd, data + off, len - off);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) goto fail;
-        off += (size_t)w;
-    }
-    if (fsync(fd) != 0) goto fail;
-    if (close(fd) != 0) {
-        fd = -1;
-        goto fail;
-    }
-    fd = -1;
-    if (rename(tmp, dst) != 0) goto fail;
-    fsync_dir(dir);
-    return UH_OK;
-fail:;
-    int e = errno;
-    if (fd >= 0) close(fd);
-    unlink(tmp);
-    return err_setf(err, UH_EIO, "write %s: %s", dst, strerror(e));
 }
 
 /* ---- names ---- */
@@ -297,18 +268,14 @@ static int read_manifest(const store *s, const char *name, const char *tag, stor
 {
     char path[4400];
     snprintf(path, sizeof path, "%s/%s/%s.json", s->manifests, name, tag);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        if (errno == ENOENT) return err_setf(err, UH_ENOTFOUND, "no model %s:%s", name, tag);
-        return err_setf(err, UH_EIO, "open %s: %s", path, strerror(errno));
-    }
-    char *buf = malloc(MANIFEST_MAX + 1);
-    size_t len = buf ? fread(buf, 1, MANIFEST_MAX + 1, f) : 0;
-    fclose(f);
-    if (!buf) return err_setf(err, UH_ENOMEM, "out of memory");
-    cJSON *o = len <= MANIFEST_MAX ? cJSON_ParseWithLength(buf, len) : NULL;
+    char *buf = NULL;
+    size_t len = 0;
+    int rc = file_read(path, MANIFEST_MAX, &buf, &len, err);
+    if (rc == UH_ENOTFOUND) return err_setf(err, UH_ENOTFOUND, "no model %s:%s", name, tag);
+    if (rc != 0 && rc != UH_ELIMIT) return rc;
+    cJSON *o = rc == 0 ? cJSON_ParseWithLength(buf, len) : NULL; /* an oversized one is broken */
     free(buf);
-    int rc = UH_OK;
+    rc = UH_OK;
     if (!cJSON_IsObject(o)) {
         rc = err_setf(err, UH_EFORMAT, "%s: not a JSON object", path);
         goto out;
@@ -369,21 +336,16 @@ int store_lookup(store *s, const char *name, const char *tag, store_entry *out, 
 
 typedef struct {
     store_entry *v;
-    int n, cap;
+    int n;
+    size_t cap;
     int oom;
 } entry_vec;
 
 static void vec_push(entry_vec *vec, const store_entry *e)
 {
-    if (vec->n == vec->cap) {
-        int cap = vec->cap ? vec->cap * 2 : 16;
-        store_entry *v = realloc(vec->v, (size_t)cap * sizeof *v);
-        if (!v) {
-            vec->oom = 1;
-            return;
-        }
-        vec->v = v;
-        vec->cap = cap;
+    if (buf_grow_array((void **)&vec->v, &vec->cap, (size_t)vec->n + 1, sizeof *vec->v) != 0) {
+        vec->oom = 1;
+        return;
     }
     vec->v[vec->n++] = *e;
 }
@@ -468,7 +430,7 @@ static char *manifest_json(const store_entry *e)
     cJSON_AddNumberToObject(o, "n_params", (double)e->n_params);
     cJSON_AddNumberToObject(o, "n_ctx_train", (double)e->n_ctx_train);
     cJSON_AddStringToObject(o, "license", e->license);
-    cJSON_AddNumberToObject(o, "added", (double)(e->added ? e->added : (int64_t)time(NULL)));
+    cJSON_AddNumberToObject(o, "added", (double)(e->added ? e->added : clock_wall_s()));
     char *txt = cJSON_Print(o);
     cJSON_Delete(o);
     return txt;
@@ -533,9 +495,9 @@ int store_put_manifest(store *s, const store_entry *e, uh_err *err)
         rc = err_setf(err, UH_ENOMEM, "out of memory");
         goto out;
     }
-    char fn[STORE_MAX_TAG + 8];
-    snprintf(fn, sizeof fn, "%s.json", w.tag);
-    if ((rc = write_atomic(dir, fn, txt, strlen(txt), err)) != 0) goto out;
+    char path[4500];
+    snprintf(path, sizeof path, "%s/%s.json", dir, w.tag);
+    if ((rc = file_write_atomic(path, txt, strlen(txt), 0600, err)) != 0) goto out;
     if (had_old && old.sha256[0] && strcmp(old.sha256, w.sha256) != 0) collect_blob(s, old.sha256);
 out:
     free(txt);

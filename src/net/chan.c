@@ -50,6 +50,7 @@ static int chan_alloc(int fd, enum chan_purpose purpose, const chan_config *cfg,
     if (c->max_message > CHAN_MAX_MESSAGE) c->max_message = CHAN_MAX_MESSAGE;
     c->io_timeout_ms = cfg && cfg->timeout_ms > 0 ? cfg->timeout_ms : CHAN_DEFAULT_TIMEOUT_MS;
     c->msg_type = -1;
+    buf_init(&c->msg, c->max_message);
     atomic_init(&c->shut, 0);
     chan_peer_name(fd, c->peer, sizeof c->peer);
     *out = c;
@@ -61,10 +62,8 @@ void chan_free(chan *c)
     if (!c) return;
     if (c->fd >= 0) close(c->fd);
     pthread_mutex_destroy(&c->send_mu);
-    if (c->msg) {
-        sodium_memzero(c->msg, c->msg_cap);
-        free(c->msg);
-    }
+    if (c->msg.data) sodium_memzero(c->msg.data, c->msg.cap);
+    buf_fini(&c->msg);
     sodium_memzero(c, sizeof *c);
     free(c);
 }

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "base/buf.h"
 #include "net/chan.h"
 #include "net/noise.h"
 
@@ -38,8 +39,7 @@ struct chan {
     size_t frame_len; /* bytes of the frame body, once hdr_have == 2 */
     size_t frame_have;
     uint8_t frame[CHAN_WIRE_MAX];
-    uint8_t *msg; /* message being reassembled (malloc'd), msg_cap bytes */
-    size_t msg_len, msg_cap;
+    buf_t msg;    /* message being reassembled, capped at max_message */
     int msg_type; /* type of the message in progress, -1 between messages */
 
     uint8_t remote_static[32];
@@ -51,8 +51,6 @@ struct chan {
 
 /* ---- socket I/O (chan_sock.c) ---- */
 
-/* Monotonic milliseconds. */
-int64_t chan_now_ms(void);
 /* The deadline timeout_ms from now; -1 (never) for timeout_ms < 0. */
 int64_t chan_deadline(int timeout_ms);
 /* Reads up to len bytes once the fd is readable. *got receives the count (0 < *got <= len).

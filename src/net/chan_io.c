@@ -106,21 +106,11 @@ io_fail:
 /* Appends a frame's payload to the message in progress, under the cap. */
 static int append(chan *c, const uint8_t *p, size_t n, uh_err *err)
 {
-    if (n > c->max_message - c->msg_len)
+    int rc = buf_append(&c->msg, p, n);
+    if (rc == UH_ELIMIT)
         return err_setf(err, UH_EFORMAT, "chan %s: message over %zu bytes", c->peer,
                         c->max_message);
-    size_t need = c->msg_len + n + 1; /* + NUL */
-    if (need > c->msg_cap) {
-        size_t cap = c->msg_cap ? c->msg_cap : 256;
-        while (cap < need) cap *= 2;
-        if (cap > c->max_message + 1) cap = c->max_message + 1;
-        uint8_t *m = realloc(c->msg, cap);
-        if (!m) return err_setf(err, UH_ENOMEM, "chan: out of memory for a message");
-        c->msg = m;
-        c->msg_cap = cap;
-    }
-    if (n) memcpy(c->msg + c->msg_len, p, n);
-    c->msg_len += n;
+    if (rc) return err_setf(err, UH_ENOMEM, "chan: out of memory for a message");
     return 0;
 }
 
@@ -167,19 +157,14 @@ int chan_recv(chan *c, uint8_t *type, uint8_t **payload, size_t *len, int timeou
             return rc;
         }
         if (!complete) continue;
-        if (!c->msg) { /* an empty message: still a buffer with its NUL */
-            c->msg = malloc(1);
-            if (!c->msg) {
-                c->rx_dead = UH_ENOMEM;
-                return err_setf(err, UH_ENOMEM, "chan: out of memory for a message");
-            }
+        /* an empty message is still a buffer with its NUL */
+        uint8_t *m = (uint8_t *)buf_steal(&c->msg, len);
+        if (!m) {
+            c->rx_dead = UH_ENOMEM;
+            return err_setf(err, UH_ENOMEM, "chan: out of memory for a message");
         }
-        c->msg[c->msg_len] = 0;
         *type = (uint8_t)c->msg_type;
-        *payload = c->msg;
-        *len = c->msg_len;
-        c->msg = NULL;
-        c->msg_len = c->msg_cap = 0;
+        *payload = m;
         c->msg_type = -1;
         return 0;
     }

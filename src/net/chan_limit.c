@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "base/clock.h"
 #include "base/err.h"
 #include "net/chan_impl.h"
 
@@ -119,7 +120,7 @@ int chan_limiter_enter_at(chan_limiter *l, const struct sockaddr *addr, int64_t 
 
 int chan_limiter_enter(chan_limiter *l, const struct sockaddr *addr)
 {
-    return chan_limiter_enter_at(l, addr, chan_now_ms());
+    return chan_limiter_enter_at(l, addr, clock_mono_ms());
 }
 
 void chan_limiter_leave(chan_limiter *l, const struct sockaddr *addr)

@@ -15,19 +15,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/err.h"
 #include "net/chan_impl.h"
 
-int64_t chan_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int64_t chan_deadline(int timeout_ms)
 {
-    return timeout_ms < 0 ? -1 : chan_now_ms() + timeout_ms;
+    return timeout_ms < 0 ? -1 : clock_mono_ms() + timeout_ms;
 }
 
 /* Waits for events on fd: 0 when ready (or hung up: the next call reports it), UH_ETIMEDOUT at
@@ -37,7 +31,7 @@ static int wait_fd(int fd, short events, int64_t deadline)
     for (;;) {
         int ms = -1;
         if (deadline >= 0) {
-            int64_t left = deadline - chan_now_ms();
+            int64_t left = deadline - clock_mono_ms();
             if (left <= 0) return UH_ETIMEDOUT;
             ms = left > 1000000 ? 1000000 : (int)left;
         }
@@ -175,7 +169,7 @@ int chan_tcp_connect(const char *host_port, int timeout_ms, int *fd_out, uh_err 
             rc = 0;
             break;
         }
-        if (deadline >= 0 && chan_now_ms() >= deadline) {
+        if (deadline >= 0 && clock_mono_ms() >= deadline) {
             why = "timed out";
             break;
         }

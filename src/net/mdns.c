@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "net/mdns_impl.h"
@@ -39,13 +40,6 @@
 #define N_SENT         32 /* hashes of recent packets kept for loop detection */
 #define SENT_WINDOW_MS 5000
 #define BROWSE_MAX_MS  60000
-
-int64_t mdns_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- sockets and interfaces ---- */
 
@@ -130,7 +124,7 @@ static uint32_t hash_bytes(const uint8_t *p, size_t n)
 int mdns_is_own_packet(mdns *m, const uint8_t *p, size_t n)
 {
     uint32_t h = hash_bytes(p, n);
-    int64_t now = mdns_now_ms();
+    int64_t now = clock_mono_ms();
     for (int i = 0; i < N_SENT; i++)
         if (m->sent_hash[i] == h && now - m->sent_at[i] < SENT_WINDOW_MS && m->sent_at[i]) return 1;
     return 0;
@@ -161,7 +155,7 @@ static void send_pkt(mdns *m, const mdns_iface *f, const uint8_t *p, size_t n,
         dst = &group;
     }
     m->sent_hash[m->sent_i] = hash_bytes(p, n);
-    m->sent_at[m->sent_i] = mdns_now_ms();
+    m->sent_at[m->sent_i] = clock_mono_ms();
     m->sent_i = (m->sent_i + 1) % N_SENT;
     if (sendto(m->fd, p, n, 0, (const struct sockaddr *)dst, sizeof *dst) < 0)
         log_debug("mdns_send", "if=%s err=\"%s\"", f->name, strerror(errno));
@@ -255,7 +249,7 @@ static void rename_instance(mdns *m)
     log_warn("mdns_conflict", "instance=\"%s\" new=\"%s\"", m->instance, next);
     set_instance(m, next);
     m->n_announce_left = 2;
-    m->next_announce = mdns_now_ms();
+    m->next_announce = clock_mono_ms();
 }
 
 /* ---- answering queries ---- */
@@ -375,7 +369,7 @@ void mdns_handle_packet(mdns *m, const uint8_t *p, size_t n, int ifindex,
          * query is byte for byte the same as our own. */
         if (ntohs(src->sin_port) != MDNS_PORT || mdns_is_own_packet(m, p, n)) return;
         if (m->announcing) check_conflict(m, m->pkt);
-        mdns_browse_records(m, m->pkt, mdns_now_ms());
+        mdns_browse_records(m, m->pkt, clock_mono_ms());
     } else if (m->announcing) {
         answer_query(m, m->pkt, f, src);
     }
@@ -414,7 +408,7 @@ static void *thread_main(void *arg)
 {
     mdns *m = arg;
     while (!__atomic_load_n(&m->stop, __ATOMIC_ACQUIRE)) {
-        int64_t now = mdns_now_ms(), next = now + 1000;
+        int64_t now = clock_mono_ms(), next = now + 1000;
         if (m->announcing && m->n_announce_left > 0 && now >= m->next_announce) {
             mdns_announce(m, 0);
             m->n_announce_left--;
@@ -489,7 +483,7 @@ static int setup(const mdns_config *cfg, mdns **out, uh_err *err)
         m->announcing = 1;
         m->n_announce_left = 2;
     }
-    mdns_browse_init(m, mdns_now_ms());
+    mdns_browse_init(m, clock_mono_ms());
     *out = m;
     return 0;
 fail:
@@ -524,7 +518,7 @@ int mdns_start(const mdns_config *cfg, mdns **out, uh_err *err)
         rc = err_setf(err, UH_EIO, "mdns: pipe: %s", strerror(errno));
         goto fail;
     }
-    mdns_browse_init(m, mdns_now_ms());
+    mdns_browse_init(m, clock_mono_ms());
     if (pthread_create(&m->thread, NULL, thread_main, m) != 0) {
         rc = err_setf(err, UH_EIO, "mdns: cannot start thread");
         goto fail;
@@ -547,13 +541,6 @@ static void wake(mdns *m)
     char c = 1;
     if (write(m->wake[1], &c, 1) < 0) {
     } /* a full pipe already wakes the thread */
-}
-
-void mdns_browse_now(mdns *m)
-{
-    if (!m) return;
-    __atomic_store_n(&m->browse_now, 1, __ATOMIC_RELEASE);
-    wake(m);
 }
 
 void mdns_stop(mdns *m)

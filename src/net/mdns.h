@@ -58,8 +58,6 @@ typedef struct mdns mdns;
  * it), joins the group on each interface, announces and starts browsing. An error names the
  * cause (no interface, bind failed). */
 int mdns_start(const mdns_config *cfg, mdns **out, uh_err *err);
-/* Sends a browse query now (e.g. when the user opens the list). */
-void mdns_browse_now(mdns *m);
 /* A malloc'd copy of the services seen (excluding our own), freshest first. */
 int mdns_list(mdns *m, mdns_service **out, int *n);
 /* Goodbye packets, then stops the thread and frees. Accepts NULL. */

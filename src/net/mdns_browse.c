@@ -271,7 +271,7 @@ void mdns_browse_init(mdns *m, int64_t now)
 int64_t mdns_browse_tick(mdns *m, int64_t now)
 {
     int64_t next = now + 60000;
-    int forced = __atomic_exchange_n(&m->browse_now, 0, __ATOMIC_ACQ_REL);
+    int forced = 0; /* a service record due for refresh asks for a browse now */
     for (int i = 0; i < MDNS_MAX_SERVICES; i++) {
         mdns_entry *e = &m->svcs[i];
         if (!e->used) continue;

@@ -117,7 +117,7 @@ struct mdns {
     int sent_i;
     /* thread */
     pthread_t thread;
-    int thread_started, mu_init, stop, browse_now;
+    int thread_started, mu_init, stop;
     pthread_mutex_t mu; /* guards svcs against mdns_list; only the thread writes them */
     /* browsing */
     mdns_entry *svcs; /* MDNS_MAX_SERVICES */
@@ -133,7 +133,6 @@ struct mdns {
     uint8_t rx[9000];
 };
 
-int64_t mdns_now_ms(void);
 /* 1 when the packet is one we sent in the last seconds (it came back through the loop). */
 int mdns_is_own_packet(mdns *m, const uint8_t *p, size_t n);
 /* Sends to the group on every joined interface. */

@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "base/err.h"
 
 #define ADMIN_QUOTA_MAX 1000000000000000LL /* tokens per day; below 2^53, exact in JSON */
@@ -527,7 +528,7 @@ static http_response *h_invite(const http_request *req, void *ud)
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
     cJSON_AddStringToObject(o, "code", code);
-    cJSON_AddNumberToObject(o, "expires", (double)(time(NULL) + ttl));
+    cJSON_AddNumberToObject(o, "expires", (double)(clock_wall_s() + ttl));
     return http_json(200, o);
 }
 

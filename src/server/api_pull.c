@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "models/pull.h"
 #include "models/store.h"
@@ -35,13 +36,6 @@ typedef struct {
     const char *last_status;
 } pull_job;
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static void send_status(pull_job *j, const char *status)
 {
     if (!j->stream) return;
@@ -57,7 +51,7 @@ static int on_progress(const pull_progress *p, void *ud)
     pull_job *j = ud;
     if (atomic_load(&j->cancelled)) return 1;
     if (!j->stream) return 0;
-    double t = now_s();
+    double t = clock_mono_s();
     int changed = j->last_status != p->status;
     if (!changed && t - j->last_sent < PROGRESS_INTERVAL_S) return 0;
     j->last_status = p->status;

@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/buf.h"
+#include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "server/http_auth.h"
@@ -72,21 +74,13 @@ struct http_req_ctx {
     http_server *srv;
     const http_route_entry *route;
     const char *route_label; /* metrics label: the route's path or a fixed word */
-    char *body;
-    size_t body_len, body_cap;
+    buf_t body;              /* capped at max_body */
     int too_large, responded, status;
     int own_origin;
     char origin[256];
     cJSON *json;
     double t_start;
 };
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 /* ---- responses ---- */
 
@@ -267,7 +261,7 @@ static void notify_connection(void *cls, struct MHD_Connection *conn, void **soc
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
         if (!c) return;
         c->fd = ci ? ci->connect_fd : -1;
-        c->deadline = now_s() + s->cfg.request_timeout_s;
+        c->deadline = clock_mono_s() + s->cfg.request_timeout_s;
         pthread_mutex_lock(&s->lock);
         c->next = s->conns;
         if (s->conns) s->conns->prev = c;
@@ -296,13 +290,9 @@ static void *watchdog_main(void *arg)
     http_server *s = arg;
     pthread_mutex_lock(&s->lock);
     while (!s->watchdog_stop) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_nsec += WATCHDOG_MS * 1000000L;
-        ts.tv_sec += ts.tv_nsec / 1000000000L;
-        ts.tv_nsec %= 1000000000L;
+        struct timespec ts = clock_mono_after(WATCHDOG_MS);
         pthread_cond_timedwait(&s->cond, &s->lock, &ts);
-        double t = now_s();
+        double t = clock_mono_s();
         for (http_conn *c = s->conns; c; c = c->next) {
             if (c->killed || c->deadline == 0 || t < c->deadline || c->fd < 0) continue;
             shutdown(c->fd, SHUT_RDWR);
@@ -459,11 +449,11 @@ static enum MHD_Result dispatch(struct http_req_ctx *x)
         snprintf(msg, sizeof msg, "request body is larger than %zu bytes", s->cfg.max_body);
         return reject(x, 413, "body_too_large", msg);
     }
-    x->req.body = x->body ? x->body : "";
-    x->req.body_len = x->body_len;
-    if (is_body_method(x->req.method) && x->body_len > 0) {
+    x->req.body = x->body.data ? x->body.data : "";
+    x->req.body_len = x->body.len;
+    if (is_body_method(x->req.method) && x->body.len > 0) {
         oai_error e;
-        if (oai_json_parse(x->body, x->body_len, s->cfg.max_json_depth, &x->json, &e) != 0)
+        if (oai_json_parse(x->body.data, x->body.len, s->cfg.max_json_depth, &x->json, &e) != 0)
             return reject(x, 400, "bad_json", e.message);
         x->req.json = x->json;
     }
@@ -533,7 +523,8 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
         *con_cls = x;
         x->conn = conn;
         x->srv = s;
-        x->t_start = now_s();
+        buf_init(&x->body, s->cfg.max_body);
+        x->t_start = clock_mono_s();
         x->route_label = "unmatched";
         x->req.method = method;
         x->req.path = url;
@@ -548,22 +539,10 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
     if (*upload_data_size > 0) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
-        if (x->too_large || n > s->cfg.max_body - x->body_len) {
-            x->too_large = 1;
-            return MHD_YES;
-        }
-        if (x->body_len + n + 1 > x->body_cap) {
-            size_t cap = x->body_cap ? x->body_cap : 4096;
-            while (cap < x->body_len + n + 1) cap *= 2;
-            char *b = realloc(x->body, cap);
-            if (!b) return MHD_NO;
-            x->body = b;
-            x->body_cap = cap;
-        }
-        memcpy(x->body + x->body_len, upload_data, n);
-        x->body_len += n;
-        x->body[x->body_len] = 0;
-        return MHD_YES;
+        if (x->too_large) return MHD_YES;
+        int rc = buf_append(&x->body, upload_data, n);
+        if (rc == UH_ELIMIT) x->too_large = 1;
+        return rc == UH_ENOMEM ? MHD_NO : MHD_YES;
     }
     return dispatch(x);
 }
@@ -578,10 +557,10 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **con
     char code[8];
     snprintf(code, sizeof code, "%d", x->responded ? x->status : 0);
     metrics_add(s->m_requests, (const char *[]){x->route_label, code}, 1);
-    metrics_observe(s->m_duration, (const char *[]){x->route_label}, now_s() - x->t_start);
-    set_deadline(s, conn, now_s() + s->cfg.request_timeout_s); /* the next request's clock */
+    metrics_observe(s->m_duration, (const char *[]){x->route_label}, clock_mono_s() - x->t_start);
+    set_deadline(s, conn, clock_mono_s() + s->cfg.request_timeout_s); /* the next request's clock */
     cJSON_Delete(x->json);
-    free(x->body);
+    buf_fini(&x->body);
     free(x);
     *con_cls = NULL;
 }
@@ -655,11 +634,7 @@ int http_server_new(const http_config *cfg, http_server **out, uh_err *err)
     int rc;
     s->listen_fd = -1;
     pthread_mutex_init(&s->lock, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->cond, &ca);
-    pthread_condattr_destroy(&ca);
+    clock_cond_init(&s->cond);
     if (cfg) s->cfg = *cfg;
     http_config *c = &s->cfg;
     if (!c->max_connections) c->max_connections = 128;
@@ -742,12 +717,8 @@ void http_server_on_metrics(http_server *s, void (*fn)(void *ud), void *ud)
 /* Waits (lock held) until no stream is left or the deadline passes. */
 static void wait_streams(http_server *s, double deadline)
 {
-    while (s->streams && now_s() < deadline) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_nsec += 20 * 1000000L;
-        ts.tv_sec += ts.tv_nsec / 1000000000L;
-        ts.tv_nsec %= 1000000000L;
+    while (s->streams && clock_mono_s() < deadline) {
+        struct timespec ts = clock_mono_after(20);
         pthread_cond_timedwait(&s->cond, &s->lock, &ts);
     }
 }
@@ -766,7 +737,7 @@ void http_server_stop(http_server *s, int grace_ms)
     if (lfd != MHD_INVALID_SOCKET) close(lfd);
     log_info("http_stopping", "grace_ms=%d", grace_ms);
     pthread_mutex_lock(&s->lock);
-    wait_streams(s, now_s() + (grace_ms > 0 ? grace_ms : 0) * 1e-3);
+    wait_streams(s, clock_mono_s() + (grace_ms > 0 ? grace_ms : 0) * 1e-3);
     int n = s->n_streams;
     http_stream **left = n ? calloc((size_t)n, sizeof *left) : NULL;
     int k = 0;
@@ -781,7 +752,7 @@ void http_server_stop(http_server *s, int grace_ms)
     }
     free(left);
     pthread_mutex_lock(&s->lock);
-    wait_streams(s, now_s() + 3.0); /* the readers send what is queued and a last event */
+    wait_streams(s, clock_mono_s() + 3.0); /* the readers send what is queued and a last event */
     pthread_mutex_unlock(&s->lock);
     MHD_stop_daemon(s->daemon);
     s->daemon = NULL;

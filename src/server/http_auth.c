@@ -15,6 +15,7 @@
 #include <sodium.h>
 
 #include "base/err.h"
+#include "base/file.h"
 #include "base/paths.h"
 
 /* ---- token ---- */
@@ -33,6 +34,12 @@ void http_token_wipe(http_token *tok)
     if (tok) sodium_memzero(tok, sizeof *tok);
 }
 
+static size_t trim_eol(const char *s, size_t n)
+{
+    while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r')) n--;
+    return n;
+}
+
 static int is_hex_token(const char *s, size_t n)
 {
     if (n != HTTP_TOKEN_HEX) return 0;
@@ -41,29 +48,46 @@ static int is_hex_token(const char *s, size_t n)
     return 1;
 }
 
-static int read_token(int fd, const char *path, http_token *tok, uh_err *err)
+/* Reads the private token file into tok. UH_ENOTFOUND when there is none. */
+static int read_token(const char *path, http_token *tok, uh_err *err)
 {
     char buf[HTTP_TOKEN_HEX + 8];
-    struct stat st;
-    int rc = UH_OK;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
-        return err_setf(err, UH_EIO, "%s: not a regular file", path);
-    if (st.st_mode & 077)
-        return err_setf(err, UH_EINVAL,
-                        "%s is readable by other users (mode %03o); run: chmod 600 %s", path,
-                        (unsigned)(st.st_mode & 0777), path);
-    ssize_t n = read(fd, buf, sizeof buf);
-    if (n < 0) return err_setf(err, UH_EIO, "%s: %s", path, strerror(errno));
-    size_t len = (size_t)n;
-    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r')) len--;
-    if (!is_hex_token(buf, len)) {
+    size_t len = 0;
+    int rc = file_read_private(path, buf, sizeof buf, &len, NULL, err);
+    if (rc == 0 && !is_hex_token(buf, trim_eol(buf, len))) rc = UH_EFORMAT;
+    if (rc == UH_EFORMAT) /* too long or not hex */
         rc = err_setf(err, UH_EFORMAT, "%s: expected %d hex characters (delete it to make a new one)",
                       path, HTTP_TOKEN_HEX);
-    } else {
+    if (rc == 0) {
         memcpy(tok->hex, buf, HTTP_TOKEN_HEX);
         tok->hex[HTTP_TOKEN_HEX] = 0;
     }
     sodium_memzero(buf, sizeof buf);
+    return rc;
+}
+
+/* Writes a fresh token to path unless a file is there already (UH_ECONFLICT: another process
+ * made it first). */
+static int create_token(const char *path, http_token *tok, uh_err *err)
+{
+    unsigned char raw[32];
+    char line[HTTP_TOKEN_HEX + 2];
+    randombytes_buf(raw, sizeof raw);
+    sodium_bin2hex(line, sizeof line, raw, sizeof raw);
+    sodium_memzero(raw, sizeof raw);
+    line[HTTP_TOKEN_HEX] = '\n';
+    file_atomic f;
+    int rc = file_atomic_open(&f, path, 0600, err);
+    if (rc == 0) rc = file_atomic_write(&f, line, HTTP_TOKEN_HEX + 1, err);
+    if (rc != 0)
+        file_atomic_abort(&f);
+    else
+        rc = file_atomic_commit_new(&f, err);
+    if (rc == 0) {
+        memcpy(tok->hex, line, HTTP_TOKEN_HEX);
+        tok->hex[HTTP_TOKEN_HEX] = 0;
+    }
+    sodium_memzero(line, sizeof line);
     return rc;
 }
 
@@ -73,37 +97,12 @@ int http_token_load_or_create(const char *path, http_token *tok, int *created, u
     if (created) *created = 0;
     if (sodium_init() < 0) return err_setf(err, UH_EIO, "libsodium failed to initialise");
     for (int attempt = 0; attempt < 2; attempt++) {
-        int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd >= 0) {
-            int rc = read_token(fd, path, tok, err);
-            close(fd);
-            return rc;
-        }
-        if (errno != ENOENT) return err_setf(err, UH_EIO, "%s: %s", path, strerror(errno));
-        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-        if (fd < 0) {
-            if (errno == EEXIST) continue; /* another process made it first: read theirs */
-            return err_setf(err, UH_EIO, "cannot create %s: %s", path, strerror(errno));
-        }
-        unsigned char raw[32];
-        char line[HTTP_TOKEN_HEX + 2];
-        randombytes_buf(raw, sizeof raw);
-        sodium_bin2hex(line, sizeof line, raw, sizeof raw);
-        sodium_memzero(raw, sizeof raw);
-        line[HTTP_TOKEN_HEX] = '\n';
-        int ok = write(fd, line, HTTP_TOKEN_HEX + 1) == HTTP_TOKEN_HEX + 1 && fsync(fd) == 0;
-        int saved = errno;
-        close(fd);
-        if (!ok) {
-            sodium_memzero(line, sizeof line);
-            unlink(path);
-            return err_setf(err, UH_EIO, "cannot write %s: %s", path, strerror(saved));
-        }
-        memcpy(tok->hex, line, HTTP_TOKEN_HEX);
-        tok->hex[HTTP_TOKEN_HEX] = 0;
-        sodium_memzero(line, sizeof line);
-        if (created) *created = 1;
-        return UH_OK;
+        int rc = read_token(path, tok, err);
+        if (rc != UH_ENOTFOUND) return rc;
+        rc = create_token(path, tok, err);
+        if (rc == UH_ECONFLICT) continue; /* another process made it first: read theirs */
+        if (rc == 0 && created) *created = 1;
+        return rc;
     }
     return err_setf(err, UH_EIO, "%s: cannot read or create", path);
 }

@@ -2,9 +2,9 @@
  * loopback tests and the Host / Origin checks (the rules themselves are listed in http.h).
  *
  * Token file: <config dir>/api-token, one line: 64 lowercase hex characters (32 bytes from
- * libsodium's randombytes_buf) and "\n". Created with O_EXCL and mode 0600; a file that group or
- * others may read is refused. The token is a secret: held in http_token, compared with
- * sodium_memcmp, wiped with sodium_memzero, never logged.
+ * libsodium's randombytes_buf) and "\n". Created whole with mode 0600, never over a file another
+ * process created first; a file that group or others may read is refused. The token is a secret:
+ * held in http_token, compared with sodium_memcmp, wiped with sodium_memzero, never logged.
  *
  * Threading: pure functions except http_token_load_or_create (file system). */
 #ifndef UH_SERVER_HTTP_AUTH_H

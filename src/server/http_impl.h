@@ -33,8 +33,6 @@ void http_stream_ref(http_stream *s);
 void http_stream_unref(http_stream *s);
 /* Cancels with reason (no-op when already cancelled or closed by its producer). */
 void http_stream_cancel(http_stream *s, enum http_cancel_reason why);
-/* 1 when the producer closed it or it was cancelled and its reader has ended. */
-int http_stream_ended(http_stream *s);
 /* The server's list of live streams is threaded through the streams themselves. */
 http_stream **http_stream_next(http_stream *s);
 

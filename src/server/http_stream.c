@@ -13,6 +13,8 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "base/buf.h"
+#include "base/clock.h"
 #include "server/http_impl.h"
 
 #define READ_POLL_MS      100
@@ -25,10 +27,9 @@ struct http_stream {
     pthread_cond_t cond;
     int refs;
     enum http_stream_format fmt;
-    char *buf; /* queued bytes are buf[head..len) */
-    size_t head, len, cap, max_queued;
-    int closed;                     /* the producer called http_stream_close */
-    int ended;                      /* the reader returned its last result */
+    buf_t q; /* queued bytes are q.data[head..q.len) */
+    size_t head, max_queued;
+    int closed; /* the producer called http_stream_close */
     enum http_cancel_reason cancel;
     int in_callback;                /* the cancel callback is running */
     http_cancel_fn cancel_fn;
@@ -41,28 +42,17 @@ struct http_stream {
     http_stream *next;              /* the server's list */
 };
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 http_stream *http_stream_new(enum http_stream_format fmt, size_t max_queued)
 {
     http_stream *s = calloc(1, sizeof *s);
     if (!s) return NULL;
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->cond, &ca);
-    pthread_condattr_destroy(&ca);
+    clock_cond_init(&s->cond);
     pthread_mutex_init(&s->lock, NULL);
     s->refs = 1;
     s->fmt = fmt;
     s->max_queued = max_queued ? max_queued : DEFAULT_QUEUED;
     s->fd = -1;
-    s->last_send = now_s();
+    s->last_send = clock_mono_s();
     return s;
 }
 
@@ -81,7 +71,7 @@ void http_stream_unref(http_stream *s)
     if (!last) return;
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->cond);
-    free(s->buf);
+    buf_fini(&s->q);
     free(s);
 }
 
@@ -107,7 +97,7 @@ void http_stream_cancel(http_stream *s, enum http_cancel_reason why)
     pthread_mutex_lock(&s->lock);
     if (s->cancel == HTTP_CANCEL_NONE && !s->closed) {
         s->cancel = why;
-        s->cancel_time = now_s();
+        s->cancel_time = clock_mono_s();
         pthread_cond_broadcast(&s->cond);
         fire_cancel_locked(s);
     }
@@ -132,37 +122,22 @@ enum http_cancel_reason http_stream_cancelled(http_stream *s)
     return c;
 }
 
-int http_stream_ended(http_stream *s)
-{
-    pthread_mutex_lock(&s->lock);
-    int e = s->ended;
-    pthread_mutex_unlock(&s->lock);
-    return e;
-}
-
 /* Appends n bytes from up to three pieces; called with the lock held. */
 static int append_locked(http_stream *s, const char *a, size_t an, const char *b, size_t bn,
                          const char *c, size_t cn)
 {
     size_t n = an + bn + cn;
-    if (s->len - s->head + n > s->max_queued) return UH_ELIMIT;
-    if (s->head > 0 && s->len + n > s->cap) { /* reuse the sent prefix before growing */
-        memmove(s->buf, s->buf + s->head, s->len - s->head);
-        s->len -= s->head;
+    buf_t *q = &s->q;
+    if (q->len - s->head + n > s->max_queued) return UH_ELIMIT;
+    if (s->head > 0 && q->len + n >= q->cap) { /* reuse the sent prefix before growing */
+        memmove(q->data, q->data + s->head, q->len - s->head);
+        q->len -= s->head;
         s->head = 0;
     }
-    if (s->len + n > s->cap) {
-        size_t cap = s->cap ? s->cap : 4096;
-        while (cap < s->len + n) cap *= 2;
-        char *nb = realloc(s->buf, cap);
-        if (!nb) return UH_ENOMEM;
-        s->buf = nb;
-        s->cap = cap;
-    }
-    memcpy(s->buf + s->len, a, an);
-    memcpy(s->buf + s->len + an, b, bn);
-    memcpy(s->buf + s->len + an + bn, c, cn);
-    s->len += n;
+    if (buf_reserve(q, n) != 0) return UH_ENOMEM;
+    buf_append(q, a, an); /* cannot fail: the room is reserved */
+    buf_append(q, b, bn);
+    buf_append(q, c, cn);
     pthread_cond_broadcast(&s->cond);
     return UH_OK;
 }
@@ -176,7 +151,7 @@ static int send_framed(http_stream *s, const char *pre, const char *data, size_t
         rc = append_locked(s, pre, strlen(pre), data, len, post, strlen(post));
         if (rc == UH_ELIMIT) {
             s->cancel = HTTP_CANCEL_OVERFLOW;
-            s->cancel_time = now_s();
+            s->cancel_time = clock_mono_s();
             pthread_cond_broadcast(&s->cond);
             fire_cancel_locked(s);
             rc = UH_EIO;
@@ -234,11 +209,7 @@ static int peer_gone(int fd)
 
 static void timed_wait(http_stream *s, int ms)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_nsec += (long)ms * 1000000L;
-    ts.tv_sec += ts.tv_nsec / 1000000000L;
-    ts.tv_nsec %= 1000000000L;
+    struct timespec ts = clock_mono_after(ms);
     pthread_cond_timedwait(&s->cond, &s->lock, &ts);
 }
 
@@ -260,12 +231,15 @@ static ssize_t reader(void *cls, uint64_t pos, char *out, size_t max)
     ssize_t ret;
     pthread_mutex_lock(&s->lock);
     for (;;) {
-        if (s->len > s->head) {
-            size_t n = s->len - s->head < max ? s->len - s->head : max;
-            memcpy(out, s->buf + s->head, n);
+        if (s->q.len > s->head) {
+            size_t n = s->q.len - s->head < max ? s->q.len - s->head : max;
+            memcpy(out, s->q.data + s->head, n);
             s->head += n;
-            if (s->head == s->len) s->head = s->len = 0;
-            s->last_send = now_s();
+            if (s->head == s->q.len) {
+                s->head = 0;
+                buf_reset(&s->q);
+            }
+            s->last_send = clock_mono_s();
             ret = (ssize_t)n;
             break;
         }
@@ -274,16 +248,14 @@ static ssize_t reader(void *cls, uint64_t pos, char *out, size_t max)
             continue;
         }
         if (s->closed || s->final_sent) {
-            s->ended = 1;
             ret = MHD_CONTENT_READER_END_OF_STREAM;
             break;
         }
         if (s->cancel == HTTP_CANCEL_DISCONNECT || s->cancel == HTTP_CANCEL_OVERFLOW) {
-            s->ended = 1;
             ret = MHD_CONTENT_READER_END_WITH_ERROR;
             break;
         }
-        double t = now_s();
+        double t = clock_mono_s();
         if (s->cancel == HTTP_CANCEL_SHUTDOWN && t - s->cancel_time > SHUTDOWN_WAIT_MS * 1e-3) {
             queue_shutdown_event(s);
             continue;
@@ -293,9 +265,10 @@ static ssize_t reader(void *cls, uint64_t pos, char *out, size_t max)
             continue;
         }
         timed_wait(s, READ_POLL_MS);
-        if (s->len == s->head && !s->closed && s->cancel == HTTP_CANCEL_NONE && peer_gone(s->fd)) {
+        if (s->q.len == s->head && !s->closed && s->cancel == HTTP_CANCEL_NONE &&
+            peer_gone(s->fd)) {
             s->cancel = HTTP_CANCEL_DISCONNECT;
-            s->cancel_time = now_s();
+            s->cancel_time = clock_mono_s();
             fire_cancel_locked(s);
         }
     }
@@ -308,9 +281,6 @@ static void reader_free(void *cls)
     http_stream *s = cls;
     /* MHD is done with the response: if the producer is still at it, the client is gone */
     http_stream_cancel(s, HTTP_CANCEL_DISCONNECT);
-    pthread_mutex_lock(&s->lock);
-    s->ended = 1;
-    pthread_mutex_unlock(&s->lock);
     if (s->on_end) s->on_end(s->srv, s);
     http_stream_unref(s);
 }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/buf.h"
 #include "unhosted_base.h"
 
 int merge_queue_init(merge_queue *q, uint32_t n_classes)
@@ -45,23 +46,12 @@ void merge_queue_reset(merge_queue *q)
     q->have_cur = 0;
 }
 
-static int grow(void **a, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap) return 0;
-    size_t n = *cap ? *cap : 256;
-    while (n < need) n *= 2;
-    void *p = realloc(*a, n * elem);
-    if (!p) return UH_ENOMEM;
-    *a = p;
-    *cap = n;
-    return 0;
-}
-
 /* ---- the small heap: classes not above cur ---- */
 
 static int heap_push(merge_queue *q, uint64_t key)
 {
-    if (grow((void **)&q->heap, &q->heap_cap, q->n_heap + 1, sizeof *q->heap)) return UH_ENOMEM;
+    if (buf_grow_array((void **)&q->heap, &q->heap_cap, q->n_heap + 1, sizeof *q->heap))
+        return UH_ENOMEM;
     size_t i = q->n_heap++;
     while (i > 0) {
         size_t parent = (i - 1) / 2;
@@ -97,7 +87,7 @@ int merge_queue_push(merge_queue *q, uint32_t cls, uint32_t pos)
     uint32_t h = q->head[cls];
     if (h == 0 || q->chunk[h - 1].n == MERGE_QUEUE_CHUNK) {
         if (q->n_chunk >= UINT32_MAX ||
-            grow((void **)&q->chunk, &q->chunk_cap, q->n_chunk + 1, sizeof *q->chunk))
+            buf_grow_array((void **)&q->chunk, &q->chunk_cap, q->n_chunk + 1, sizeof *q->chunk))
             return UH_ENOMEM;
         if (h == 0) /* the bucket was empty: mark it on every level */
             for (int l = 0, k = (int)cls; l < q->n_levels; l++, k >>= 6)
@@ -136,7 +126,8 @@ static int drain(merge_queue *q, uint32_t cls)
     size_t n = 0;
     for (uint32_t i = q->head[cls]; i; i = q->chunk[i - 1].next) {
         const merge_queue_chunk *c = &q->chunk[i - 1];
-        if (grow((void **)&q->run, &q->run_cap, n + c->n, sizeof *q->run)) return UH_ENOMEM;
+        if (buf_grow_array((void **)&q->run, &q->run_cap, n + c->n, sizeof *q->run))
+            return UH_ENOMEM;
         for (uint32_t k = c->n; k > 0; k--) q->run[n++] = c->pos[k - 1];
     }
     /* entries usually arrive in position order, so the run mostly comes out sorted already */

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/buf.h"
 #include "base/err.h"
 #include "text/merge_queue.h"
 #include "text/unicode.h"
@@ -226,12 +227,8 @@ static uh_token whole_piece(bpe_state *st, const unsigned char *s, size_t len)
 {
     const vocab *v = st->v;
     if (len > v->max_token_len) return -1;
-    if (st->mapped_cap < 2 * len) {
-        char *m = realloc(st->mapped, 2 * len);
-        if (!m) return -1; /* just merge instead */
-        st->mapped = m;
-        st->mapped_cap = 2 * len;
-    }
+    if (buf_grow_array((void **)&st->mapped, &st->mapped_cap, 2 * len, 1) != 0)
+        return -1; /* just merge instead */
     size_t n = 0;
     for (size_t i = 0; i < len; i++) {
         unsigned char u[4];
@@ -352,13 +349,8 @@ static int bpe_piece(void *ctx, const char *piece, size_t len)
             return 0;
         }
     }
-    if (st->sym_cap < len) {
-        size_t cap = len < 256 ? 256 : len;
-        bpe_sym *a = realloc(st->sym, cap * sizeof *a);
-        if (!a) return err_setf(st->err, UH_ENOMEM, "tokenizer: out of memory");
-        st->sym = a;
-        st->sym_cap = cap;
-    }
+    if (buf_grow_array((void **)&st->sym, &st->sym_cap, len, sizeof *st->sym) != 0)
+        return err_setf(st->err, UH_ENOMEM, "tokenizer: out of memory");
     int32_t n = (int32_t)len;
     for (int32_t i = 0; i < n; i++)
         st->sym[i] = (bpe_sym){v->byte_char[s[i]], i - 1, i + 1 < n ? i + 1 : -1};

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/buf.h"
 #include "base/err.h"
 #include "text/merge_queue.h"
 #include "text/vocab_impl.h"
@@ -55,13 +56,7 @@ static int pair_before(const spm_pair *x, const spm_pair *y)
 
 static int heap_push(pair_heap *h, spm_pair p)
 {
-    if (h->n == h->cap) {
-        size_t cap = h->cap ? h->cap * 2 : 64;
-        spm_pair *a = realloc(h->a, cap * sizeof *a);
-        if (!a) return UH_ENOMEM;
-        h->a = a;
-        h->cap = cap;
-    }
+    if (buf_grow_array((void **)&h->a, &h->cap, h->n + 1, sizeof *h->a) != 0) return UH_ENOMEM;
     size_t i = h->n++;
     while (i > 0) {
         size_t parent = (i - 1) / HEAP_ARITY;

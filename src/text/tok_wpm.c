@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/buf.h"
 #include "base/err.h"
 #include "text/unicode.h"
 #include "text/vocab_impl.h"
@@ -88,13 +89,8 @@ typedef struct {
 
 static int word_add(wpm_state *st, const void *s, size_t n)
 {
-    if (st->len + n > st->cap) {
-        size_t cap = st->cap * 2 > st->len + n ? st->cap * 2 : st->len + n + 64;
-        char *w = realloc(st->word, cap);
-        if (!w) return err_setf(st->err, UH_ENOMEM, "tokenizer: out of memory");
-        st->word = w;
-        st->cap = cap;
-    }
+    if (buf_grow_array((void **)&st->word, &st->cap, st->len + n, 1) != 0)
+        return err_setf(st->err, UH_ENOMEM, "tokenizer: out of memory");
     memcpy(st->word + st->len, s, n);
     st->len += n;
     return 0;

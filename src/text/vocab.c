@@ -431,11 +431,6 @@ enum vocab_family vocab_family_of(const vocab *v)
     return v->family;
 }
 
-const char *vocab_model_name(const vocab *v)
-{
-    return v->model_name;
-}
-
 uh_token vocab_bos(const vocab *v)
 {
     return v->bos;

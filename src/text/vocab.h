@@ -62,7 +62,6 @@ void vocab_free(vocab *v);
 
 int vocab_n_tokens(const vocab *v);
 enum vocab_family vocab_family_of(const vocab *v);
-const char *vocab_model_name(const vocab *v); /* the tokenizer.ggml.model string */
 
 uh_token vocab_bos(const vocab *v); /* -1 if none */
 uh_token vocab_eos(const vocab *v);
