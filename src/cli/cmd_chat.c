@@ -3,9 +3,9 @@
  * Each turn renders the whole conversation through the chat template and submits it to a
  * one-slot scheduler (the server's generation path). Its slot still holds the KV cache of the
  * previous turns and the scheduler reuses the common prefix, so a follow-up costs only its new
- * tokens. Line editing and history come from libedit when stdin is a
- * terminal; otherwise lines are read plainly (scripts, tests). Ctrl-C during an answer stops
- * that answer, not the program. */
+ * tokens. Line editing and history come from libedit when stdin is a terminal; otherwise lines
+ * are read plainly (scripts, tests). Ctrl-C during an answer cancels that answer's request, not
+ * the program. */
 #include <cjson/cJSON.h>
 #include <editline/readline.h>
 #include <signal.h>
