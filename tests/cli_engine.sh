@@ -32,6 +32,17 @@ rc=$?
 if [ $rc -eq 0 ] && grep -q "stop: context full" "$T/err"; then pass run_context_full_stops; else
     fail run_context_full_stops "exit $rc" "$(cat "$T/err")"; fi
 
+# context options reach the generation: on a quantized model float32 activations (--exact) and an
+# f16 cache change the greedy text; the thread count never does
+Q=$TD/models/llama-s1-Q4_K_M.gguf
+a=$($UH run "$Q" -p "Once upon a time" -n 32 --temp 0 2>/dev/null)
+b=$($UH run "$Q" -p "Once upon a time" -n 32 --temp 0 --exact 2>/dev/null)
+c=$($UH run "$Q" -p "Once upon a time" -n 32 --temp 0 --kv f16 2>/dev/null)
+d=$($UH run "$Q" -p "Once upon a time" -n 32 --temp 0 -t 1 2>/dev/null)
+if [ -n "$a" ] && [ -n "$b" ] && [ -n "$c" ] && [ "$a" != "$b" ] && [ "$a" != "$c" ] &&
+    [ "$a" = "$d" ]; then pass run_context_options_apply; else
+    fail run_context_options_apply "default: $a" "--exact: $b" "--kv f16: $c" "-t 1: $d"; fi
+
 printf 'Once upon a time' >"$T/prompt.txt"
 out=$($UH run "$STORIES" -f "$T/prompt.txt" -n 64 --temp 0 2>/dev/null)
 if [ "$out" = "$REF" ]; then pass run_prompt_file; else fail run_prompt_file "got: $out"; fi

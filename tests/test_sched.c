@@ -2,7 +2,8 @@
  * produces alone (greedy and seeded sampling, at once or staggered, with long prompts prefilled
  * in chunks between decode steps), cancellation frees a slot for a waiting request, a full queue
  * refuses, shutdown finishes or cancels what is in flight, stop strings / max_tokens / context
- * end finish with the right reason, and a conversation's next turn reuses its cached prefix. */
+ * end finish with the right reason and cause, a conversation's next turn reuses its cached prefix,
+ * and the CLI's one-slot streamed path does all of this too. */
 #include <pthread.h>
 #include <string.h>
 
@@ -426,13 +427,15 @@ static void test_stop_conditions(void)
     const char *at = strstr(full.text, stop);
     CHECK(at && cut.finish == SCHED_FINISH_STOP && cut.text_len == (size_t)(at - full.text) &&
           !strncmp(cut.text, full.text, cut.text_len));
+    CHECK(cut.cause == SCHED_CAUSE_STOP_STRING &&
+          !strcmp(sched_cause_name(cut.cause), "stop string"));
 
     r.stops = NULL;
     r.n_stops = 0;
     r.max_tokens = 7;
     CHECK(sched_generate(s, &r, &shortr, NULL) == 0);
     CHECK(shortr.finish == SCHED_FINISH_LENGTH && shortr.n_tokens == 7 &&
-          shortr.usage.n_completion == 7);
+          shortr.usage.n_completion == 7 && shortr.cause == SCHED_CAUSE_MAX_TOKENS);
 
     /* 60 prompt tokens in 64 positions: tokens sampled at 60..64, the last fills no cell */
     uh_token lp[60], ref[MAX_GEN];
@@ -443,6 +446,18 @@ static void test_stop_conditions(void)
     CHECK(sched_generate(s, &rl, &ctxend, NULL) == 0);
     CHECK(ctxend.finish == SCHED_FINISH_LENGTH && ctxend.n_tokens == 5 &&
           same_tokens(ctxend.tokens, ctxend.n_tokens, ref, nref));
+    CHECK(ctxend.cause == SCHED_CAUSE_CONTEXT_END &&
+          !strcmp(sched_cause_name(ctxend.cause), "context full"));
+    /* an end-of-generation token ends it with stop, cause end of text, and no token event */
+    uh_token eos = uh_token_eos(m);
+    sched_request re = req_of(p, n, 0, NULL);
+    re.resume = &eos;
+    re.n_resume = 1;
+    sched_result eog;
+    CHECK(sched_generate(s, &re, &eog, NULL) == 0);
+    CHECK(eog.finish == SCHED_FINISH_STOP && eog.cause == SCHED_CAUSE_EOG && eog.n_tokens == 0 &&
+          eog.usage.n_completion == 1);
+    sched_result_free(&eog);
     uh_token toolong[65] = {0};
     uh_err err = {0};
     sched_request rt = req_of(toolong, 65, 1, NULL);
@@ -453,6 +468,91 @@ static void test_stop_conditions(void)
     sched_result_free(&shortr);
     sched_result_free(&ctxend);
     sched_free(s);
+    uh_model_free(m);
+}
+
+/* ---- the CLI's path: one slot, streamed ---- */
+
+typedef struct {
+    char text[8192];
+    size_t len;
+    int n_chunks;
+} stream_buf;
+
+static void stream_text(void *user, const char *text, size_t len)
+{
+    stream_buf *b = user;
+    if (b->len + len < sizeof b->text) memcpy(b->text + b->len, text, len);
+    b->len += len;
+    b->n_chunks++;
+}
+
+/* What run and chat do: a one-slot scheduler, text streamed to the caller as it comes. Seeded
+ * output equals the session path; a follow-up turn evaluates only its new tokens and still
+ * computes what a fresh evaluation computes; an interrupt flag cancels. */
+static void test_solo_stream(void)
+{
+    uh_model *m = load("stories260K.gguf");
+    CHECK(m);
+    if (!m) return;
+    uh_ctx_params cp = uh_ctx_default_params();
+    cp.n_ctx = 256;
+    cp.n_threads = 2;
+    cp.kv_type = UH_KV_F16;
+    sched_params sp = sched_solo_params(&cp);
+    CHECK(sp.n_slots == 1 && sp.n_ctx == 256 && sp.prefill_chunk == sp.n_batch &&
+          sp.n_batch == cp.n_batch_max && sp.kv_type == UH_KV_F16 && sp.n_threads == 2);
+    cp.kv_type = UH_KV_F32;
+    sp = sched_solo_params(&cp);
+    sched *s = NULL;
+    CHECK(sched_new(m, &sp, &s, NULL) == 0 && sched_n_ctx(s) == 256);
+    if (!s) goto out;
+
+    static uh_token p[64], turn2[256], ref[MAX_GEN];
+    const int n = text_prompt(m, "Once upon a time", p, 64);
+    uh_sampler_params smp = uh_sampler_default_params();
+    smp.temp = 0.8f;
+    smp.seed = 1;
+    sched_request r = {.tokens = p, .n_tokens = n, .sampler = smp, .max_tokens = 40};
+    static stream_buf b;
+    sched_result a;
+    CHECK(sched_generate_stream(s, &r, stream_text, &b, NULL, &a, NULL) == 0);
+    CHECK(a.cause == SCHED_CAUSE_MAX_TOKENS && a.n_tokens == 40);
+    CHECK(b.n_chunks > 1 && b.len == a.text_len && b.len < sizeof b.text &&
+          !memcmp(b.text, a.text, a.text_len));
+    int nref = alone(m, 256, p, n, &smp, 40, 0, ref);
+    CHECK(same_tokens(a.tokens, a.n_tokens, ref, nref));
+
+    /* the next turn: everything the slot evaluated is reused (the last sampled token was never
+     * evaluated), only the new text is prefilled */
+    int n2 = n;
+    memcpy(turn2, p, (size_t)n * sizeof *p);
+    memcpy(turn2 + n2, a.tokens, (size_t)a.n_tokens * sizeof *turn2);
+    n2 += a.n_tokens;
+    n2 += tokens_of(m, " Then they went home.", 0, turn2 + n2, 256 - n2);
+    sched_request r2 = {.tokens = turn2, .n_tokens = n2, .sampler = smp, .max_tokens = 30};
+    sched_result c;
+    CHECK(sched_generate_stream(s, &r2, NULL, NULL, NULL, &c, NULL) == 0);
+    CHECKF(c.usage.n_cached == n + a.n_tokens - 1, "cached %d, expected %d", c.usage.n_cached,
+           n + a.n_tokens - 1);
+    nref = alone(m, 256, turn2, n2, &smp, 30, 0, ref);
+    CHECK(same_tokens(c.tokens, c.n_tokens, ref, nref));
+    sched_stats_t st;
+    sched_stats(s, &st);
+    CHECK(st.cached_tokens == (uint64_t)c.usage.n_cached);
+
+    /* an interrupt raised before anything came back: cancelled long before the context ends */
+    volatile sig_atomic_t stop = 1;
+    sched_request r3 = {.tokens = p, .n_tokens = n, .sampler = smp, .ignore_eog = 1};
+    sched_result d;
+    CHECK(sched_generate_stream(s, &r3, stream_text, &b, &stop, &d, NULL) == 0);
+    CHECK(d.finish == SCHED_FINISH_CANCELLED && d.cause == SCHED_CAUSE_CANCELLED &&
+          d.n_tokens < 256 - n);
+    sched_result_free(&a);
+    sched_result_free(&c);
+    sched_result_free(&d);
+    sched_free(s);
+out:
     uh_model_free(m);
 }
 
@@ -680,5 +780,6 @@ int main(int argc, char **argv)
     T_RUN(test_prefix_reuse);
     T_RUN(test_logprobs);
     T_RUN(test_resume);
+    T_RUN(test_solo_stream);
     return t_exit();
 }

@@ -1,10 +1,11 @@
 /* cmd_chat.c - `unhosted chat MODEL.gguf`: a multi-turn conversation in the terminal.
  *
- * Each turn renders the whole conversation through the chat template and feeds it to a session,
- * which re-uses the KV cache of everything the previous turns already evaluated, so a follow-up
- * costs only its new tokens. Line editing and history come from libedit when stdin is a
- * terminal; otherwise lines are read plainly (scripts, tests). Ctrl-C during an answer stops
- * that answer, not the program. */
+ * Each turn renders the whole conversation through the chat template and submits it to a
+ * one-slot scheduler (the server's generation path). Its slot still holds the KV cache of the
+ * previous turns and the scheduler reuses the common prefix, so a follow-up costs only its new
+ * tokens. Line editing and history come from libedit when stdin is a terminal; otherwise lines
+ * are read plainly (scripts, tests). Ctrl-C during an answer cancels that answer's request, not
+ * the program. */
 #include <cjson/cJSON.h>
 #include <editline/readline.h>
 #include <signal.h>
@@ -17,9 +18,8 @@
 #include "base/paths.h"
 #include "cli/cli.h"
 #include "cli/cli_util.h"
-#include "cli/gen_loop.h"
 #include "engine/chat.h"
-#include "engine/session.h"
+#include "engine/sched.h"
 #include "models/resolve.h"
 #include "text/stopstr.h"
 #include "unhosted.h"
@@ -64,11 +64,13 @@ static void chat_help(void)
 
 typedef struct {
     const uh_model *model;
-    session *sess;
+    sched *sched;
+    uh_sampler_params sp;
     cJSON *messages; /* [{role, content}], the system message (if any) first */
     char *tmpl;
     size_t tmpl_len;
-    stopstr stop_proto;
+    const char *stops[STOPSTR_MAX];
+    int n_stops;
     long n_predict;
     int verbose;
     int tty;
@@ -106,7 +108,7 @@ static void reset(chat_state *st)
     st->messages = cJSON_CreateArray();
     set_system(st, sys);
     free(sys);
-    session_reset(st->sess);
+    /* the KV cache stays: the next prompt reuses only what it really shares (BOS, system) */
 }
 
 static int save(const chat_state *st, const char *path)
@@ -153,47 +155,65 @@ static int load(chat_state *st, const char *path, char *why, size_t why_len)
     return 0;
 }
 
+static void print_text(void *user, const char *text, size_t len)
+{
+    (void)user;
+    fwrite(text, 1, len, stdout);
+    fflush(stdout);
+}
+
 /* One turn: the user's message in, the answer streamed out and kept. */
 static void turn(chat_state *st, const char *user)
 {
     uh_err err = {0};
     char *rendered = NULL;
     uh_token *toks = NULL;
-    int n = 0, reused = 0;
+    int n = 0;
+    sched_result res = {0};
     add_message(st, "user", user);
     int rc = chat_render(st->model, st->tmpl, st->tmpl_len, st->messages, 1, NULL, &rendered, &err);
     if (rc == 0) rc = chat_tokenize(st->model, rendered, &toks, &n, &err);
-    if (rc == 0) rc = session_feed(st->sess, toks, n, &reused, &err);
+    sched_request req = {.tokens = toks,
+                         .n_tokens = n,
+                         .sampler = st->sp,
+                         .max_tokens = (int)st->n_predict,
+                         .stops = st->stops,
+                         .n_stops = st->n_stops};
+    const char *why = "length";
+    if (rc == 0 && st->n_predict != 0) { /* max_tokens 0 would mean no limit */
+        struct sigaction sa = {0}, old;
+        sa.sa_handler = on_sigint;
+        sigemptyset(&sa.sa_mask);
+        g_interrupt = 0;
+        sigaction(SIGINT, &sa, &old);
+        rc = sched_generate_stream(st->sched, &req, print_text, NULL, &g_interrupt, &res, &err);
+        sigaction(SIGINT, &old, NULL);
+        if (rc == 0)
+            why = res.cause == SCHED_CAUSE_CANCELLED ? "interrupted" : sched_cause_name(res.cause);
+    }
     if (rc) {
         if (rc == UH_ECTXFULL)
             fprintf(stderr, "the conversation no longer fits the context (%d tokens, n_ctx %d): "
                             "/reset, or start with a larger -c\n",
-                    n, session_n_ctx(st->sess));
+                    n, sched_n_ctx(st->sched));
         else
             fprintf(stderr, "error: %s\n", err.msg);
         cJSON_DeleteItemFromArray(st->messages, cJSON_GetArraySize(st->messages) - 1);
         goto out;
     }
-    stopstr stop = st->stop_proto;
-    gen_result res;
-    struct sigaction sa = {0}, old;
-    sa.sa_handler = on_sigint;
-    sigemptyset(&sa.sa_mask);
-    g_interrupt = 0;
-    sigaction(SIGINT, &sa, &old);
-    rc = gen_loop(st->sess, st->model, st->n_predict, 0, &stop, &g_interrupt, stdout, &res, &err);
-    sigaction(SIGINT, &old, NULL);
     printf("\n");
     fflush(stdout);
-    if (rc) fprintf(stderr, "error: %s\n", err.msg);
+    if (res.finish == SCHED_FINISH_ERROR) fprintf(stderr, "error: %s\n", res.error);
     add_message(st, "assistant", res.text ? res.text : "");
+    const double gen_s = res.timings.generation;
     if (st->verbose)
         fprintf(stderr, "[prompt %d tokens (%d from cache), answer %d tokens, %.1f tok/s, %s]\n", n,
-                reused, res.n_gen, res.seconds > 0 ? res.n_gen / res.seconds : 0.0, res.stop);
-    else if (!strcmp(res.stop, "interrupted") || !strcmp(res.stop, "context full"))
-        fprintf(stderr, "[%s]\n", res.stop);
-    free(res.text);
+                res.usage.n_cached, res.usage.n_completion,
+                gen_s > 0 ? res.usage.n_completion / gen_s : 0.0, why);
+    else if (!strcmp(why, "interrupted") || !strcmp(why, "context full"))
+        fprintf(stderr, "[%s]\n", why);
 out:
+    sched_result_free(&res);
     free(rendered);
     free(toks);
 }
@@ -260,8 +280,7 @@ int cmd_chat(int argc, char **argv)
 {
     const char *cmd = "chat";
     const char *model_path = NULL, *system = NULL, *template_file = NULL;
-    const char *stops[STOPSTR_MAX];
-    int n_stops = 0, seed_given = 0;
+    int seed_given = 0;
     chat_state st = {0};
     st.n_predict = -1;
     uh_sampler_params sp = uh_sampler_default_params();
@@ -286,11 +305,11 @@ int cmd_chat(int argc, char **argv)
                 }
                 st.n_predict = l;
             } else {
-                if (n_stops == STOPSTR_MAX) {
+                if (st.n_stops == STOPSTR_MAX) {
                     cli_error(cmd, "at most %d --stop strings", STOPSTR_MAX);
                     return 2;
                 }
-                stops[n_stops++] = v;
+                st.stops[st.n_stops++] = v;
             }
         } else if (!strcmp(a, "--verbose")) {
             st.verbose = 1;
@@ -317,7 +336,8 @@ int cmd_chat(int argc, char **argv)
     uh_model *m = NULL;
     int status = 1;
     char hist_path[4096] = "";
-    if (stopstr_init(&st.stop_proto, stops, n_stops, &err)) goto fail;
+    stopstr check; /* bad stop strings fail now, not at the first turn */
+    if (stopstr_init(&check, st.stops, st.n_stops, &err)) goto fail;
     if (template_file) {
         st.tmpl = cli_read_file(template_file, CLI_MAX_TEMPLATE, &st.tmpl_len);
         if (!st.tmpl) {
@@ -329,7 +349,9 @@ int cmd_chat(int argc, char **argv)
     if (models_resolve(model_path, resolved, sizeof resolved, &err)) goto fail;
     if (uh_model_load(resolved, &m, &err)) goto fail;
     st.model = m;
-    if (session_new(m, &cp, &sp, &st.sess, &err)) goto fail;
+    st.sp = sp;
+    sched_params spar = sched_solo_params(&cp);
+    if (sched_new(m, &spar, &st.sched, &err)) goto fail;
     st.messages = cJSON_CreateArray();
     set_system(&st, system);
     st.tty = isatty(STDIN_FILENO);
@@ -387,7 +409,7 @@ fail:
     cli_error(cmd, "%s", err.msg[0] ? err.msg : uh_strerror(err.code));
 out:
     cJSON_Delete(st.messages);
-    session_free(st.sess);
+    sched_free(st.sched);
     uh_model_free(m);
     free(st.tmpl);
     return status;

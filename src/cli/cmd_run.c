@@ -1,6 +1,7 @@
-/* cmd_run.c - `unhosted run MODEL.gguf -p PROMPT`: tokenize, prefill, then sample and stream
- * text to stdout; load time and prompt/generation speed go to stderr at the end. A model with a
- * chat template gets the prompt as a user message in that template (--raw: as is). */
+/* cmd_run.c - `unhosted run MODEL.gguf -p PROMPT`: tokenize, then generate on a one-slot
+ * scheduler (the server's generation path) and stream the text to stdout; load time and
+ * prompt/generation speed go to stderr at the end. A model with a chat template gets the prompt
+ * as a user message in that template (--raw: as is). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,9 +12,8 @@
 #include "base/err.h"
 #include "cli/cli.h"
 #include "cli/cli_util.h"
-#include "cli/gen_loop.h"
 #include "engine/chat.h"
-#include "engine/session.h"
+#include "engine/sched.h"
 #include "models/resolve.h"
 #include "text/stopstr.h"
 #include "unhosted.h"
@@ -157,6 +157,13 @@ static int prompt_tokens(const run_opts *o, const uh_model *m, const char *text,
     return rc;
 }
 
+static void print_text(void *user, const char *text, size_t len)
+{
+    (void)user;
+    fwrite(text, 1, len, stdout);
+    fflush(stdout);
+}
+
 int cmd_run(int argc, char **argv)
 {
     const char *cmd = "run";
@@ -166,12 +173,12 @@ int cmd_run(int argc, char **argv)
 
     uh_err err = {0};
     uh_model *m = NULL;
-    session *s = NULL;
+    sched *s = NULL;
     uh_token *toks = NULL;
     char *file_prompt = NULL, *tmpl = NULL;
     size_t tmpl_len = 0;
     int status = 1;
-    gen_result res = {0};
+    sched_result res = {0};
     stopstr stop;
 
     const char *text = o.prompt;
@@ -191,13 +198,14 @@ int cmd_run(int argc, char **argv)
             goto out;
         }
     }
-    if (stopstr_init(&stop, o.stops, o.n_stops, &err)) goto fail;
+    if (stopstr_init(&stop, o.stops, o.n_stops, &err)) goto fail; /* checked before the load */
 
     double t0 = cli_now();
     char model_path[4096];
     if (models_resolve(o.model, model_path, sizeof model_path, &err)) goto fail;
     if (uh_model_load(model_path, &m, &err)) goto fail;
-    if (session_new(m, &o.cp, &o.sp, &s, &err)) goto fail;
+    sched_params spar = sched_solo_params(&o.cp);
+    if (sched_new(m, &spar, &s, &err)) goto fail;
     double t_load = cli_now() - t0;
 
     int n_prompt = 0;
@@ -206,32 +214,45 @@ int cmd_run(int argc, char **argv)
         cli_error(cmd, "the prompt is empty and the model has no BOS token to start from");
         goto out;
     }
-    double t1 = cli_now();
-    if (session_feed(s, toks, n_prompt, NULL, &err)) goto fail;
-    double t_prompt = cli_now() - t1;
-
     /* the prompt is not echoed; a leading space of the first generated piece is only the
      * tokenizer's prefix when nothing but BOS came before it */
-    int at_start = n_prompt == 1 && toks[0] == uh_token_bos(m);
-    if (gen_loop(s, m, o.n_predict, at_start, &stop, NULL, stdout, &res, &err)) goto fail;
+    sched_request req = {.tokens = toks,
+                         .n_tokens = n_prompt,
+                         .sampler = o.sp,
+                         .max_tokens = (int)o.n_predict,
+                         .stops = o.stops,
+                         .n_stops = o.n_stops,
+                         .at_start = n_prompt == 1 && toks[0] == uh_token_bos(m)};
+    const char *why = "length";
+    double gen_s = 0, prompt_s = 0;
+    if (o.n_predict != 0) { /* max_tokens 0 would mean no limit */
+        if (sched_generate_stream(s, &req, print_text, NULL, NULL, &res, &err)) goto fail;
+        if (res.finish == SCHED_FINISH_ERROR) {
+            err_setf(&err, UH_EIO, "%s", res.error);
+            goto fail;
+        }
+        why = sched_cause_name(res.cause);
+        prompt_s = res.timings.prefill;
+        gen_s = res.timings.generation;
+    }
     fputc('\n', stdout);
     fflush(stdout);
+    const int n_gen = res.usage.n_completion;
     fprintf(stderr,
             "load %.1f ms | prompt %d tokens, %.1f tok/s | generated %d tokens, %.1f tok/s | "
             "stop: %s | seed %llu\n",
-            t_load * 1e3, n_prompt, t_prompt > 0 ? n_prompt / t_prompt : 0.0, res.n_gen,
-            res.seconds > 0 ? res.n_gen / res.seconds : 0.0, res.stop,
-            (unsigned long long)o.sp.seed);
+            t_load * 1e3, n_prompt, prompt_s > 0 ? n_prompt / prompt_s : 0.0, n_gen,
+            gen_s > 0 ? n_gen / gen_s : 0.0, why, (unsigned long long)o.sp.seed);
     status = 0;
     goto out;
 fail:
     cli_error(cmd, "%s", err.msg[0] ? err.msg : uh_strerror(err.code));
 out:
-    free(res.text);
+    sched_result_free(&res);
     free(toks);
     free(file_prompt);
     free(tmpl);
-    session_free(s);
+    sched_free(s);
     uh_model_free(m);
     return status;
 }

@@ -37,6 +37,45 @@ sched_params sched_default_params(void)
     return p;
 }
 
+sched_params sched_solo_params(const uh_ctx_params *cp)
+{
+    sched_params p = sched_default_params();
+    p.n_slots = 1;
+    p.n_ctx = cp->n_ctx;
+    p.n_batch = cp->n_batch_max > 0 ? cp->n_batch_max : 512;
+    p.prefill_chunk = p.n_batch; /* no other stream waits: the prompt goes in whole batches */
+    p.n_threads = cp->n_threads;
+    p.kv_type = cp->kv_type;
+    p.exact = cp->exact;
+    return p;
+}
+
+enum sched_finish sched_cause_finish(enum sched_cause c)
+{
+    switch (c) {
+    case SCHED_CAUSE_EOG:
+    case SCHED_CAUSE_STOP_STRING: return SCHED_FINISH_STOP;
+    case SCHED_CAUSE_MAX_TOKENS:
+    case SCHED_CAUSE_CONTEXT_END: return SCHED_FINISH_LENGTH;
+    case SCHED_CAUSE_CANCELLED: return SCHED_FINISH_CANCELLED;
+    case SCHED_CAUSE_ERROR: return SCHED_FINISH_ERROR;
+    }
+    return SCHED_FINISH_ERROR;
+}
+
+const char *sched_cause_name(enum sched_cause c)
+{
+    switch (c) {
+    case SCHED_CAUSE_EOG: return "end of text";
+    case SCHED_CAUSE_STOP_STRING: return "stop string";
+    case SCHED_CAUSE_MAX_TOKENS: return "length";
+    case SCHED_CAUSE_CONTEXT_END: return "context full";
+    case SCHED_CAUSE_CANCELLED: return "cancelled";
+    case SCHED_CAUSE_ERROR: return "error";
+    }
+    return "error";
+}
+
 const char *sched_finish_name(enum sched_finish f)
 {
     switch (f) {
@@ -174,10 +213,10 @@ static void *sched_main(void *arg)
         while (cancelled) {
             sched_handle *h = cancelled;
             cancelled = h->next;
-            enum sched_finish f = SCHED_FINISH_CANCELLED;
+            enum sched_cause c = SCHED_CAUSE_CANCELLED;
             if (h->early_finish && !s->cancel_all && !atomic_load(&h->cancel))
-                f = (enum sched_finish)(h->early_finish - 1);
-            sched_finish_req(s, h, -1, f, "");
+                c = (enum sched_cause)(h->early_finish - 1);
+            sched_finish_req(s, h, -1, c, "");
         }
         for (int k = 0; k < n_admitted; k++) admit(s, admitted[k], slot_of[k]);
         sched_step(s);
@@ -188,6 +227,8 @@ static void *sched_main(void *arg)
 }
 
 /* ---- lifecycle ---- */
+
+int sched_n_ctx(const sched *s) { return s->n_ctx; }
 
 int sched_new(const uh_model *m, const sched_params *params, sched **out, uh_err *err)
 {
@@ -217,6 +258,7 @@ int sched_new(const uh_model *m, const sched_params *params, sched **out, uh_err
     cp.n_batch_max = p.n_batch;
     cp.kv_type = p.kv_type;
     cp.n_threads = p.n_threads;
+    cp.exact = p.exact;
     if ((rc = uh_ctx_new(m, &cp, &s->ctx, err))) goto fail;
     uh_model_info info;
     uh_model_get_info(m, &info);
@@ -302,34 +344,18 @@ void sched_free(sched *s)
 /* ---- requests ---- */
 
 /* Runs the resume tokens (the last n_resume of h->prompt, after n_prompt prompt tokens) through
- * what sample_slot (sched_step.c) does after sampling, in the same order, without events: the
- * end-of-generation check, the detokenizer, the stop strings, max_tokens and the context end.
- * Sets h->early_finish when one of them would have ended the original run (the rest of the
- * resume tokens is dropped); otherwise the resume tokens join the evaluated prompt. The
- * sampler's penalty history gets them at admission, with the prompt. */
+ * sched_advance, as if they had just been sampled, without events. Sets h->early_finish when one
+ * of them would have ended the original run (the rest of the resume tokens is dropped);
+ * otherwise the resume tokens join the evaluated prompt. The sampler's penalty history gets them
+ * at admission, with the prompt. */
 static void replay_resume(const sched *s, sched_handle *h, int n_prompt)
 {
-    char piece[512], released[STOPSTR_MAX_LEN * 2 + 600];
+    char released[SCHED_RELEASED_CAP];
+    size_t rl;
     for (int j = 0; j < h->n_resume; j++) {
-        const uh_token t = h->prompt[n_prompt + j];
-        h->n_gen++;
-        enum sched_finish f = SCHED_FINISH_STOP;
-        int end = 0;
-        if (!h->ignore_eog && uh_token_is_eog(s->model, t)) {
-            end = 1;
-        } else {
-            const int n = uh_detok_push(&h->dt, t, piece, sizeof piece);
-            size_t rl = 0;
-            if (stopstr_feed(&h->stop, piece, (size_t)n, released, sizeof released, &rl)) {
-                end = 1;
-            } else if ((h->max_tokens > 0 && h->n_gen >= h->max_tokens) ||
-                       n_prompt + j >= s->n_ctx) {
-                end = 1;
-                f = SCHED_FINISH_LENGTH;
-            }
-        }
-        if (end) {
-            h->early_finish = (int)f + 1;
+        const int cause = sched_advance(s, h, h->prompt[n_prompt + j], n_prompt + j, released, &rl);
+        if (cause >= 0) {
+            h->early_finish = cause + 1;
             h->n_resume = j + 1;
             break;
         }
@@ -425,6 +451,7 @@ typedef struct {
     pthread_mutex_t mu;
     pthread_cond_t done_cv;
     int done, oom, want_lp;
+    int stream;    /* signal done_cv on every event, not just the last */
     sched_result *r;
     int cap;       /* tokens allocated */
     size_t text_cap;
@@ -475,22 +502,49 @@ static void gen_cb(void *user, const sched_event *ev)
     if (ev->text_len && append_text(w, ev->text, ev->text_len)) w->oom = 1;
     if (ev->type == SCHED_EV_DONE) {
         r->finish = ev->finish;
+        r->cause = ev->cause;
         snprintf(r->error, sizeof r->error, "%s", ev->error);
         r->usage = ev->usage;
         r->timings = ev->timings;
         w->done = 1;
-        pthread_cond_signal(&w->done_cv);
     }
+    if (w->done || w->stream) pthread_cond_signal(&w->done_cv);
     pthread_mutex_unlock(&w->mu);
 }
 
 int sched_generate(sched *s, const sched_request *r, sched_result *out, uh_err *err)
 {
+    return sched_generate_stream(s, r, NULL, NULL, NULL, out, err);
+}
+
+/* Under w->mu, waits until done_cv is signalled or 20 ms have passed. */
+static void wait_a_little(gen_wait *w)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_nsec += 20 * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&w->done_cv, &w->mu, &ts);
+}
+
+int sched_generate_stream(sched *s, const sched_request *r, sched_text_cb on_text, void *user,
+                          const volatile sig_atomic_t *interrupt, sched_result *out, uh_err *err)
+{
     memset(out, 0, sizeof *out);
-    gen_wait w = {.r = out, .want_lp = r->logprobs || r->top_logprobs > 0};
+    gen_wait w = {.r = out, .want_lp = r->logprobs || r->top_logprobs > 0, .stream = !!on_text};
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_mutex_init(&w.mu, NULL);
-    pthread_cond_init(&w.done_cv, NULL);
-    int rc = UH_OK;
+    pthread_cond_init(&w.done_cv, &ca);
+    pthread_condattr_destroy(&ca);
+    sched_handle *h = NULL;
+    char *chunk = NULL; /* text handed to on_text, copied out of the lock */
+    size_t chunk_cap = 0, shown = 0;
+    int rc = UH_OK, cancelled = 0;
     if (append_text(&w, "", 0)) {
         rc = err_setf(err, UH_ENOMEM, "sched: out of memory");
         goto fail;
@@ -498,10 +552,39 @@ int sched_generate(sched *s, const sched_request *r, sched_result *out, uh_err *
     sched_request req = *r;
     req.cb = gen_cb;
     req.user = &w;
-    if ((rc = sched_submit(s, &req, NULL, err))) goto fail;
+    if ((rc = sched_submit(s, &req, &h, err))) goto fail;
     pthread_mutex_lock(&w.mu);
-    while (!w.done) pthread_cond_wait(&w.done_cv, &w.mu);
+    for (;;) {
+        if (on_text && out->text_len > shown) {
+            const size_t n = out->text_len - shown;
+            if (n > chunk_cap) {
+                char *c = realloc(chunk, n);
+                if (!c) {
+                    w.oom = 1; /* the rest is not shown; the done event still comes */
+                    on_text = NULL;
+                    continue;
+                }
+                chunk = c;
+                chunk_cap = n;
+            }
+            memcpy(chunk, out->text + shown, n);
+            shown += n;
+            pthread_mutex_unlock(&w.mu);
+            on_text(user, chunk, n);
+            pthread_mutex_lock(&w.mu);
+            continue;
+        }
+        if (w.done) break;
+        if (interrupt && *interrupt && !cancelled) {
+            sched_cancel(h);
+            cancelled = 1;
+        }
+        if (interrupt) wait_a_little(&w);
+        else pthread_cond_wait(&w.done_cv, &w.mu);
+    }
     pthread_mutex_unlock(&w.mu);
+    sched_release(h);
+    free(chunk);
     if (w.oom) {
         rc = err_setf(err, UH_ENOMEM, "sched: out of memory collecting the output");
         goto fail;

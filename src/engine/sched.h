@@ -8,7 +8,12 @@
  * instead of stalling them), evaluates it with one uh_eval, samples every slot whose last token
  * produced logits (each request has its own sampler, so a seed gives the same output whatever
  * else runs) and applies the stop conditions: an end-of-generation token or a stop string
- * ("stop"), max_tokens or the end of the slot's context ("length"), cancellation, errors.
+ * ("stop"), max_tokens or the end of the slot's context ("length"), cancellation, errors. What
+ * follows the sampling of a token (end-of-generation check, detokenizer, stop strings, limits)
+ * is one function, sched_advance (sched_impl.h), that the replay of resumed tokens runs too.
+ *
+ * The CLI's run and chat are this scheduler with one slot (sched_solo_params), streaming through
+ * sched_generate_stream: every generation in the program takes this one path.
  *
  * Prefix reuse: each slot remembers which tokens its cache holds. A waiting request goes to the
  * free slot whose cache shares the longest prefix with its prompt (the least recently used one
@@ -21,8 +26,8 @@
  * the prompt and the sampler parameters: a batch computes for each sequence what it computes
  * alone.
  *
- * Threading: sched_submit, sched_cancel, sched_release, sched_stats and sched_generate may be
- * called from any thread. Callbacks run on the scheduler thread, without any scheduler lock
+ * Threading: sched_submit, sched_cancel, sched_release, sched_stats and sched_generate(_stream)
+ * may be called from any thread. Callbacks run on the scheduler thread, without any scheduler lock
  * held: they must not block (copy the event into the caller's own queue and signal it); they may
  * call sched_cancel, sched_release and sched_submit, but never sched_shutdown or sched_free.
  *
@@ -35,6 +40,7 @@
 #ifndef UH_ENGINE_SCHED_H
 #define UH_ENGINE_SCHED_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -51,9 +57,15 @@ typedef struct {
     int queue_max;     /* requests waiting for a slot before submit says UH_ELIMIT; 0 = 64 */
     int n_threads;     /* evaluation threads; 0 = all online CPUs */
     int kv_type;       /* enum uh_kv_type */
+    int exact;         /* 1: float32 activations against dequantized weights (slow; checks) */
 } sched_params;
 
 sched_params sched_default_params(void);
+
+/* Parameters of a one-slot scheduler that runs one conversation at a time (the CLI's run and
+ * chat) on a context as cp describes it: its n_ctx, KV type, threads and precision, and a batch
+ * of cp->n_batch_max tokens that all go to the prompt. */
+sched_params sched_solo_params(const uh_ctx_params *cp);
 
 enum sched_finish {
     SCHED_FINISH_STOP = 0,      /* end-of-generation token or stop string */
@@ -64,6 +76,21 @@ enum sched_finish {
 
 /* "stop", "length", "cancelled", "error" */
 const char *sched_finish_name(enum sched_finish f);
+
+/* Why a request finished, one step finer than enum sched_finish. */
+enum sched_cause {
+    SCHED_CAUSE_EOG = 0,         /* STOP: an end-of-generation token (it has no token event) */
+    SCHED_CAUSE_STOP_STRING = 1, /* STOP: a stop string completed */
+    SCHED_CAUSE_MAX_TOKENS = 2,  /* LENGTH: max_tokens reached */
+    SCHED_CAUSE_CONTEXT_END = 3, /* LENGTH: the slot's context is full */
+    SCHED_CAUSE_CANCELLED = 4,   /* CANCELLED */
+    SCHED_CAUSE_ERROR = 5,       /* ERROR */
+};
+
+/* The finish a cause belongs to. */
+enum sched_finish sched_cause_finish(enum sched_cause c);
+/* "end of text", "stop string", "length", "context full", "cancelled", "error" */
+const char *sched_cause_name(enum sched_cause c);
 
 #define SCHED_TOP_LOGPROBS_MAX 20
 
@@ -106,6 +133,7 @@ typedef struct {
 
     /* DONE */
     enum sched_finish finish;
+    enum sched_cause cause;
     const char *error; /* message for SCHED_FINISH_ERROR, else "" */
     sched_usage usage;
     sched_timings timings;
@@ -141,6 +169,9 @@ typedef struct {
 
 /* Loads a context for p's slots and starts the scheduler thread. *out: sched_free. */
 int sched_new(const uh_model *m, const sched_params *p, sched **out, uh_err *err);
+
+/* Positions per slot (sched_params.n_ctx resolved): the longest prompt plus output. */
+int sched_n_ctx(const sched *s);
 
 /* Stops accepting requests, then either finishes every queued and running request
  * (cancel_running 0) or cancels them all (1), delivers their done events and joins the thread.
@@ -198,6 +229,7 @@ typedef struct {
     float *logprobs;  /* [n_tokens] when asked, else NULL */
     uint64_t *steps;  /* [n_tokens] step of each token */
     enum sched_finish finish;
+    enum sched_cause cause;
     char error[256];
     sched_usage usage;
     sched_timings timings;
@@ -207,6 +239,16 @@ typedef struct {
  * error, or UH_ENOMEM if the result could not be collected; *out is filled on success and must
  * be freed with sched_result_free. */
 int sched_generate(sched *s, const sched_request *r, sched_result *out, uh_err *err);
+
+typedef void (*sched_text_cb)(void *user, const char *text, size_t len);
+
+/* sched_generate that also streams: on_text (may be NULL) gets the text of every event in order
+ * (what out->text collects) as it arrives, on the calling thread, with no scheduler lock held, so
+ * it may block (write to a terminal). The request is cancelled once *interrupt (may be NULL;
+ * e.g. a flag a signal handler sets) is non-zero; it is polled at least every 20 ms. */
+int sched_generate_stream(sched *s, const sched_request *r, sched_text_cb on_text, void *user,
+                          const volatile sig_atomic_t *interrupt, sched_result *out,
+                          uh_err *err);
 void sched_result_free(sched_result *r);
 
 #endif

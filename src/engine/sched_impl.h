@@ -22,7 +22,7 @@ struct sched_handle {
     uh_token *prompt; /* [n_prompt] the prompt, then the resume tokens */
     int n_prompt;     /* tokens to evaluate before sampling: prompt + resume */
     int n_resume;     /* resume tokens at the end of prompt (sched_request.resume) */
-    int early_finish; /* enum sched_finish + 1 when the resume replay met a stop condition (the
+    int early_finish; /* enum sched_cause + 1 when the resume replay met a stop condition (the
                        * request finishes unadmitted), else 0 */
     uh_sampler *smp;
     int max_tokens, logprobs, top_logprobs, ignore_eog;
@@ -83,9 +83,19 @@ double sched_now(void);
 /* Runs one step over the slots that hold requests. Scheduler thread only. */
 void sched_step(sched *s);
 
+/* The generation step of one sequence, after token t was sampled for h (or replayed from its
+ * resume tokens): counts it, then checks in this order the end-of-generation token, the stop
+ * strings (t's text goes through the detokenizer and the stop matcher; what they release lands
+ * in released[0..*released_len), capacity SCHED_RELEASED_CAP), max_tokens and the context end
+ * (n_cache: positions the slot holds before t). Returns the cause that ends the request, or -1
+ * to go on. On SCHED_CAUSE_EOG nothing is released and no token event is due. */
+#define SCHED_RELEASED_CAP (STOPSTR_MAX_LEN * 2 + 600)
+int sched_advance(const sched *s, sched_handle *h, uh_token t, int n_cache, char *released,
+                  size_t *released_len);
+
 /* Finishes the request of slot i (or an unadmitted request when slot_i < 0): delivers the done
  * event with the tail text, updates stats, frees the slot and drops the scheduler's share. */
-void sched_finish_req(sched *s, sched_handle *h, int slot_i, enum sched_finish f,
+void sched_finish_req(sched *s, sched_handle *h, int slot_i, enum sched_cause c,
                       const char *error);
 
 /* Frees a request's copied inputs (the handle itself lives on while referenced). */

@@ -1,5 +1,6 @@
 /* sched_step.c - one scheduler step (see sched.h): cancellations, one batch with a decode token
  * per generating slot plus prompt chunks, one uh_eval, then sampling, stop conditions and events.
+ * sched_advance, the per-sequence part after sampling, is also what replays resumed tokens.
  * Runs on the scheduler thread only; takes the lock just to update counters.
  *
  * Batch layout: decode tokens first (one per generating slot, each wanting logits), then prompt
@@ -22,9 +23,10 @@ static void hist_add(sched_histogram *hg, double v)
     hg->sum += v;
 }
 
-void sched_finish_req(sched *s, sched_handle *h, int slot_i, enum sched_finish f,
+void sched_finish_req(sched *s, sched_handle *h, int slot_i, enum sched_cause c,
                       const char *error)
 {
+    const enum sched_finish f = sched_cause_finish(c);
     char tail[STOPSTR_MAX_LEN * 2 + 8];
     size_t tail_len = 0;
     if (!h->stop.stopped) tail_len = stopstr_flush(&h->stop, tail, sizeof tail);
@@ -38,6 +40,7 @@ void sched_finish_req(sched *s, sched_handle *h, int slot_i, enum sched_finish f
     ev.step = s->step;
     ev.token = -1;
     ev.finish = f;
+    ev.cause = c;
     ev.error = error ? error : "";
     ev.usage.n_prompt = h->n_prompt - h->n_resume;
     ev.usage.n_cached = h->n_cached < ev.usage.n_prompt ? h->n_cached : ev.usage.n_prompt;
@@ -99,7 +102,22 @@ static double row_lse(const float *l, int n, sched_logprob *top, int n_top)
     return lse;
 }
 
-/* Samples the next token of slot i from logits and applies the stop conditions. */
+int sched_advance(const sched *s, sched_handle *h, uh_token t, int n_cache, char *released,
+                  size_t *released_len)
+{
+    *released_len = 0;
+    h->n_gen++;
+    if (!h->ignore_eog && uh_token_is_eog(s->model, t)) return SCHED_CAUSE_EOG;
+    char piece[512];
+    const int n = uh_detok_push(&h->dt, t, piece, sizeof piece);
+    if (stopstr_feed(&h->stop, piece, (size_t)n, released, SCHED_RELEASED_CAP, released_len))
+        return SCHED_CAUSE_STOP_STRING;
+    if (h->max_tokens > 0 && h->n_gen >= h->max_tokens) return SCHED_CAUSE_MAX_TOKENS;
+    if (n_cache >= s->n_ctx) return SCHED_CAUSE_CONTEXT_END;
+    return -1;
+}
+
+/* Samples the next token of slot i from logits, advances the request and sends its event. */
 static void sample_slot(sched *s, int i, const float *logits)
 {
     sched_slot *sl = &s->slots[i];
@@ -109,7 +127,7 @@ static void sample_slot(sched *s, int i, const float *logits)
     if (want_lp) lse = row_lse(logits, s->n_vocab, s->top, h->top_logprobs);
     const uh_token t = uh_sampler_sample(h->smp, logits);
     uh_sampler_accept(h->smp, t);
-    const int index = h->n_gen++;
+    const int index = h->n_gen;
     const int first = h->t_first == 0; /* the first token sampled here, resumed or not */
 
     const double now = sched_now();
@@ -121,14 +139,13 @@ static void sample_slot(sched *s, int i, const float *logits)
     if (first) h->t_first = now;
     h->t_last = now;
 
-    if (!h->ignore_eog && uh_token_is_eog(s->model, t)) {
-        sched_finish_req(s, h, i, SCHED_FINISH_STOP, "");
+    char released[SCHED_RELEASED_CAP];
+    size_t rl = 0;
+    const int cause = sched_advance(s, h, t, sl->n_cache, released, &rl);
+    if (cause == SCHED_CAUSE_EOG) {
+        sched_finish_req(s, h, i, SCHED_CAUSE_EOG, "");
         return;
     }
-    char piece[512], released[STOPSTR_MAX_LEN * 2 + 600];
-    const int n = uh_detok_push(&h->dt, t, piece, sizeof piece);
-    size_t rl = 0;
-    const int stopped = stopstr_feed(&h->stop, piece, (size_t)n, released, sizeof released, &rl);
 
     sched_event ev = {0};
     ev.type = SCHED_EV_TOKEN;
@@ -143,10 +160,7 @@ static void sample_slot(sched *s, int i, const float *logits)
     ev.error = "";
     h->cb(h->user, &ev);
 
-    if (stopped) sched_finish_req(s, h, i, SCHED_FINISH_STOP, "");
-    else if (h->max_tokens > 0 && h->n_gen >= h->max_tokens)
-        sched_finish_req(s, h, i, SCHED_FINISH_LENGTH, "");
-    else if (sl->n_cache >= s->n_ctx) sched_finish_req(s, h, i, SCHED_FINISH_LENGTH, "");
+    if (cause >= 0) sched_finish_req(s, h, i, (enum sched_cause)cause, "");
     else sl->pending = t;
 }
 
@@ -176,7 +190,7 @@ void sched_step(sched *s)
     for (int i = 0; i < n_slots; i++) {
         s->slots[i].batch_out = -1;
         if (s->slots[i].req && atomic_load(&s->slots[i].req->cancel))
-            sched_finish_req(s, s->slots[i].req, i, SCHED_FINISH_CANCELLED, "");
+            sched_finish_req(s, s->slots[i].req, i, SCHED_CAUSE_CANCELLED, "");
     }
 
     /* decode tokens, then prompt chunks oldest first; chunk[i]: tokens slot i adds */
@@ -234,7 +248,7 @@ void sched_step(sched *s)
             sched_slot *sl = &s->slots[i];
             sl->n_cache = 0;
             uh_kv_truncate(s->ctx, i, 0);
-            if (sl->req) sched_finish_req(s, sl->req, i, SCHED_FINISH_ERROR, err.msg);
+            if (sl->req) sched_finish_req(s, sl->req, i, SCHED_CAUSE_ERROR, err.msg);
         }
         return;
     }

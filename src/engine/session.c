@@ -9,7 +9,6 @@
 #include "engine/model.h"
 
 struct session {
-    const uh_model *model;
     uh_ctx *ctx;
     uh_sampler *sampler;
     uh_token *toks; /* what the cache holds, [n_ctx] */
@@ -25,7 +24,6 @@ int session_new(const uh_model *m, const uh_ctx_params *cp, const uh_sampler_par
     *out = NULL;
     session *s = calloc(1, sizeof *s);
     if (!s) return err_setf(err, UH_ENOMEM, "session: out of memory");
-    s->model = m;
     int rc = uh_ctx_new(m, cp, &s->ctx, err);
     if (rc == 0) rc = uh_sampler_new(sp, m->hp.n_vocab, &s->sampler, err);
     if (rc == 0) {
@@ -112,24 +110,3 @@ int session_append(session *s, uh_token t, uh_err *err)
 }
 
 int session_n_tokens(const session *s) { return s->n_toks; }
-const uh_token *session_tokens(const session *s) { return s->toks; }
-int session_n_ctx(const session *s) { return s->n_ctx; }
-
-void session_reset(session *s)
-{
-    uh_kv_truncate(s->ctx, 0, 0);
-    s->n_toks = 0;
-    s->logits = NULL;
-    uh_sampler_reset(s->sampler);
-}
-
-int session_set_sampler(session *s, const uh_sampler_params *sp, uh_err *err)
-{
-    uh_sampler *ns = NULL;
-    int rc = uh_sampler_new(sp, s->model->hp.n_vocab, &ns, err);
-    if (rc) return rc;
-    uh_sampler_free(s->sampler);
-    s->sampler = ns;
-    for (int i = 0; i < s->n_toks; i++) uh_sampler_accept(s->sampler, s->toks[i]);
-    return UH_OK;
-}

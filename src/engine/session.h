@@ -1,9 +1,11 @@
-/* session.h - one conversation on one context sequence, with its prompt cache.
+/* session.h - one conversation on one context sequence, with its prompt cache, and no
+ * scheduler: the plain single-sequence path. The program itself generates through the scheduler
+ * (sched.h, also for the CLI's run and chat); the tests use a session as the reference that a
+ * scheduled request must reproduce token for token.
  *
  * The session remembers which tokens its KV cache holds. Feeding the token sequence of the whole
- * conversation again (as a chat UI or an API client does every turn) evaluates only what follows
- * the longest common prefix with the cache; the rest is reused. Generation then samples from the
- * last logits and appends each accepted token.
+ * conversation again evaluates only what follows the longest common prefix with the cache; the
+ * rest is reused. Generation then samples from the last logits and appends each accepted token.
  *
  * Ownership: the session borrows the model and owns its context and sampler. */
 #ifndef UH_ENGINE_SESSION_H
@@ -28,12 +30,7 @@ uh_token session_sample(session *s);
 /* Appends a token (usually the one just sampled): evaluates it so the next can be sampled. */
 int session_append(session *s, uh_token t, uh_err *err);
 
+/* Tokens the cache holds. */
 int session_n_tokens(const session *s);
-const uh_token *session_tokens(const session *s);
-int session_n_ctx(const session *s);
-/* Forgets everything (cache and sampler history). */
-void session_reset(session *s);
-/* Replaces the sampling parameters (keeps the cache). */
-int session_set_sampler(session *s, const uh_sampler_params *sp, uh_err *err);
 
 #endif
