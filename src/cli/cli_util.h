@@ -15,7 +15,6 @@ int cli_parse_float(const char *s, double lo, double hi, float *out);
 void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Monotonic seconds (clock_mono_s; kept for the generation loop and cmd_run). */
-double cli_now(void);
 
 /* The option's value: argv[*i + 1], advancing *i; NULL (with an error printed) if missing. */
 const char *cli_value(const char *cmd, int argc, char **argv, int *i);

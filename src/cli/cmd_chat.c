@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/buf.h"
 #include "base/paths.h"
 #include "cli/cli.h"
 #include "cli/cli_util.h"
@@ -222,25 +223,16 @@ out:
 static char *read_line(const chat_state *st, const char *prompt)
 {
     if (st->tty) return readline(prompt);
-    size_t cap = 256, n = 0;
-    char *buf = malloc(cap);
-    int c;
-    while (buf && (c = getchar()) != EOF && c != '\n') {
-        if (n + 2 > cap) {
-            if (cap >= CHAT_MAX_LINE) continue; /* over-long line: the rest is dropped */
-            char *nb = realloc(buf, cap * 2);
-            if (!nb) break;
-            buf = nb;
-            cap *= 2;
-        }
-        buf[n++] = (char)c;
-    }
-    if (buf && n == 0 && c == EOF) {
-        free(buf);
+    buf_t line;
+    buf_init(&line, CHAT_MAX_LINE - 1);
+    int c, oom = 0;
+    while ((c = getchar()) != EOF && c != '\n')
+        if (buf_putc(&line, (char)c) == UH_ENOMEM) oom = 1; /* over-long: the rest is dropped */
+    if (oom || (line.len == 0 && c == EOF)) {
+        buf_fini(&line);
         return NULL;
     }
-    if (buf) buf[n] = 0;
-    return buf;
+    return buf_steal(&line, NULL);
 }
 
 /* Reads a user message: one line, or several between lines of three double quotes. */
@@ -249,31 +241,22 @@ static char *read_message(const chat_state *st)
     char *line = read_line(st, ">>> ");
     if (!line || strcmp(line, "\"\"\"") != 0) return line;
     free(line);
-    size_t cap = 256, n = 0;
-    char *msg = calloc(1, cap);
-    while (msg && (line = read_line(st, "... ")) != NULL) {
+    buf_t msg;
+    buf_init(&msg, CHAT_MAX_LINE - 2);
+    while ((line = read_line(st, "... ")) != NULL) {
         if (!strcmp(line, "\"\"\"")) {
             free(line);
-            return msg;
+            return buf_steal(&msg, NULL);
         }
-        size_t l = strlen(line);
-        if (n + l + 2 > CHAT_MAX_LINE) {
-            free(line);
-            continue;
+        /* a line that would pass the cap is dropped whole */
+        const size_t l = strlen(line), sep = msg.len ? 1 : 0;
+        if (buf_reserve(&msg, sep + l) == 0) {
+            if (sep) buf_putc(&msg, '\n');
+            buf_append(&msg, line, l);
         }
-        while (n + l + 2 > cap) cap *= 2;
-        char *nm = realloc(msg, cap);
-        if (!nm) {
-            free(line);
-            break;
-        }
-        msg = nm;
-        if (n) msg[n++] = '\n';
-        memcpy(msg + n, line, l + 1);
-        n += l;
         free(line);
     }
-    return msg; /* end of input inside a block: what was typed */
+    return buf_steal(&msg, NULL); /* end of input inside a block: what was typed */
 }
 
 int cmd_chat(int argc, char **argv)

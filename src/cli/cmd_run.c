@@ -9,6 +9,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "base/clock.h"
 #include "base/err.h"
 #include "cli/cli.h"
 #include "cli/cli_util.h"
@@ -200,13 +201,13 @@ int cmd_run(int argc, char **argv)
     }
     if (stopstr_init(&stop, o.stops, o.n_stops, &err)) goto fail; /* checked before the load */
 
-    double t0 = cli_now();
+    double t0 = clock_mono_s();
     char model_path[4096];
     if (models_resolve(o.model, model_path, sizeof model_path, &err)) goto fail;
     if (uh_model_load(model_path, &m, &err)) goto fail;
     sched_params spar = sched_solo_params(&o.cp);
     if (sched_new(m, &spar, &s, &err)) goto fail;
-    double t_load = cli_now() - t0;
+    double t_load = clock_mono_s() - t0;
 
     int n_prompt = 0;
     if (prompt_tokens(&o, m, text, text_len, tmpl, tmpl_len, &toks, &n_prompt, &err)) goto fail;

@@ -12,19 +12,14 @@
 #include <time.h>
 
 #include "base/err.h"
+#include "base/buf.h"
+#include "base/clock.h"
 #include "base/log.h"
 #include "engine/ctx.h"
 #include "engine/sched_impl.h"
 
 const double sched_bucket_le[SCHED_N_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                                                  0.5,   1.0,  2.5,   5.0,  10.0, 1e300};
-
-double sched_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 sched_params sched_default_params(void)
 {
@@ -151,7 +146,7 @@ static void admit(sched *s, sched_handle *h, int i)
     sl->pending = -1;
     sl->admitted = ++s->clock;
     h->n_cached = keep;
-    h->t_admit = sched_now();
+    h->t_admit = clock_mono_s();
     for (int t = 0; t < h->n_prompt; t++) uh_sampler_accept(h->smp, h->prompt[t]);
     log_debug("sched_admit", "slot=%d prompt=%d cached=%d", i, h->n_prompt, keep);
 }
@@ -411,7 +406,7 @@ int sched_submit(sched *s, const sched_request *r, sched_handle **hp, uh_err *er
         memcpy(h->prompt + r->n_tokens, r->resume, (size_t)r->n_resume * sizeof *h->prompt);
     h->n_resume = r->n_resume;
     replay_resume(s, h, r->n_tokens);
-    h->t_submit = sched_now();
+    h->t_submit = clock_mono_s();
 
     pthread_mutex_lock(&s->mu);
     if (s->stopping) {
@@ -453,22 +448,15 @@ typedef struct {
     int done, oom, want_lp;
     int stream;    /* signal done_cv on every event, not just the last */
     sched_result *r;
-    int cap;       /* tokens allocated */
+    size_t tok_cap, step_cap, lp_cap; /* entries allocated in r's arrays */
     size_t text_cap;
 } gen_wait;
 
 static int append_text(gen_wait *w, const char *t, size_t n)
 {
     sched_result *r = w->r;
-    if (r->text_len + n + 1 > w->text_cap) {
-        size_t nc = w->text_cap ? w->text_cap * 2 : 256;
-        while (nc < r->text_len + n + 1) nc *= 2;
-        char *p = realloc(r->text, nc);
-        if (!p) return -1;
-        r->text = p;
-        w->text_cap = nc;
-    }
-    memcpy(r->text + r->text_len, t, n);
+    if (buf_grow_array((void **)&r->text, &w->text_cap, r->text_len + n + 1, 1)) return -1;
+    if (n) memcpy(r->text + r->text_len, t, n);
     r->text_len += n;
     r->text[r->text_len] = 0;
     return 0;
@@ -480,17 +468,13 @@ static void gen_cb(void *user, const sched_event *ev)
     sched_result *r = w->r;
     pthread_mutex_lock(&w->mu);
     if (ev->type == SCHED_EV_TOKEN) {
-        if (r->n_tokens == w->cap) {
-            int nc = w->cap ? w->cap * 2 : 64;
-            uh_token *t = realloc(r->tokens, (size_t)nc * sizeof *t);
-            if (t) r->tokens = t;
-            uint64_t *st = realloc(r->steps, (size_t)nc * sizeof *st);
-            if (st) r->steps = st;
-            float *lp = w->want_lp ? realloc(r->logprobs, (size_t)nc * sizeof *lp) : NULL;
-            if (lp) r->logprobs = lp;
-            if (t && st && (lp || !w->want_lp)) w->cap = nc;
-        }
-        if (r->n_tokens < w->cap) {
+        const size_t need = (size_t)r->n_tokens + 1;
+        const int room =
+            !buf_grow_array((void **)&r->tokens, &w->tok_cap, need, sizeof *r->tokens) &&
+            !buf_grow_array((void **)&r->steps, &w->step_cap, need, sizeof *r->steps) &&
+            (!w->want_lp ||
+             !buf_grow_array((void **)&r->logprobs, &w->lp_cap, need, sizeof *r->logprobs));
+        if (room) {
             r->tokens[r->n_tokens] = ev->token;
             r->steps[r->n_tokens] = ev->step;
             if (w->want_lp) r->logprobs[r->n_tokens] = ev->logprob;
@@ -520,13 +504,7 @@ int sched_generate(sched *s, const sched_request *r, sched_result *out, uh_err *
 /* Under w->mu, waits until done_cv is signalled or 20 ms have passed. */
 static void wait_a_little(gen_wait *w)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_nsec += 20 * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    struct timespec ts = clock_mono_after(20);
     pthread_cond_timedwait(&w->done_cv, &w->mu, &ts);
 }
 
@@ -535,12 +513,8 @@ int sched_generate_stream(sched *s, const sched_request *r, sched_text_cb on_tex
 {
     memset(out, 0, sizeof *out);
     gen_wait w = {.r = out, .want_lp = r->logprobs || r->top_logprobs > 0, .stream = !!on_text};
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_mutex_init(&w.mu, NULL);
-    pthread_cond_init(&w.done_cv, &ca);
-    pthread_condattr_destroy(&ca);
+    clock_cond_init(&w.done_cv);
     sched_handle *h = NULL;
     char *chunk = NULL; /* text handed to on_text, copied out of the lock */
     size_t chunk_cap = 0, shown = 0;
@@ -557,15 +531,10 @@ int sched_generate_stream(sched *s, const sched_request *r, sched_text_cb on_tex
     for (;;) {
         if (on_text && out->text_len > shown) {
             const size_t n = out->text_len - shown;
-            if (n > chunk_cap) {
-                char *c = realloc(chunk, n);
-                if (!c) {
-                    w.oom = 1; /* the rest is not shown; the done event still comes */
-                    on_text = NULL;
-                    continue;
-                }
-                chunk = c;
-                chunk_cap = n;
+            if (buf_grow_array((void **)&chunk, &chunk_cap, n, 1)) {
+                w.oom = 1; /* the rest is not shown; the done event still comes */
+                on_text = NULL;
+                continue;
             }
             memcpy(chunk, out->text + shown, n);
             shown += n;

@@ -78,7 +78,6 @@ struct sched {
     sched_stats_t stats;
 };
 
-double sched_now(void);
 
 /* Runs one step over the slots that hold requests. Scheduler thread only. */
 void sched_step(sched *s);

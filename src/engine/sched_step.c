@@ -10,6 +10,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "engine/sched_impl.h"
 
@@ -31,7 +32,7 @@ void sched_finish_req(sched *s, sched_handle *h, int slot_i, enum sched_cause c,
     size_t tail_len = 0;
     if (!h->stop.stopped) tail_len = stopstr_flush(&h->stop, tail, sizeof tail);
     tail[tail_len] = 0;
-    const double now = sched_now();
+    const double now = clock_mono_s();
 
     sched_event ev = {0};
     ev.type = SCHED_EV_DONE;
@@ -130,7 +131,7 @@ static void sample_slot(sched *s, int i, const float *logits)
     const int index = h->n_gen;
     const int first = h->t_first == 0; /* the first token sampled here, resumed or not */
 
-    const double now = sched_now();
+    const double now = clock_mono_s();
     pthread_mutex_lock(&s->mu);
     s->stats.completion_tokens++;
     if (first) hist_add(&s->stats.ttft, now - h->t_submit);
