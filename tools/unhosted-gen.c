@@ -4,15 +4,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/arch.h"
 #include "engine/modelgen.h"
 #include "kernels/qtypes.h"
 
 static void usage(FILE *f)
 {
+    fprintf(f, "usage: unhosted-gen -o OUT.gguf [options]\n"
+               "  --preset tiny|stories|tinyllama-1.1b   shape presets (default tiny)\n"
+               "  --arch ");
+    for (int i = 0; arch_at(i); i++) fprintf(f, "%s%s", i ? "|" : "", arch_at(i)->name);
     fprintf(f,
-            "usage: unhosted-gen -o OUT.gguf [options]\n"
-            "  --preset tiny|stories|tinyllama-1.1b   shape presets (default tiny)\n"
-            "  --arch llama|qwen2  --type F32|F16|BF16|Q8_0|Q4_0|Q4_1|Q5_0|Q5_1|Q2_K|Q3_K|Q4_K|\n"
+            "  (the architecture table)\n"
+            "  --type F32|F16|BF16|Q8_0|Q4_0|Q4_1|Q5_0|Q5_1|Q2_K|Q3_K|Q4_K|\n"
             "                             Q5_K|Q6_K|IQ4_NL|IQ4_XS|Q4_K_M   (default Q8_0)\n"
             "  --n-embd N --n-layer N --n-head N --n-head-kv N --n-ff N --n-vocab N --n-ctx N\n"
             "  --rope-base F --tied --seed S --vocab-from FILE.gguf\n");

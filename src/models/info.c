@@ -32,7 +32,8 @@ const char *models_ftype_name(unsigned ftype)
 
 int models_arch_supported(const char *arch)
 {
-    return arch && arch_find(arch, strlen(arch)) != NULL;
+    const arch_desc *a = arch ? arch_find(arch, strlen(arch)) : NULL;
+    return a && arch_check(a, NULL) == 0; /* described, and every op it needs exists */
 }
 
 static void copy_gstr(char *dst, size_t cap, const gguf_file *f, const char *key)
