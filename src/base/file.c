@@ -76,47 +76,41 @@ static void sync_dir_of(const char *path)
     }
 }
 
+/* fsync, fstat (st may be NULL) and close the temporary file: 0 or UH_EIO. */
+static int finish_temp(file_atomic *f, struct stat *st, uh_err *err)
+{
+    if (f->fd < 0) return err_setf(err, UH_EINVAL, "%s: not open for writing", f->path);
+    int rc = 0;
+    if (fsync(f->fd) != 0 || (st && fstat(f->fd, st) != 0))
+        rc = err_setf(err, UH_EIO, "cannot write %s: %s", f->path, strerror(errno));
+    if (close(f->fd) != 0 && !rc)
+        rc = err_setf(err, UH_EIO, "cannot write %s: %s", f->path, strerror(errno));
+    f->fd = -1;
+    return rc;
+}
+
 int file_atomic_commit(file_atomic *f, struct stat *st, uh_err *err)
 {
-    int rc = 0;
-    if (f->fd < 0) return err_setf(err, UH_EINVAL, "%s: not open for writing", f->path);
-    if (fsync(f->fd) != 0 || (st && fstat(f->fd, st) != 0)) {
-        rc = err_setf(err, UH_EIO, "cannot write %s: %s", f->path, strerror(errno));
-    } else if (close(f->fd) != 0) {
-        f->fd = -1;
-        rc = err_setf(err, UH_EIO, "cannot write %s: %s", f->path, strerror(errno));
-    } else {
-        f->fd = -1;
-        if (rename(f->tmp, f->path) != 0)
-            rc = err_setf(err, UH_EIO, "cannot replace %s: %s", f->path, strerror(errno));
-        else
-            f->tmp[0] = 0;
-    }
+    int rc = finish_temp(f, st, err);
+    if (!rc && rename(f->tmp, f->path) != 0)
+        rc = err_setf(err, UH_EIO, "cannot replace %s: %s", f->path, strerror(errno));
     if (rc) {
         file_atomic_abort(f);
         return rc;
     }
+    f->tmp[0] = 0;
     sync_dir_of(f->path);
     return 0;
 }
 
 int file_atomic_commit_new(file_atomic *f, uh_err *err)
 {
-    int rc = 0;
-    if (f->fd < 0) return err_setf(err, UH_EINVAL, "%s: not open for writing", f->path);
-    if (fsync(f->fd) != 0) {
-        rc = err_setf(err, UH_EIO, "cannot write %s: %s", f->path, strerror(errno));
-    } else if (close(f->fd) != 0) {
-        f->fd = -1;
-        rc = err_setf(err, UH_EIO, "cannot write %s: %s", f->path, strerror(errno));
-    } else {
-        f->fd = -1;
-        /* link, not rename: a target that appeared in the meantime stays */
-        if (link(f->tmp, f->path) != 0) {
-            int e = errno;
-            rc = e == EEXIST ? err_setf(err, UH_ECONFLICT, "%s already exists", f->path)
-                             : err_setf(err, UH_EIO, "cannot create %s: %s", f->path, strerror(e));
-        }
+    int rc = finish_temp(f, NULL, err);
+    /* link, not rename: a target that appeared in the meantime stays */
+    if (!rc && link(f->tmp, f->path) != 0) {
+        int e = errno;
+        rc = e == EEXIST ? err_setf(err, UH_ECONFLICT, "%s already exists", f->path)
+                         : err_setf(err, UH_EIO, "cannot create %s: %s", f->path, strerror(e));
     }
     file_atomic_abort(f); /* the temporary name goes; a linked file stays under the target */
     if (!rc) sync_dir_of(f->path);
