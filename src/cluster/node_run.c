@@ -61,8 +61,10 @@ static void run_event(void *user, const exec_event *ev)
         m->next = NULL;
         m->type = ev->type == EXEC_EV_TOKEN ? WIRE_TOKEN : WIRE_DONE;
         m->body = s;
-        if (q->tail) q->tail->next = m;
-        else q->head = m;
+        if (q->tail)
+            q->tail->next = m;
+        else
+            q->head = m;
         q->tail = m;
         s = NULL;
         m = NULL;
@@ -213,8 +215,8 @@ struct node_run {
     node_run_cb cb;
     void *ud;
     char peer[DEVICE_ID_STRLEN];
-    char fp[EXEC_FP_LEN]; /* under mu: from the peer's first token */
-    int slot; /* in the node's channel list */
+    char fp[EXEC_FP_LEN];    /* under mu: from the peer's first token */
+    int slot;                /* in the node's channel list */
     exec_event_store *store; /* pieces of the event being delivered (reader thread only) */
 };
 
@@ -259,8 +261,8 @@ static void *client_reader(void *p)
             r->cb(r->ud, NULL, &why);
             finished = 1;
         } else if (msg && (type == WIRE_TOKEN || type == WIRE_DONE) &&
-                   exec_event_from_json(type == WIRE_TOKEN ? EXEC_EV_TOKEN : EXEC_EV_DONE, msg,
-                                        &ev, r->store, &err) == 0) {
+                   exec_event_from_json(type == WIRE_TOKEN ? EXEC_EV_TOKEN : EXEC_EV_DONE, msg, &ev,
+                                        r->store, &err) == 0) {
             char fp[EXEC_FP_LEN];
             if (type == WIRE_TOKEN && wire_get_str(msg, "fp", fp, EXEC_FP_LEN - 1, 0, &err) == 0 &&
                 fp[0]) {
@@ -284,7 +286,8 @@ static void *client_reader(void *p)
     /* A run that ended with DONE leaves the channel in step: say so (CANCEL) and keep it for
      * the next run to this device. */
     pthread_mutex_lock(&r->mu);
-    if (done_ok && chan_send(r->c, WIRE_CANCEL, "{}", 2, &err) == 0 && node_pool_put(n, r->peer, r->c))
+    if (done_ok && chan_send(r->c, WIRE_CANCEL, "{}", 2, &err) == 0 &&
+        node_pool_put(n, r->peer, r->c))
         r->c = NULL;
     else
         chan_shutdown(r->c);

@@ -58,8 +58,9 @@ static int get_int(const cJSON *o, const char *key, long long lo, long long hi, 
         if (required) return err_setf(err, UH_EFORMAT, "field %s missing", key);
         return 1;
     }
-    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble != floor(v->valuedouble) ||
-        v->valuedouble < (double)lo || v->valuedouble > (double)hi)
+    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) ||
+        v->valuedouble != floor(v->valuedouble) || v->valuedouble < (double)lo ||
+        v->valuedouble > (double)hi)
         return err_setf(err, UH_EFORMAT, "field %s out of range", key);
     *out = (long long)v->valuedouble;
     return 0;

@@ -19,9 +19,9 @@
 #include "exec/exec.h"
 #include "unhosted.h"
 
-#define WIRE_MAX_BODY     (8u << 20)
-#define WIRE_MAX_DEPTH    40
-#define WIRE_MAX_NAME     IDENTITY_NAME_MAX
+#define WIRE_MAX_BODY  (8u << 20)
+#define WIRE_MAX_DEPTH 40
+#define WIRE_MAX_NAME  IDENTITY_NAME_MAX
 
 enum wire_type {
     /* purpose connect */

@@ -278,8 +278,7 @@ void api_set_node(api_server *a, node *n)
 void api_begin_stop(api_server *a, int grace_ms)
 {
     if (!a) return;
-    atomic_store(&a->stop_deadline_ms,
-                 (long long)clock_mono_ms() + (grace_ms > 0 ? grace_ms : 0));
+    atomic_store(&a->stop_deadline_ms, (long long)clock_mono_ms() + (grace_ms > 0 ? grace_ms : 0));
 }
 
 void api_free(api_server *a)

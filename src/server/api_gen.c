@@ -32,7 +32,7 @@ typedef struct {
     pthread_cond_t cond;
     enum oai_kind kind;
     api_server *api;
-    oai_request o; /* parsed request, owned */
+    oai_request o;                          /* parsed request, owned */
     char model_name[OAI_MAX_MODEL_LEN + 1]; /* as the request named it */
     char id[48];
     int64_t created; /* unix seconds */
@@ -106,8 +106,8 @@ static cJSON *chat_lp_token(const exec_event *ev)
     cJSON *e = chat_lp_entry(ev->piece, ev->piece_len, ev->logprob, 1);
     cJSON *top = cJSON_GetObjectItemCaseSensitive(e, "top_logprobs");
     for (int i = 0; i < ev->n_top; i++)
-        cJSON_AddItemToArray(top, chat_lp_entry(ev->top[i].piece, ev->top[i].piece_len,
-                                                ev->top[i].logprob, 0));
+        cJSON_AddItemToArray(
+            top, chat_lp_entry(ev->top[i].piece, ev->top[i].piece_len, ev->top[i].logprob, 0));
     return e;
 }
 
@@ -156,10 +156,12 @@ static cJSON *usage_json(const exec_usage *u)
 static cJSON *timings_json(const exec_usage *u, const exec_timings *t)
 {
     cJSON *o = cJSON_CreateObject();
-    const double pre = t->queued + t->prefill, n_dec = u->n_completion > 1 ? u->n_completion - 1 : 0;
+    const double pre = t->queued + t->prefill,
+                 n_dec = u->n_completion > 1 ? u->n_completion - 1 : 0;
     cJSON_AddNumberToObject(o, "prompt_n", u->n_prompt - u->n_cached);
     cJSON_AddNumberToObject(o, "prompt_ms", pre * 1e3);
-    cJSON_AddNumberToObject(o, "prompt_per_second", pre > 0 ? (u->n_prompt - u->n_cached) / pre : 0);
+    cJSON_AddNumberToObject(o, "prompt_per_second",
+                            pre > 0 ? (u->n_prompt - u->n_cached) / pre : 0);
     cJSON_AddNumberToObject(o, "predicted_n", n_dec);
     cJSON_AddNumberToObject(o, "predicted_ms", t->generation * 1e3);
     cJSON_AddNumberToObject(o, "predicted_per_second",
@@ -444,13 +446,12 @@ static void wait_done(api_gen *g)
 /* ---- the handler ---- */
 
 /* A failure to start, in the request's API shape. */
-static http_response *fail_response(const http_request *req, enum oai_kind kind,
-                                    const exec_fail *f)
+static http_response *fail_response(const http_request *req, enum oai_kind kind, const exec_fail *f)
 {
     const char *param, *code;
     const int status = api_fail_status(f, kind, &param, &code);
-    http_response *r = api_error(req, status, f->msg[0] ? f->msg : "no device could run the request",
-                                 param, code);
+    http_response *r =
+        api_error(req, status, f->msg[0] ? f->msg : "no device could run the request", param, code);
     if (r && status == 429) http_response_header(r, "Retry-After", "1");
     return r;
 }
@@ -493,8 +494,8 @@ static http_response *generate(const http_request *req, api_server *api, enum oa
     int rc = oai_parse(kind, req->json, &lim, &g->o, &e);
     if (rc == UH_ENOMEM) goto out;
     if (rc != 0) {
-        resp = api_error(req, e.status ? e.status : 400, e.message, e.param[0] ? e.param : NULL,
-                         NULL);
+        resp =
+            api_error(req, e.status ? e.status : 400, e.message, e.param[0] ? e.param : NULL, NULL);
         goto out;
     }
     const oai_request *o = &g->o;

@@ -35,8 +35,7 @@ int api_exec_request(api_server *api, const oai_request *o, const char *ring_hea
                      const cJSON *body, exec_request *out, exec_message **msgs, exec_fail *f);
 /* The HTTP status, OpenAI "param" and "code" of a failure of kind (what the request calls the
  * prompt: "messages" or "prompt"). */
-int api_fail_status(const exec_fail *f, enum oai_kind kind, const char **param,
-                    const char **code);
+int api_fail_status(const exec_fail *f, enum oai_kind kind, const char **param, const char **code);
 
 /* Adds X-Unhosted-Served-By: local; returns r (NULL stays NULL). */
 http_response *api_served(http_response *r);
