@@ -5,7 +5,7 @@
 # (include/unhosted.h) belongs to the engine: base/ and gguf/ may include only unhosted_base.h.
 # Prints one "PASS name" / "FAIL name" line.
 set -u
-ORDER="base gguf text kernels engine models exec net cluster router server cli"
+ORDER="base gguf text kernels engine models exec net cluster swarm router server cli"
 SRC=${1:-src}
 
 rank() { # folder -> its place in ORDER (1-based); 0 when unknown
