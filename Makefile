@@ -165,7 +165,8 @@ $(B)/aarch64/tests/test_simd: tests/test_simd.c $(A64_SRC) $(wildcard src/kernel
 	$(A64CC) $(CSTD) $(OPT) $(WARN) -Iinclude -Isrc -static -pthread -o $@ tests/test_simd.c \
 	    $(A64_SRC) -lm
 $(B)/aarch64/tests/test_threadpool: tests/test_threadpool.c src/base/threadpool.c \
-                                    src/base/threadpool.h tests/check.h
+                                    src/base/clock.c src/base/threadpool.h src/base/clock.h \
+                                    tests/check.h
 	@mkdir -p $(dir $@)
 	$(A64CC) $(CSTD) $(OPT) $(WARN) -Iinclude -Isrc -static -pthread -o $@ $(filter %.c,$^)
 $(A64_SYSROOT)/.ok: scripts/fetch-aarch64-libs
