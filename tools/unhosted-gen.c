@@ -14,12 +14,13 @@ static void usage(FILE *f)
                "  --preset tiny|stories|tinyllama-1.1b   shape presets (default tiny)\n"
                "  --arch ");
     for (int i = 0; arch_at(i); i++) fprintf(f, "%s%s", i ? "|" : "", arch_at(i)->name);
-    fprintf(f,
-            "  (the architecture table)\n"
-            "  --type F32|F16|BF16|Q8_0|Q4_0|Q4_1|Q5_0|Q5_1|Q2_K|Q3_K|Q4_K|\n"
-            "                             Q5_K|Q6_K|IQ4_NL|IQ4_XS|Q4_K_M   (default Q8_0)\n"
-            "  --n-embd N --n-layer N --n-head N --n-head-kv N --n-ff N --n-vocab N --n-ctx N\n"
-            "  --rope-base F --tied --seed S --vocab-from FILE.gguf\n");
+    fprintf(f, "  (the architecture table)\n"
+               "  --type F32|F16|BF16|Q8_0|Q4_0|Q4_1|Q5_0|Q5_1|Q2_K|Q3_K|Q4_K|\n"
+               "                             Q5_K|Q6_K|IQ4_NL|IQ4_XS|Q4_K_M   (default Q8_0)\n"
+               "  --n-embd N --n-layer N --n-head N --n-head-kv N --n-ff N --n-vocab N --n-ctx N\n"
+               "  --rope-base F --tied --seed S --vocab-from FILE.gguf\n"
+               "  --n-expert N --n-expert-used K --n-ff-exp N   mixture of experts: N experts of\n"
+               "                             width --n-ff-exp (default --n-ff), K per token\n");
 }
 
 int main(int argc, char **argv)
@@ -59,6 +60,9 @@ int main(int argc, char **argv)
         INTOPT("--n-ff", n_ff)
         INTOPT("--n-vocab", n_vocab)
         INTOPT("--n-ctx", n_ctx)
+        INTOPT("--n-expert", n_expert)
+        INTOPT("--n-expert-used", n_expert_used)
+        INTOPT("--n-ff-exp", n_ff_exp)
 #undef INTOPT
         if (!strcmp(a, "-o")) o.out = v;
         else if (!strcmp(a, "--arch")) o.arch = v;

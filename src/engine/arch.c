@@ -17,7 +17,9 @@
 
 static const arch_desc arch_table[] = {
     /* Llama 2/3.x, Mistral, TinyLlama, SmolLM: plain pre-norm decoder, GQA, SwiGLU. Converters
-     * write no biases, but some fine-tunes carry them; small models tie the head. */
+     * write no biases, but some fine-tunes carry them; small models tie the head. Mixtral-style
+     * files are llama with llama.expert_count > 0: a router and 3-D expert tensors replace the
+     * dense FFN, and feed_forward_length is the width of one expert. */
     {
         .name = "llama",
         .tensors =
@@ -39,10 +41,16 @@ static const arch_desc arch_table[] = {
                 [AT_FFN_GATE] = REQ("blk.%d.ffn_gate.weight"),
                 [AT_FFN_UP] = REQ("blk.%d.ffn_up.weight"),
                 [AT_FFN_DOWN] = REQ("blk.%d.ffn_down.weight"),
+                [AT_FFN_GATE_INP] = REQ("blk.%d.ffn_gate_inp.weight"),
+                [AT_FFN_GATE_EXPS] = REQ("blk.%d.ffn_gate_exps.weight"),
+                [AT_FFN_UP_EXPS] = REQ("blk.%d.ffn_up_exps.weight"),
+                [AT_FFN_DOWN_EXPS] = REQ("blk.%d.ffn_down_exps.weight"),
             },
         .norm = NORM_RMS,
         .act = ACT_SILU,
         .rope = ROPE_NORM,
+        .n_expert_key = "expert_count",
+        .n_expert_used_key = "expert_used_count",
     },
     /* Qwen2 / Qwen2.5: llama's layout with biases on q, k and v, and NEOX RoPE. */
     {
@@ -136,8 +144,45 @@ int arch_tensor_name(const arch_desc *a, enum arch_tensor t, int il, char *buf, 
     return n < 0 || (size_t)n >= size ? -1 : 0;
 }
 
+int arch_role_is_expert(enum arch_tensor t)
+{
+    return t == AT_FFN_GATE_INP || t == AT_FFN_GATE_EXPS || t == AT_FFN_UP_EXPS ||
+           t == AT_FFN_DOWN_EXPS;
+}
+
+static int role_is_dense_ffn(enum arch_tensor t)
+{
+    return t == AT_FFN_GATE || t == AT_FFN_UP || t == AT_FFN_DOWN;
+}
+
+enum arch_need arch_role_need(const arch_desc *a, enum arch_tensor t, int n_expert)
+{
+    if ((unsigned)t >= AT_COUNT) return ARCH_ABSENT;
+    if (a->n_expert_key && (n_expert > 0 ? role_is_dense_ffn(t) : arch_role_is_expert(t)))
+        return ARCH_ABSENT;
+    return a->tensors[t].need;
+}
+
 int arch_check(const arch_desc *a, uh_err *err)
 {
+    const arch_tensor_desc *td = a->tensors;
+    /* a layer has a dense FFN (gate, up, down) or an expert FFN (router and three expert
+     * tensors, with the count keys), or both, chosen per file by the expert count */
+    const int has_dense = td[AT_FFN_GATE].need == ARCH_REQUIRED &&
+                          td[AT_FFN_UP].need == ARCH_REQUIRED &&
+                          td[AT_FFN_DOWN].need == ARCH_REQUIRED;
+    const int no_dense = td[AT_FFN_GATE].need == ARCH_ABSENT && td[AT_FFN_UP].need == ARCH_ABSENT &&
+                         td[AT_FFN_DOWN].need == ARCH_ABSENT;
+    const int has_moe =
+        a->n_expert_key && a->n_expert_used_key && td[AT_FFN_GATE_INP].need == ARCH_REQUIRED &&
+        td[AT_FFN_GATE_EXPS].need == ARCH_REQUIRED && td[AT_FFN_UP_EXPS].need == ARCH_REQUIRED &&
+        td[AT_FFN_DOWN_EXPS].need == ARCH_REQUIRED;
+    const int no_moe = !a->n_expert_key && td[AT_FFN_GATE_INP].need == ARCH_ABSENT &&
+                       td[AT_FFN_GATE_EXPS].need == ARCH_ABSENT &&
+                       td[AT_FFN_UP_EXPS].need == ARCH_ABSENT &&
+                       td[AT_FFN_DOWN_EXPS].need == ARCH_ABSENT;
+    const int ffn_ok = (has_dense && (has_moe || no_moe)) || (no_dense && has_moe);
+
     const char *missing = NULL;
     if (a->norm != NORM_RMS)
         missing = "LayerNorm";
@@ -153,11 +198,6 @@ int arch_check(const arch_desc *a, uh_err *err)
         missing = "attention logit soft-capping";
     else if (a->final_softcap.key || a->final_softcap.def != 0)
         missing = "final logit soft-capping";
-    else if (a->n_expert_key || a->tensors[AT_FFN_GATE_INP].need != ARCH_ABSENT ||
-             a->tensors[AT_FFN_GATE_EXPS].need != ARCH_ABSENT ||
-             a->tensors[AT_FFN_UP_EXPS].need != ARCH_ABSENT ||
-             a->tensors[AT_FFN_DOWN_EXPS].need != ARCH_ABSENT)
-        missing = "mixture-of-experts routing";
     else if (a->tensors[AT_ATTN_POST_NORM].need != ARCH_ABSENT ||
              a->tensors[AT_FFN_POST_NORM].need != ARCH_ABSENT)
         missing = "post-attention / post-FFN norms";
@@ -168,11 +208,13 @@ int arch_check(const arch_desc *a, uh_err *err)
              a->tensors[AT_ATTN_K].need != ARCH_REQUIRED ||
              a->tensors[AT_ATTN_V].need != ARCH_REQUIRED ||
              a->tensors[AT_ATTN_OUT].need != ARCH_REQUIRED ||
-             a->tensors[AT_FFN_NORM].need != ARCH_REQUIRED ||
-             a->tensors[AT_FFN_GATE].need != ARCH_REQUIRED ||
-             a->tensors[AT_FFN_UP].need != ARCH_REQUIRED ||
-             a->tensors[AT_FFN_DOWN].need != ARCH_REQUIRED)
+             a->tensors[AT_FFN_NORM].need != ARCH_REQUIRED)
         missing = "a layer without separate q/k/v, norm and gate/up/down tensors";
+    else if (!ffn_ok && (a->n_expert_key || !no_moe))
+        missing = "a mixture-of-experts FFN other than a router, gate/up/down expert tensors and "
+                  "both count keys";
+    else if (!ffn_ok)
+        missing = "a layer without gate/up/down FFN tensors";
     if (!missing) return UH_OK;
     return err_setf(err, UH_EUNSUPPORTED,
                     "model: architecture %s needs %s, which is not implemented yet", a->name,

@@ -8,7 +8,7 @@
  * consults the table per token. A role the architecture does not have (ARCH_ABSENT) is not
  * looked up at all; an optional one may be missing from the file; a required one must be there.
  *
- * The description can express more than the engine implements (LayerNorm, GELU, MoE routing,
+ * The description can express more than the engine implements (LayerNorm, GELU,
  * soft-capping, sliding-window attention, post-norms, an embedding scale): arch_check says which
  * parts of a description the engine can run, and the loader refuses the rest.
  *
@@ -113,9 +113,16 @@ typedef struct {
     arch_swa swa;
     arch_param attn_softcap;       /* s -> cap * tanh(s / cap) on attention scores */
     arch_param final_softcap;      /* the same on the logits */
-    const char *n_expert_key;      /* MoE: "expert_count" (under "<arch>."), NULL for a dense FFN */
+    /* MoE: "expert_count" (under "<arch>."), NULL for a dense FFN only. With a key, the file's
+     * expert count chooses the FFN: 0 (or the key absent) means the dense roles (ffn_gate, ffn_up,
+     * ffn_down), more means the expert roles (ffn_gate_inp, ffn_*_exps); the other group is not
+     * looked up (arch_role_need). An architecture whose dense roles are ARCH_ABSENT needs the
+     * count. */
+    const char *n_expert_key;
     const char *n_expert_used_key; /* "expert_used_count": experts per token */
 } arch_desc;
+
+#define ARCH_MAX_EXPERTS 256 /* the most experts per layer a file may have */
 
 /* The table entry for an architecture name (len bytes, not NUL-terminated), or NULL if the table
  * has none. */
@@ -130,6 +137,13 @@ const char *arch_tensor_role(enum arch_tensor t);
 /* Formats the GGUF name of role t (layer il, ignored for whole-model roles) into buf. Returns 0,
  * or -1 if the architecture does not have the role or buf is too small. */
 int arch_tensor_name(const arch_desc *a, enum arch_tensor t, int il, char *buf, size_t size);
+
+/* The need of role t in a file with n_expert experts (see n_expert_key): the table's, except
+ * that the FFN group the count does not choose is ARCH_ABSENT. */
+enum arch_need arch_role_need(const arch_desc *a, enum arch_tensor t, int n_expert);
+
+/* Whether t is one of the MoE roles (the router and the three expert tensors). */
+int arch_role_is_expert(enum arch_tensor t);
 
 /* 0 if the engine implements everything a asks for; otherwise UH_EUNSUPPORTED with a message
  * naming the architecture and the first missing operation. */

@@ -59,7 +59,8 @@ int uh_ctx_new(const uh_model *m, const uh_ctx_params *params, uh_ctx **out, uh_
 
     const size_t nb = (size_t)p.n_batch_max;
     const size_t dq = (size_t)hp->n_head * (size_t)hp->head_dim;
-    const size_t widest = max_sz(max_sz((size_t)hp->n_embd, dq), (size_t)hp->n_ff);
+    const size_t n_ff = max_sz((size_t)hp->n_ff, (size_t)hp->n_ff_exp);
+    const size_t widest = max_sz(max_sz((size_t)hp->n_embd, dq), n_ff);
     size_t act_row = 0;
     for (int t = 0; t < QT_COUNT; t++) {
         if (!qtype_traits[t].name || !qtype_traits[t].from_float) continue;
@@ -80,8 +81,21 @@ int uh_ctx_new(const uh_model *m, const uh_ctx_params *params, uh_ctx **out, uh_
     c->k = malloc(nb * c->kv_row * sizeof(float));
     c->v = malloc(nb * c->kv_row * sizeof(float));
     c->attn = malloc(nb * dq * sizeof(float));
-    c->gate = malloc(nb * (size_t)hp->n_ff * sizeof(float));
-    c->up = malloc(nb * (size_t)hp->n_ff * sizeof(float));
+    c->gate = malloc(nb * n_ff * sizeof(float));
+    c->up = malloc(nb * n_ff * sizeof(float));
+    int moe_ok = 1;
+    if (hp->n_expert > 0) {
+        const size_t k = (size_t)hp->n_expert_used;
+        c->moe_logits = malloc(nb * (size_t)hp->n_expert * sizeof(float));
+        c->moe_sel = malloc(nb * k * sizeof(int));
+        c->moe_w = malloc(nb * k * sizeof(float));
+        c->moe_row = malloc(nb * k * sizeof(int));
+        c->moe_tok = malloc(nb * k * sizeof(int));
+        c->moe_x = malloc(nb * (size_t)hp->n_embd * sizeof(float));
+        c->moe_y = malloc(nb * k * (size_t)hp->n_embd * sizeof(float));
+        moe_ok = c->moe_logits && c->moe_sel && c->moe_w && c->moe_row && c->moe_tok && c->moe_x &&
+                 c->moe_y;
+    }
     c->rope = malloc(nb * (size_t)hp->n_rot * sizeof(float));
     const size_t nth = (size_t)p.n_threads;
     const size_t group = (size_t)(hp->n_head / hp->n_head_kv);
@@ -93,7 +107,7 @@ int uh_ctx_new(const uh_model *m, const uh_ctx_params *params, uh_ctx **out, uh_
     c->out_row = malloc(nb * sizeof(int));
     int ok = c->k_cache && c->v_cache && c->seq_len && c->running_len && c->x && c->h && c->q &&
              c->k && c->v && c->attn && c->gate && c->up && c->rope && c->scores && c->act_q &&
-             c->wrow && c->out_row;
+             c->wrow && c->out_row && moe_ok;
     const size_t layer_bytes = (size_t)p.n_seq_max * (size_t)p.n_ctx * c->kv_row * c->kv_esize;
     for (int il = 0; ok && il < hp->n_layer; il++) {
         c->k_cache[il] = calloc(1, layer_bytes);
@@ -133,6 +147,13 @@ void uh_ctx_free(uh_ctx *c)
     free(c->attn);
     free(c->gate);
     free(c->up);
+    free(c->moe_logits);
+    free(c->moe_sel);
+    free(c->moe_w);
+    free(c->moe_row);
+    free(c->moe_tok);
+    free(c->moe_x);
+    free(c->moe_y);
     free(c->rope);
     free(c->scores);
     free(c->act_q);

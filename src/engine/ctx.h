@@ -45,9 +45,18 @@ struct uh_ctx {
     float *k;     /* kv_row */
     float *v;     /* kv_row */
     float *attn;  /* n_head * head_dim */
-    float *gate;  /* n_ff */
-    float *up;    /* n_ff */
+    float *gate;  /* max(n_ff, n_ff_exp) */
+    float *up;    /* max(n_ff, n_ff_exp) */
     float *rope;  /* [n_batch_max][n_rot / 2][2]: cos, sin */
+    /* MoE scratch (NULL for a dense model); k = n_expert_used, slots are (token, k-th choice)
+     * pairs, rows sorted by expert so each expert's tokens are one contiguous run */
+    float *moe_logits;    /* [n_batch_max][n_expert]: router logits, then probabilities */
+    int *moe_sel;         /* [n_batch_max][k]: chosen experts, most probable first */
+    float *moe_w;         /* [n_batch_max][k]: their renormalised weights */
+    int *moe_row;         /* [n_batch_max][k]: the slot's row in moe_y */
+    int *moe_tok;         /* [n_batch_max * k]: the token of each sorted row */
+    float *moe_x;         /* [n_batch_max][n_embd]: one expert's gathered inputs */
+    float *moe_y;         /* [n_batch_max * k][n_embd]: expert outputs, sorted rows */
     float *scores;        /* [n_threads][scores_len]: attention weights of one run of cells for
                            * a group of query heads sharing a KV head ([group][ATTN_RUN]), then
                            * [3][group] floats (running maxima, run maxima, sums) */

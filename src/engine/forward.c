@@ -11,6 +11,9 @@
  *   j / (n_head / n_head_kv)): attn = softmax(q k^T / sqrt(head_dim)) v over cells 0..pos
  *   x += Wo attn (+bo)
  *   h = norm(x) * ffn_norm;  x += Wdown (act(Wgate h) * (Wup h))
+ *   or, with experts: p = softmax(Wrouter h) over all experts, E = the n_expert_used most
+ *   probable, w_e = p_e / sum_E p (sum clamped below at 6.1e-5, as llama.cpp does), and
+ *   x += sum over e in E, most probable first, of w_e Wdown_e (act(Wgate_e h) * (Wup_e h))
  * and after the last layer: logits = Woutput (norm(x) * output_norm).
  * Every K/V of the batch is written before any attention reads the cache, so a prompt evaluated
  * in one batch and the same prompt fed one token at a time compute the same numbers.
@@ -258,6 +261,89 @@ static void ew_run(uh_ctx *c, enum ew_op op, int n, int width, float *y, const f
     else tp_run(c->pool, ew_worker, &e);
 }
 
+/* ---- mixture of experts ---- */
+
+/* Router probabilities to the n_expert_used choices of each token, most probable first (ties
+ * to the lower expert), with weights renormalised to sum 1. Probabilities in float, as in
+ * llama.cpp's softmax. */
+static void moe_route(uh_ctx *c, int n)
+{
+    const hparams *hp = &c->model->hp;
+    const int ne = hp->n_expert, k = hp->n_expert_used;
+    for (int t = 0; t < n; t++) {
+        float *p = c->moe_logits + (size_t)t * ne;
+        float mx = -INFINITY, sum = 0.0f;
+        for (int e = 0; e < ne; e++) mx = p[e] > mx ? p[e] : mx;
+        for (int e = 0; e < ne; e++) sum += p[e] = expf(p[e] - mx);
+        for (int e = 0; e < ne; e++) p[e] /= sum;
+        int *sel = c->moe_sel + (size_t)t * k;
+        float *w = c->moe_w + (size_t)t * k, wsum = 0.0f;
+        for (int j = 0; j < k; j++) {
+            int best = -1;
+            for (int e = 0; e < ne; e++) {
+                int taken = 0;
+                for (int i = 0; i < j; i++) taken |= sel[i] == e;
+                if (!taken && (best < 0 || p[e] > p[best])) best = e;
+            }
+            sel[j] = best;
+            w[j] = p[best];
+            wsum += p[best];
+        }
+        if (wsum < 6.103515625e-5f) wsum = 6.103515625e-5f;
+        for (int j = 0; j < k; j++) w[j] /= wsum;
+    }
+}
+
+/* The expert FFN of n tokens whose normed inputs are in c->h; the output replaces c->h. Tokens
+ * are grouped by expert, so each chosen expert's matrices are read once for the whole batch,
+ * through the same products (and packed layouts) as a dense FFN. A token's output is the same
+ * whatever else is in the batch: each expert row is computed the same way for any token count,
+ * and the weighted sum runs over the token's choices in a fixed order. */
+static void moe_ffn(uh_ctx *c, const layer_weights *l, int n)
+{
+    const uh_model *m = c->model;
+    const hparams *hp = &m->hp;
+    const int ne = hp->n_expert, k = hp->n_expert_used, d = hp->n_embd;
+    ctx_matmul(c, l->gate_inp, c->h, n, c->moe_logits);
+    moe_route(c, n);
+
+    int count[ARCH_MAX_EXPERTS + 1] = {0}; /* then: the first sorted row of each expert */
+    for (int i = 0; i < n * k; i++) count[c->moe_sel[i] + 1]++;
+    for (int e = 0; e < ne; e++) count[e + 1] += count[e];
+    int next[ARCH_MAX_EXPERTS];
+    memcpy(next, count, (size_t)ne * sizeof(int));
+    for (int i = 0; i < n * k; i++) {
+        const int row = next[c->moe_sel[i]]++;
+        c->moe_row[i] = row;
+        c->moe_tok[row] = i / k;
+    }
+    for (int e = 0; e < ne; e++) {
+        const int r0 = count[e], cnt = count[e + 1] - r0;
+        if (cnt == 0) continue; /* its weights are not read */
+        for (int r = 0; r < cnt; r++)
+            memcpy(c->moe_x + (size_t)r * d, c->h + (size_t)c->moe_tok[r0 + r] * d,
+                   (size_t)d * sizeof(float));
+        const gguf_tensor gate = model_expert_slice(l->gate_exps, e);
+        const gguf_tensor up = model_expert_slice(l->up_exps, e);
+        const gguf_tensor down = model_expert_slice(l->down_exps, e);
+        const gguf_tensor *gate_up[2] = {&gate, &up};
+        float *const gate_up_out[2] = {c->gate, c->up};
+        ctx_matmul_n(c, 2, gate_up, c->moe_x, cnt, gate_up_out, m->act);
+        ctx_matmul(c, &down, c->gate, cnt, c->moe_y + (size_t)r0 * d);
+    }
+    for (int t = 0; t < n; t++) {
+        float *o = c->h + (size_t)t * d;
+        for (int j = 0; j < k; j++) {
+            const float w = c->moe_w[(size_t)t * k + j];
+            const float *y = c->moe_y + (size_t)c->moe_row[(size_t)t * k + j] * d;
+            if (j == 0)
+                for (int i = 0; i < d; i++) o[i] = w * y[i];
+            else
+                for (int i = 0; i < d; i++) o[i] += w * y[i];
+        }
+    }
+}
+
 /* ---- one layer ---- */
 
 static void layer_forward(uh_ctx *c, int il, const uh_batch *b)
@@ -288,10 +374,14 @@ static void layer_forward(uh_ctx *c, int il, const uh_batch *b)
     ew_run(c, EW_ADD, n, d, c->x, c->h, NULL);
 
     ew_run(c, EW_NORM, n, d, c->h, c->x, l->ffn_norm->data);
-    const gguf_tensor *gate_up[2] = {l->w_gate, l->w_up};
-    float *const gate_up_out[2] = {c->gate, c->up};
-    ctx_matmul_n(c, 2, gate_up, c->h, n, gate_up_out, m->act); /* gate = act(gate) * up */
-    ctx_matmul(c, l->w_down, c->gate, n, c->h);
+    if (hp->n_expert > 0) {
+        moe_ffn(c, l, n);
+    } else {
+        const gguf_tensor *gate_up[2] = {l->w_gate, l->w_up};
+        float *const gate_up_out[2] = {c->gate, c->up};
+        ctx_matmul_n(c, 2, gate_up, c->h, n, gate_up_out, m->act); /* gate = act(gate) * up */
+        ctx_matmul(c, l->w_down, c->gate, n, c->h);
+    }
     ew_run(c, EW_ADD, n, d, c->x, c->h, NULL);
 }
 

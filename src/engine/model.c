@@ -90,14 +90,37 @@ static int read_hparams(const gguf_file *f, const arch_desc *a, hparams *hp, uh_
     if (hp->norm_eps < 0 || hp->rope_base <= 0)
         return err_setf(err, UH_EFORMAT, "model: rms epsilon / rope freq_base out of range");
     if (a->n_expert_key) {
-        if ((rc = get_int(f, arch, a->n_expert_key, -1, &hp->n_expert, err)) ||
-            (rc = get_int(f, arch, a->n_expert_used_key, -1, &hp->n_expert_used, err)) ||
-            (rc = get_int(f, arch, "expert_feed_forward_length", hp->n_ff, &hp->n_ff_exp, err)))
-            return rc;
-        if (hp->n_expert_used > hp->n_expert)
-            return err_setf(err, UH_EFORMAT, "model: %s.%s %d exceeds %s.%s %d", arch,
-                            a->n_expert_used_key, hp->n_expert_used, arch, a->n_expert_key,
-                            hp->n_expert);
+        /* 0 or absent: a dense FFN (where the entry has one); checked against the tensors in
+         * load() */
+        char key[160];
+        uint32_t v = 0;
+        snprintf(key, sizeof key, "%s.%s", arch, a->n_expert_key);
+        rc = gguf_get_u32(f, key, &v, err);
+        if (rc && rc != UH_ENOTFOUND) return rc;
+        if (v > ARCH_MAX_EXPERTS)
+            return err_setf(err, UH_EFORMAT, "model: metadata %s = %u exceeds %d experts", key, v,
+                            ARCH_MAX_EXPERTS);
+        hp->n_expert = (int)v;
+        const int dense = a->tensors[AT_FFN_GATE].need != ARCH_ABSENT;
+        if (v == 0 && !dense)
+            return err_setf(err, UH_EFORMAT, "model: metadata %s is %s; %s has only expert FFNs",
+                            key, rc == UH_ENOTFOUND ? "missing" : "0", arch);
+        if (v > 0) {
+            snprintf(key, sizeof key, "%s.%s", arch, a->n_expert_used_key);
+            uint32_t used = 0;
+            rc = gguf_get_u32(f, key, &used, err);
+            if (rc == UH_ENOTFOUND)
+                return err_setf(err, UH_EFORMAT, "model: missing metadata key %s", key);
+            if (rc) return rc;
+            if (used == 0 || used > v)
+                return err_setf(err, UH_EFORMAT, "model: metadata %s = %u is outside 1..%s.%s = %u",
+                                key, used, arch, a->n_expert_key, v);
+            hp->n_expert_used = (int)used;
+            /* llama's feed_forward_length is the width of one expert; others have their own
+             * key */
+            if ((rc = get_int(f, arch, "expert_feed_forward_length", hp->n_ff, &hp->n_ff_exp, err)))
+                return rc;
+        }
     }
 
     /* RoPE scaling: "none" or "linear" (positions divided by the factor). */
@@ -221,6 +244,14 @@ static const gguf_tensor **role_slot(uh_model *m, layer_weights *l, enum arch_te
         return &l->w_up;
     case AT_FFN_DOWN:
         return &l->w_down;
+    case AT_FFN_GATE_INP:
+        return &l->gate_inp;
+    case AT_FFN_GATE_EXPS:
+        return &l->gate_exps;
+    case AT_FFN_UP_EXPS:
+        return &l->up_exps;
+    case AT_FFN_DOWN_EXPS:
+        return &l->down_exps;
     default:
         return NULL;
     }
@@ -276,16 +307,38 @@ static int bind_roles(uh_model *m, layer_weights *l, int il, int first, int last
 {
     char name[128];
     for (int t = first; t < last; t++) {
-        const arch_tensor_desc *td = &m->arch->tensors[t];
-        if (td->need == ARCH_ABSENT) continue;
+        const enum arch_need need = arch_role_need(m->arch, (enum arch_tensor)t, m->hp.n_expert);
+        if (need == ARCH_ABSENT) continue;
         const gguf_tensor **slot = role_slot(m, l, (enum arch_tensor)t);
         if (!slot || arch_tensor_name(m->arch, (enum arch_tensor)t, il, name, sizeof name))
             return err_setf(err, UH_EUNSUPPORTED, "model: architecture %s: tensor role %s unusable",
                             m->arch->name, arch_tensor_role((enum arch_tensor)t));
         int64_t ne[3];
         model_role_shape(&m->hp, (enum arch_tensor)t, ne);
-        int rc = bind(m->file, name, ne, td->need == ARCH_REQUIRED, slot, err);
+        int rc = bind(m->file, name, ne, need == ARCH_REQUIRED, slot, err);
         if (rc) return rc;
+        if (t == AT_FFN_GATE_INP && *slot && (*slot)->type != QT_F32)
+            return err_setf(err, UH_EUNSUPPORTED, "model: router %s has type %s; expected F32",
+                            name, qtype_name((int)(*slot)->type));
+    }
+    return UH_OK;
+}
+
+/* A file whose expert count says "dense" but which holds expert tensors is refused rather than
+ * read as a dense model it is not (it would fail later naming a dense tensor). */
+static int check_expert_count(const uh_model *m, uh_err *err)
+{
+    const arch_desc *a = m->arch;
+    if (!a->n_expert_key || m->hp.n_expert > 0) return UH_OK;
+    char name[128];
+    for (int t = ARCH_N_GLOBAL; t < AT_COUNT; t++) {
+        if (!arch_role_is_expert((enum arch_tensor)t) || a->tensors[t].need == ARCH_ABSENT ||
+            arch_tensor_name(a, (enum arch_tensor)t, 0, name, sizeof name))
+            continue;
+        if (gguf_find_tensor(m->file, name))
+            return err_setf(err, UH_EFORMAT,
+                            "model: tensor %s is an expert tensor but %s.%s is 0 or missing", name,
+                            a->name, a->n_expert_key);
     }
     return UH_OK;
 }
@@ -360,6 +413,7 @@ static int load(gguf_file *f, const arch_desc *a, uh_model **out, uh_err *err)
         rc = err_setf(err, UH_ENOMEM, "model: out of memory");
         goto fail;
     }
+    if ((rc = check_expert_count(m, err))) goto fail;
     for (int il = 0; il < hp->n_layer; il++)
         if ((rc = bind_roles(m, &m->layers[il], il, ARCH_N_GLOBAL, AT_COUNT, err))) goto fail;
     if ((rc = pack_weights(m, err))) goto fail;
@@ -388,9 +442,12 @@ int model_load_gguf_arch(gguf_file *f, const arch_desc *a, uh_model **out, uh_er
  * as the token embedding's lookup does when the output matrix is tied to it). So resident memory
  * stays about one copy of the weights, and loading costs one pass over them. */
 
+/* A matrix, or a 3-D stack of expert matrices, packs as one matrix of ne[1] * ne[2] rows: the
+ * slices are contiguous and each has whole groups, so expert e's groups are a contiguous run
+ * too (model_expert_slice). */
 static const gguf_tensor *packable(const gguf_tensor *t)
 {
-    if (!t || t->packed || t->n_dims != 2 || t->ne[1] % QT_PACK_ROWS) return NULL;
+    if (!t || t->packed || t->n_dims < 2 || t->n_dims > 3 || t->ne[1] % QT_PACK_ROWS) return NULL;
     const qtype_traits_t *tr = &qtype_traits[t->type];
     if (!tr->packed || t->ne[0] % tr->blck_size) return NULL;
     return t;
@@ -408,7 +465,7 @@ static void pack_worker(void *arg, int ith, int nth)
     for (int i = 0; i < j->n; i++) {
         const gguf_tensor *t = j->t[i];
         const qtype_traits_t *tr = &qtype_traits[t->type];
-        const int k = (int)t->ne[0], groups = (int)(t->ne[1] / QT_PACK_ROWS);
+        const int k = (int)t->ne[0], groups = (int)(t->ne[1] * t->ne[2] / QT_PACK_ROWS);
         const size_t row = qtype_row_size((enum qtype)t->type, k), gb = tr->packed->group_bytes(k);
         int g0, g1;
         tp_split(groups, ith, nth, &g0, &g1);
@@ -421,7 +478,7 @@ static void pack_worker(void *arg, int ith, int nth)
 static int pack_weights(uh_model *m, uh_err *err)
 {
     qtypes_init();
-    const int n_max = 7 * m->hp.n_layer + 1;
+    const int n_max = 10 * m->hp.n_layer + 1;
     const gguf_tensor **list = calloc((size_t)n_max, sizeof *list);
     uint8_t **dst = calloc((size_t)n_max, sizeof *dst);
     if (!list || !dst) {
@@ -433,18 +490,20 @@ static int pack_weights(uh_model *m, uh_err *err)
     size_t total = 0;
     for (int il = 0; il <= m->hp.n_layer; il++) {
         const layer_weights *l = il < m->hp.n_layer ? &m->layers[il] : NULL;
-        const gguf_tensor *cand[7] = {m->output};
+        const gguf_tensor *cand[10] = {m->output};
         if (l) {
-            const gguf_tensor *lc[7] = {l->wq, l->wk, l->wv, l->wo, l->w_gate, l->w_up, l->w_down};
+            const gguf_tensor *lc[10] = {l->wq,      l->wk,       l->wv,     l->wo,
+                                         l->w_gate,  l->w_up,     l->w_down, l->gate_exps,
+                                         l->up_exps, l->down_exps};
             memcpy(cand, lc, sizeof cand);
         }
-        for (int c = 0; c < 7; c++) {
+        for (int c = 0; c < 10; c++) {
             const gguf_tensor *t = packable(cand[c]);
             int dup = 0;
             for (int i = 0; t && i < n; i++) dup |= list[i] == t;
             if (!t || dup) continue;
             list[n++] = t;
-            total += (size_t)(t->ne[1] / QT_PACK_ROWS) *
+            total += (size_t)(t->ne[1] * t->ne[2] / QT_PACK_ROWS) *
                      qtype_traits[t->type].packed->group_bytes((int)t->ne[0]);
         }
     }
@@ -463,7 +522,7 @@ static int pack_weights(uh_model *m, uh_err *err)
             size_t off = 0;
             for (int i = 0; i < n; i++) {
                 dst[i] = (uint8_t *)mem + off;
-                off += (size_t)(list[i]->ne[1] / QT_PACK_ROWS) *
+                off += (size_t)(list[i]->ne[1] * list[i]->ne[2] / QT_PACK_ROWS) *
                        qtype_traits[list[i]->type].packed->group_bytes((int)list[i]->ne[0]);
             }
             /* one tensor at a time, so at most one tensor is resident twice */
@@ -481,6 +540,21 @@ static int pack_weights(uh_model *m, uh_err *err)
     free(list);
     free(dst);
     return UH_OK;
+}
+
+gguf_tensor model_expert_slice(const gguf_tensor *t, int e)
+{
+    gguf_tensor s = *t;
+    const size_t row = qtype_row_size((enum qtype)t->type, t->ne[0]);
+    s.n_dims = 2;
+    s.ne[2] = 1;
+    s.size = row * (size_t)t->ne[1];
+    s.data = (const uint8_t *)t->data + (size_t)e * s.size;
+    if (t->packed)
+        s.packed = (const uint8_t *)t->packed +
+                   (size_t)e * (size_t)(t->ne[1] / QT_PACK_ROWS) *
+                       qtype_traits[t->type].packed->group_bytes((int)t->ne[0]);
+    return s;
 }
 
 /* ---- public ---- */

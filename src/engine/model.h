@@ -48,6 +48,12 @@ typedef struct {
     const gguf_tensor *w_gate;    /* [n_embd] -> [n_ff] */
     const gguf_tensor *w_up;      /* [n_embd] -> [n_ff] */
     const gguf_tensor *w_down;    /* [n_ff] -> [n_embd] */
+    /* MoE (n_expert > 0; then the dense three are NULL). Expert e's matrix is the e-th
+     * contiguous slice of a 3-D tensor (ne[2] = n_expert), packed slice by slice too. */
+    const gguf_tensor *gate_inp;  /* F32 router, [n_embd] -> [n_expert] */
+    const gguf_tensor *gate_exps; /* [n_embd] -> [n_ff_exp], per expert */
+    const gguf_tensor *up_exps;   /* [n_embd] -> [n_ff_exp], per expert */
+    const gguf_tensor *down_exps; /* [n_ff_exp] -> [n_embd], per expert */
 } layer_weights;
 
 struct uh_model {
@@ -72,6 +78,10 @@ struct uh_model {
 /* The shape a tensor of role t has in a model with hyperparameters hp: ggml order (ne[0] the row
  * length), ne[1] and ne[2] 0 where the tensor has fewer dimensions. */
 void model_role_shape(const hparams *hp, enum arch_tensor t, int64_t ne[3]);
+
+/* Expert e's matrix of a 3-D expert tensor t as a 2-D tensor of its own (data and, where t was
+ * packed, packed pointing into t's), for the matrix products. */
+gguf_tensor model_expert_slice(const gguf_tensor *t, int e);
 
 /* Loads from an already opened file, taking ownership of it (closed on failure too). */
 int model_load_gguf(gguf_file *f, uh_model **out, uh_err *err);

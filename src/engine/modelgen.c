@@ -140,6 +140,7 @@ static int copy_vocab(gguf_writer *w, const char *path, uh_err *err)
  * Q6_K; everything else in Q4_K. A plain type name applies to every 2-D weight. */
 static int weight_type(const modelgen_opts *o, const char *role, int il)
 {
+    if (!strcmp(role, "ffn_gate_inp")) return QT_F32; /* routers stay F32, as converters write */
     if (strcmp(o->type, "Q4_K_M") == 0) {
         const int n = o->n_layer;
         int more = il >= 0 && (il < n / 8 || il >= 7 * n / 8 || (il - n / 8) % 3 == 2);
@@ -169,26 +170,28 @@ static void role_init(enum arch_tensor t, int64_t ne0, int64_t ne1, double *mean
         *mean = 1, *std = 0.1;
 }
 
+/* A tensor of ne0 x ne1 x ne2 values (ne1, ne2 0 for fewer dimensions); a 3-D one is quantized
+ * row by row like a matrix of ne1 * ne2 rows. */
 static int add_weight(gguf_writer *w, rng_state *r, const char *name, int type, int64_t ne0,
-                      int64_t ne1, double mean, double std, uh_err *err)
+                      int64_t ne1, int64_t ne2, double mean, double std, uh_err *err)
 {
-    const int64_t n = ne0 * (ne1 ? ne1 : 1);
+    const int64_t rows = (ne1 ? ne1 : 1) * (ne2 ? ne2 : 1), n = ne0 * rows;
+    const uint32_t n_dims = ne2 ? 3 : ne1 ? 2 : 1;
     float *x = malloc((size_t)n * sizeof *x);
     if (!x) return err_setf(err, UH_ENOMEM, "modelgen: out of memory for %s", name);
     for (int64_t i = 0; i < n; i++) x[i] = (float)(mean + std * rng_normal(r));
     int rc = -1;
-    const int64_t ne[2] = {ne0, ne1};
+    const int64_t ne[3] = {ne0, ne1, ne2};
     if (ne1 == 0 || type == QT_F32) {
-        rc = gguf_writer_add_tensor(w, name, QT_F32, ne1 ? 2 : 1, ne, x,
-                                    (uint64_t)n * sizeof(float));
+        rc = gguf_writer_add_tensor(w, name, QT_F32, n_dims, ne, x, (uint64_t)n * sizeof(float));
     } else {
-        size_t size = qtype_row_size((enum qtype)type, ne0) * (size_t)ne1;
+        size_t size = qtype_row_size((enum qtype)type, ne0) * (size_t)rows;
         void *q = size ? malloc(size) : NULL;
-        if (q && qt_quantize((enum qtype)type, x, q, ne1, ne0) == size)
-            rc = gguf_writer_add_tensor(w, name, (uint32_t)type, 2, ne, q, size);
+        if (q && qt_quantize((enum qtype)type, x, q, rows, ne0) == size)
+            rc = gguf_writer_add_tensor(w, name, (uint32_t)type, n_dims, ne, q, size);
         else
             err_setf(err, UH_EINVAL, "modelgen: cannot quantize %s (%lld x %lld) to %s", name,
-                     (long long)ne1, (long long)ne0, qtype_name(type));
+                     (long long)rows, (long long)ne0, qtype_name(type));
         free(q);
     }
     free(x);
@@ -215,6 +218,16 @@ int modelgen_check(const modelgen_opts *o, uh_err *err)
     if (o->n_embd % o->n_head || o->n_head % o->n_head_kv || (o->n_embd / o->n_head) % 2)
         return err_setf(err, UH_EINVAL, "modelgen: n_embd must split into an even head size, and "
                                         "n_head into n_head_kv groups");
+    if (o->n_expert < 0 || o->n_expert > ARCH_MAX_EXPERTS || o->n_ff_exp < 0)
+        return err_setf(err, UH_EINVAL, "modelgen: n_expert must be 0..%d, n_ff_exp >= 0",
+                        ARCH_MAX_EXPERTS);
+    if (o->n_expert > 0 && !a->n_expert_key)
+        return err_setf(err, UH_EINVAL, "modelgen: architecture %s has no experts", a->name);
+    if (o->n_expert == 0 && a->n_expert_key && a->tensors[AT_FFN_GATE].need == ARCH_ABSENT)
+        return err_setf(err, UH_EINVAL, "modelgen: architecture %s needs n_expert > 0", a->name);
+    if (o->n_expert > 0 && (o->n_expert_used < 1 || o->n_expert_used > o->n_expert))
+        return err_setf(err, UH_EINVAL, "modelgen: n_expert_used must be 1..n_expert (%d)",
+                        o->n_expert);
     if (o->n_vocab < MODELGEN_MIN_VOCAB && !o->vocab_from)
         return err_setf(err, UH_EINVAL, "modelgen: the synthetic vocabulary needs n_vocab >= %d",
                         MODELGEN_MIN_VOCAB);
@@ -251,7 +264,15 @@ int modelgen_write(const modelgen_opts *o, uh_err *err)
     SETU("context_length", o->n_ctx);
     SETU("embedding_length", o->n_embd);
     SETU("block_count", o->n_layer);
-    SETU("feed_forward_length", o->n_ff);
+    const arch_desc *a = arch_find(A, strlen(A));
+    const int n_ff_exp = o->n_expert > 0 ? (o->n_ff_exp ? o->n_ff_exp : o->n_ff) : 0;
+    const int ff_is_exp = o->n_expert > 0 && a->tensors[AT_FFN_GATE].need != ARCH_ABSENT;
+    SETU("feed_forward_length", ff_is_exp ? n_ff_exp : o->n_ff);
+    if (o->n_expert > 0) {
+        SETU(a->n_expert_key, o->n_expert);
+        SETU(a->n_expert_used_key, o->n_expert_used);
+        if (!ff_is_exp) SETU("expert_feed_forward_length", n_ff_exp);
+    }
     SETU("attention.head_count", o->n_head);
     SETU("attention.head_count_kv", o->n_head_kv);
     SETU("rope.dimension_count", hd);
@@ -270,14 +291,16 @@ int modelgen_write(const modelgen_opts *o, uh_err *err)
 
     /* Every role the architecture requires, in enum order within a layer (arch.h), drawn one
      * tensor at a time; optional roles are left out, except the untied head. */
-    const arch_desc *a = arch_find(A, strlen(A));
     const hparams hp = {.n_embd = o->n_embd,
                         .n_head = o->n_head,
                         .n_head_kv = o->n_head_kv,
                         .head_dim = hd,
                         .n_rot = hd,
                         .n_ff = o->n_ff,
-                        .n_vocab = n_vocab};
+                        .n_vocab = n_vocab,
+                        .n_expert = o->n_expert,
+                        .n_expert_used = o->n_expert_used,
+                        .n_ff_exp = n_ff_exp};
     for (int il = -1; il <= o->n_layer; il++) {
         /* -1: token_embd; n_layer: output_norm, then output */
         const int first = il < 0             ? AT_TOKEN_EMBD
@@ -286,7 +309,8 @@ int modelgen_write(const modelgen_opts *o, uh_err *err)
         const int last = il < 0 ? AT_TOKEN_EMBD + 1 : il == o->n_layer ? AT_OUTPUT + 1 : AT_COUNT;
         for (int t = first; t < last; t++) {
             const enum arch_tensor role = (enum arch_tensor)t;
-            const int want = a->tensors[t].need == ARCH_REQUIRED ||
+            const enum arch_need need = arch_role_need(a, role, o->n_expert);
+            const int want = need == ARCH_REQUIRED ||
                              (role == AT_OUTPUT && a->tensors[t].need != ARCH_ABSENT && !o->tied);
             if (!want || arch_tensor_name(a, role, il, name, sizeof name)) continue;
             int64_t ne[3];
@@ -294,7 +318,7 @@ int modelgen_write(const modelgen_opts *o, uh_err *err)
             model_role_shape(&hp, role, ne);
             role_init(role, ne[0], ne[1], &mean, &std);
             const int type = ne[1] ? weight_type(o, arch_tensor_role(role), il) : QT_F32;
-            if (add_weight(w, &r, name, type, ne[0], ne[1], mean, std, err)) goto out;
+            if (add_weight(w, &r, name, type, ne[0], ne[1], ne[2], mean, std, err)) goto out;
         }
     }
     rc = gguf_writer_write(w, o->out, 0, err);

@@ -13,6 +13,11 @@
 typedef struct {
     const char *arch; /* an entry of the architecture table (arch.c): "llama", "qwen2" */
     int n_embd, n_layer, n_head, n_head_kv, n_ff, n_vocab, n_ctx;
+    /* MoE: n_expert > 0 writes a router and 3-D expert tensors instead of the dense FFN (for an
+     * architecture with an expert count key), n_expert_used experts per token, each n_ff_exp
+     * wide (0: n_ff). llama stores that width as feed_forward_length; others as
+     * expert_feed_forward_length beside feed_forward_length = n_ff. */
+    int n_expert, n_expert_used, n_ff_exp;
     float rope_base, norm_eps;
     int tied;               /* no output.weight: the embedding doubles as the head */
     const char *type;       /* a tensor type name for every 2-D weight, or the mix "Q4_K_M" */
