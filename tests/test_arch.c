@@ -131,6 +131,27 @@ static int rewrite(const char *src, const char *dst, const char *drop, const cha
     return rc;
 }
 
+/* Rewrites src into dst with the UINT32 metadata key set to v (added if absent). */
+static int rewrite_u32(const char *src, const char *dst, const char *key, uint32_t v)
+{
+    gguf_file *f = NULL;
+    uh_err err = {0};
+    if (gguf_open(src, &f, &err)) return -1;
+    gguf_writer *w = gguf_writer_new();
+    int rc = w ? 0 : -1;
+    for (uint64_t i = 0; rc == 0 && i < gguf_n_kv(f); i++)
+        if (strcmp(gguf_kv_at(f, i)->key_z, key)) rc = gguf_writer_copy_kv(w, gguf_kv_at(f, i));
+    if (rc == 0) rc = gguf_writer_set_u32(w, key, v);
+    for (uint64_t i = 0; rc == 0 && i < gguf_n_tensors(f); i++) {
+        const gguf_tensor *t = gguf_tensor_at(f, i);
+        rc = gguf_writer_add_tensor(w, t->name, t->type, t->n_dims, t->ne, t->data, t->size);
+    }
+    if (rc == 0) rc = gguf_writer_write(w, dst, 0, &err);
+    gguf_writer_free(w);
+    gguf_close(f);
+    return rc;
+}
+
 static void expect_load(const char *path, const arch_desc *a, int code, const char *needle)
 {
     uh_model *m = NULL;
@@ -335,10 +356,9 @@ static void test_unimplemented_operations_are_refused(void)
     CHECK(arch_check(base, &err) == UH_OK && arch_check(arch_find("qwen2", 5), &err) == UH_OK);
 }
 
-/* The description expresses per-head q/k norms and a head size other than n_embd / n_head: a
- * test-only qwen3 entry run through the forward pass matches llama.cpp's logits of the shared
- * qwen3 fixture (the table itself gets qwen3 later). */
-static void test_qk_norm_description_matches_llama_cpp(void)
+/* The table's qwen3 entry (per-head q/k norms, a head size other than n_embd / n_head) run
+ * through the forward pass matches llama.cpp's logits of the shared qwen3 fixture. */
+static void test_qwen3_entry_matches_llama_cpp(void)
 {
     char path[512], truth_path[512];
     snprintf(path, sizeof path, "%s/arch/models/qwen3-s1-F32.gguf", t_testdata());
@@ -356,21 +376,71 @@ static void test_qk_norm_description_matches_llama_cpp(void)
     /* seqA of arch/manifest.json */
     const uh_token ids[16] = {1,   223, 909, 590, 75,  477, 835, 964,
                               917, 779, 489, 745, 568, 500, 719, 946};
-    arch_desc q3 = *arch_find("qwen2", 5);
-    q3.name = "qwen3";
-    q3.tensors[AT_ATTN_Q_BIAS].need = q3.tensors[AT_ATTN_K_BIAS].need = ARCH_ABSENT;
-    q3.tensors[AT_ATTN_V_BIAS].need = ARCH_ABSENT;
-    q3.tensors[AT_ATTN_Q_NORM] = (arch_tensor_desc){"blk.%d.attn_q_norm.weight", ARCH_REQUIRED};
-    q3.tensors[AT_ATTN_K_NORM] = (arch_tensor_desc){"blk.%d.attn_k_norm.weight", ARCH_REQUIRED};
     uh_err err = {0};
-    CHECKF(logits(path, &q3, ids, 16, got, 1024, &err) == 0, "%s", err.msg);
+    CHECKF(logits(path, NULL, ids, 16, got, 1024, &err) == 0, "%s", err.msg);
     const double d = rel_diff(truth, got, 16, 1024);
     printf("  qwen3 F32 vs llama.cpp: max rel diff %.2e\n", d);
     CHECKF(d < 1e-4, "%.3e", d);
     /* and without the norms it is far off: they were applied */
+    arch_desc q3 = *arch_find("qwen3", 5);
     q3.tensors[AT_ATTN_Q_NORM].need = q3.tensors[AT_ATTN_K_NORM].need = ARCH_ABSENT;
     CHECKF(logits(path, &q3, ids, 16, got, 1024, &err) == 0, "%s", err.msg);
     CHECK(rel_diff(truth, got, 16, 1024) > 0.1);
+}
+
+/* The head size comes from attention.key_length for every architecture; q and attn_output are
+ * n_head * head_dim wide and the KV cache holds head_dim per KV head. */
+static void test_head_size_from_key_length(void)
+{
+    static const char *const archs[] = {"llama", "qwen2", "qwen3"};
+    for (int i = 0; i < 3; i++) {
+        modelgen_opts o = modelgen_default_opts();
+        char file[64];
+        snprintf(file, sizeof file, "hd-%s.gguf", archs[i]);
+        o.arch = archs[i], o.n_layer = 2, o.n_embd = 128, o.n_ff = 256, o.n_head = 4;
+        o.n_head_kv = 2, o.head_dim = 48, o.n_vocab = N_VOCAB, o.type = "F32", o.seed = 3;
+        o.out = tmp_path(file);
+        uh_err err = {0};
+        CHECKF(modelgen_write(&o, &err) == 0, "%s: %s", archs[i], err.msg);
+        uh_model *m = NULL;
+        CHECKF(load(o.out, NULL, &m, &err) == 0, "%s: %s", archs[i], err.msg);
+        if (!m) continue;
+        uh_model_info info;
+        uh_model_get_info(m, &info);
+        CHECKF(info.head_dim == 48 && m->hp.n_rot == 48, "%s: head_dim %d", archs[i],
+               info.head_dim);
+        CHECK(m->layers[0].wq->ne[1] == 4 * 48 && m->layers[0].wo->ne[0] == 4 * 48);
+        uh_model_free(m);
+        static float out[N_TOK * N_VOCAB];
+        const uh_token ids[N_TOK] = {1, 5, 9, 300, 17, 2, 44, 100};
+        CHECKF(logits(o.out, NULL, ids, N_TOK, out, N_VOCAB, &err) == 0, "%s", err.msg);
+        int finite = 1;
+        for (int k = 0; k < N_TOK * N_VOCAB; k++) finite &= isfinite(out[k]) != 0;
+        CHECK(finite);
+    }
+}
+
+/* Head sizes the engine cannot use are refused with the key named: a value length other than
+ * the key length, 0, an odd or absurd size, or one that disagrees with the tensors. */
+static void test_bad_head_sizes_are_refused(void)
+{
+    const char *src = tmp_path("hd-qwen3.gguf"), *dst = tmp_path("hd-bad.gguf");
+    if (access(src, R_OK) != 0) test_head_size_from_key_length();
+    CHECK(rewrite_u32(src, dst, "qwen3.attention.value_length", 64) == 0);
+    expect_load(dst, NULL, UH_EUNSUPPORTED, "qwen3.attention.value_length 64");
+    CHECK(rewrite_u32(src, dst, "qwen3.attention.key_length", 0) == 0);
+    expect_load(dst, NULL, UH_EFORMAT, "qwen3.attention.key_length");
+    CHECK(rewrite_u32(src, dst, "qwen3.attention.key_length", 4096) == 0);
+    expect_load(dst, NULL, UH_EFORMAT, "qwen3.attention.key_length");
+    CHECK(rewrite_u32(src, dst, "qwen3.attention.key_length", 47) == 0);
+    expect_load(dst, NULL, UH_EFORMAT, "qwen3.attention.key_length");
+    /* key and value length agree with each other but not with the weights: the q shape says */
+    CHECK(rewrite_u32(src, dst, "qwen3.attention.key_length", 64) == 0);
+    CHECK(rewrite_u32(dst, tmp_path("hd-bad2.gguf"), "qwen3.attention.value_length", 64) == 0);
+    expect_load(tmp_path("hd-bad2.gguf"), NULL, UH_EFORMAT, "attn_q.weight has shape");
+    /* without key_length the heads must divide n_embd */
+    CHECK(rewrite_u32(gen("llama", "hd-llama3.gguf"), dst, "llama.attention.head_count", 3) == 0);
+    expect_load(dst, NULL, UH_EFORMAT, "not divisible by 3 heads");
 }
 
 int main(int argc, char **argv)
@@ -388,7 +458,9 @@ int main(int argc, char **argv)
     T_RUN(test_optional_bias_present_is_used);
     T_RUN(test_absent_roles_are_not_looked_up);
     T_RUN(test_unimplemented_operations_are_refused);
-    T_RUN(test_qk_norm_description_matches_llama_cpp);
+    T_RUN(test_qwen3_entry_matches_llama_cpp);
+    T_RUN(test_head_size_from_key_length);
+    T_RUN(test_bad_head_sizes_are_refused);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
     if (system(cmd) != 0) printf("  (could not remove %s)\n", g_dir);
