@@ -131,6 +131,27 @@ static int rewrite(const char *src, const char *dst, const char *drop, const cha
     return rc;
 }
 
+/* Rewrites src into dst with the UINT32 metadata key set to v (added if absent). */
+static int rewrite_u32(const char *src, const char *dst, const char *key, uint32_t v)
+{
+    gguf_file *f = NULL;
+    uh_err err = {0};
+    if (gguf_open(src, &f, &err)) return -1;
+    gguf_writer *w = gguf_writer_new();
+    int rc = w ? 0 : -1;
+    for (uint64_t i = 0; rc == 0 && i < gguf_n_kv(f); i++)
+        if (strcmp(gguf_kv_at(f, i)->key_z, key)) rc = gguf_writer_copy_kv(w, gguf_kv_at(f, i));
+    if (rc == 0) rc = gguf_writer_set_u32(w, key, v);
+    for (uint64_t i = 0; rc == 0 && i < gguf_n_tensors(f); i++) {
+        const gguf_tensor *t = gguf_tensor_at(f, i);
+        rc = gguf_writer_add_tensor(w, t->name, t->type, t->n_dims, t->ne, t->data, t->size);
+    }
+    if (rc == 0) rc = gguf_writer_write(w, dst, 0, &err);
+    gguf_writer_free(w);
+    gguf_close(f);
+    return rc;
+}
+
 static void expect_load(const char *path, const arch_desc *a, int code, const char *needle)
 {
     uh_model *m = NULL;
@@ -153,7 +174,8 @@ static void test_entries_name_llama_cpp_tensors(void)
     const char *files[][2] = {{"llama", "models/llama-s1-F32.gguf"},
                               {"llama", "models/llama-tied-F32.gguf"},
                               {"qwen2", "models/qwen2-s1-F32.gguf"},
-                              {"llama", "arch/models/llama-moe-s1-F32.gguf"}};
+                              {"llama", "arch/models/llama-moe-s1-F32.gguf"},
+                              {"qwen3moe", "arch/models/qwen3moe-s1-F32.gguf"}};
     char buf[128];
     const arch_desc *llama = arch_find("llama", 5), *qwen2 = arch_find("qwen2", 5);
     CHECK(llama && qwen2 && !strcmp(llama->name, "llama") && !strcmp(qwen2->name, "qwen2"));
@@ -337,10 +359,9 @@ static void test_unimplemented_operations_are_refused(void)
     CHECK(arch_check(base, &err) == UH_OK && arch_check(arch_find("qwen2", 5), &err) == UH_OK);
 }
 
-/* The description expresses per-head q/k norms and a head size other than n_embd / n_head: a
- * test-only qwen3 entry run through the forward pass matches llama.cpp's logits of the shared
- * qwen3 fixture (the table itself gets qwen3 later). */
-static void test_qk_norm_description_matches_llama_cpp(void)
+/* The table's qwen3 entry (per-head q/k norms, a head size other than n_embd / n_head) run
+ * through the forward pass matches llama.cpp's logits of the shared qwen3 fixture. */
+static void test_qwen3_entry_matches_llama_cpp(void)
 {
     char path[512], truth_path[512];
     snprintf(path, sizeof path, "%s/arch/models/qwen3-s1-F32.gguf", t_testdata());
@@ -358,21 +379,71 @@ static void test_qk_norm_description_matches_llama_cpp(void)
     /* seqA of arch/manifest.json */
     const uh_token ids[16] = {1,   223, 909, 590, 75,  477, 835, 964,
                               917, 779, 489, 745, 568, 500, 719, 946};
-    arch_desc q3 = *arch_find("qwen2", 5);
-    q3.name = "qwen3";
-    q3.tensors[AT_ATTN_Q_BIAS].need = q3.tensors[AT_ATTN_K_BIAS].need = ARCH_ABSENT;
-    q3.tensors[AT_ATTN_V_BIAS].need = ARCH_ABSENT;
-    q3.tensors[AT_ATTN_Q_NORM] = (arch_tensor_desc){"blk.%d.attn_q_norm.weight", ARCH_REQUIRED};
-    q3.tensors[AT_ATTN_K_NORM] = (arch_tensor_desc){"blk.%d.attn_k_norm.weight", ARCH_REQUIRED};
     uh_err err = {0};
-    CHECKF(logits(path, &q3, ids, 16, got, 1024, &err) == 0, "%s", err.msg);
+    CHECKF(logits(path, NULL, ids, 16, got, 1024, &err) == 0, "%s", err.msg);
     const double d = rel_diff(truth, got, 16, 1024);
     printf("  qwen3 F32 vs llama.cpp: max rel diff %.2e\n", d);
     CHECKF(d < 1e-4, "%.3e", d);
     /* and without the norms it is far off: they were applied */
+    arch_desc q3 = *arch_find("qwen3", 5);
     q3.tensors[AT_ATTN_Q_NORM].need = q3.tensors[AT_ATTN_K_NORM].need = ARCH_ABSENT;
     CHECKF(logits(path, &q3, ids, 16, got, 1024, &err) == 0, "%s", err.msg);
     CHECK(rel_diff(truth, got, 16, 1024) > 0.1);
+}
+
+/* The head size comes from attention.key_length for every architecture; q and attn_output are
+ * n_head * head_dim wide and the KV cache holds head_dim per KV head. */
+static void test_head_size_from_key_length(void)
+{
+    static const char *const archs[] = {"llama", "qwen2", "qwen3"};
+    for (int i = 0; i < 3; i++) {
+        modelgen_opts o = modelgen_default_opts();
+        char file[64];
+        snprintf(file, sizeof file, "hd-%s.gguf", archs[i]);
+        o.arch = archs[i], o.n_layer = 2, o.n_embd = 128, o.n_ff = 256, o.n_head = 4;
+        o.n_head_kv = 2, o.head_dim = 48, o.n_vocab = N_VOCAB, o.type = "F32", o.seed = 3;
+        o.out = tmp_path(file);
+        uh_err err = {0};
+        CHECKF(modelgen_write(&o, &err) == 0, "%s: %s", archs[i], err.msg);
+        uh_model *m = NULL;
+        CHECKF(load(o.out, NULL, &m, &err) == 0, "%s: %s", archs[i], err.msg);
+        if (!m) continue;
+        uh_model_info info;
+        uh_model_get_info(m, &info);
+        CHECKF(info.head_dim == 48 && m->hp.n_rot == 48, "%s: head_dim %d", archs[i],
+               info.head_dim);
+        CHECK(m->layers[0].wq->ne[1] == 4 * 48 && m->layers[0].wo->ne[0] == 4 * 48);
+        uh_model_free(m);
+        static float out[N_TOK * N_VOCAB];
+        const uh_token ids[N_TOK] = {1, 5, 9, 300, 17, 2, 44, 100};
+        CHECKF(logits(o.out, NULL, ids, N_TOK, out, N_VOCAB, &err) == 0, "%s", err.msg);
+        int finite = 1;
+        for (int k = 0; k < N_TOK * N_VOCAB; k++) finite &= isfinite(out[k]) != 0;
+        CHECK(finite);
+    }
+}
+
+/* Head sizes the engine cannot use are refused with the key named: a value length other than
+ * the key length, 0, an odd or absurd size, or one that disagrees with the tensors. */
+static void test_bad_head_sizes_are_refused(void)
+{
+    const char *src = tmp_path("hd-qwen3.gguf"), *dst = tmp_path("hd-bad.gguf");
+    if (access(src, R_OK) != 0) test_head_size_from_key_length();
+    CHECK(rewrite_u32(src, dst, "qwen3.attention.value_length", 64) == 0);
+    expect_load(dst, NULL, UH_EUNSUPPORTED, "qwen3.attention.value_length 64");
+    CHECK(rewrite_u32(src, dst, "qwen3.attention.key_length", 0) == 0);
+    expect_load(dst, NULL, UH_EFORMAT, "qwen3.attention.key_length");
+    CHECK(rewrite_u32(src, dst, "qwen3.attention.key_length", 4096) == 0);
+    expect_load(dst, NULL, UH_EFORMAT, "qwen3.attention.key_length");
+    CHECK(rewrite_u32(src, dst, "qwen3.attention.key_length", 47) == 0);
+    expect_load(dst, NULL, UH_EFORMAT, "qwen3.attention.key_length");
+    /* key and value length agree with each other but not with the weights: the q shape says */
+    CHECK(rewrite_u32(src, dst, "qwen3.attention.key_length", 64) == 0);
+    CHECK(rewrite_u32(dst, tmp_path("hd-bad2.gguf"), "qwen3.attention.value_length", 64) == 0);
+    expect_load(tmp_path("hd-bad2.gguf"), NULL, UH_EFORMAT, "attn_q.weight has shape");
+    /* without key_length the heads must divide n_embd */
+    CHECK(rewrite_u32(gen("llama", "hd-llama3.gguf"), dst, "llama.attention.head_count", 3) == 0);
+    expect_load(dst, NULL, UH_EFORMAT, "not divisible by 3 heads");
 }
 
 /* ---- mixture of experts ---- */
@@ -459,6 +530,13 @@ static void test_moe_counts_and_shapes_are_checked(void)
                 "tensor blk.0.ffn_down_exps.weight has shape [64, 512], expected [64, 128, 4]");
     CHECK(rewrite_moe(moe, dst, NULL, 0, NULL, "blk.1.ffn_gate_exps.weight", swapped, 3) == 0);
     expect_load(dst, NULL, UH_EFORMAT, "tensor blk.1.ffn_gate_exps.weight has shape [64, 4, 128]");
+    /* qwen3moe has no dense FFN: its expert width has its own key, and the count is needed */
+    const char *q3 = gen_moe("qwen3moe", "Q4_0", "q3moe.gguf");
+    CHECKF(load(q3, NULL, &m, &err) == 0, "%s", err.msg);
+    if (m) CHECK(m->hp.n_ff == 96 && m->hp.n_ff_exp == 64 && m->layers[0].q_norm);
+    uh_model_free(m);
+    CHECK(rewrite_moe(q3, dst, "qwen3moe.expert_count", 0, NULL, NULL, NULL, 0) == 0);
+    expect_load(dst, NULL, UH_EFORMAT, "qwen3moe.expert_count is 0; qwen3moe has only expert FFNs");
     /* the generator refuses the same mistakes */
     modelgen_opts o = modelgen_default_opts();
     o.out = dst;
@@ -582,13 +660,7 @@ static void test_moe_fixtures_match_llama_cpp(void)
         }
         CHECK(fread(truth, sizeof(float), 64 * 1024, tf) == 64 * 1024);
         fclose(tf);
-        uh_model *m = NULL;
         uh_err err = {0};
-        if (load(path, NULL, &m, &err) == UH_EUNSUPPORTED && strstr(err.msg, "qwen3moe")) {
-            printf("  (skipped %s: %s)\n", path, err.msg);
-            continue;
-        }
-        uh_model_free(m);
         for (int decode = 0; decode <= 1; decode++) {
             double kl, top1;
             CHECKF(run_logits(path, seq_b, 64, decode, 0, 2, got, 1024, &err) == 0, "%s", err.msg);
@@ -617,7 +689,9 @@ int main(int argc, char **argv)
     T_RUN(test_optional_bias_present_is_used);
     T_RUN(test_absent_roles_are_not_looked_up);
     T_RUN(test_unimplemented_operations_are_refused);
-    T_RUN(test_qk_norm_description_matches_llama_cpp);
+    T_RUN(test_qwen3_entry_matches_llama_cpp);
+    T_RUN(test_head_size_from_key_length);
+    T_RUN(test_bad_head_sizes_are_refused);
     T_RUN(test_moe_counts_and_shapes_are_checked);
     T_RUN(test_moe_batch_equals_decode);
     T_RUN(test_moe_fixtures_match_llama_cpp);

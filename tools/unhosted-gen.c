@@ -18,6 +18,7 @@ static void usage(FILE *f)
                "  --type F32|F16|BF16|Q8_0|Q4_0|Q4_1|Q5_0|Q5_1|Q2_K|Q3_K|Q4_K|\n"
                "                             Q5_K|Q6_K|IQ4_NL|IQ4_XS|Q4_K_M   (default Q8_0)\n"
                "  --n-embd N --n-layer N --n-head N --n-head-kv N --n-ff N --n-vocab N --n-ctx N\n"
+               "  --head-dim N (default n-embd / n-head)\n"
                "  --rope-base F --tied --seed S --vocab-from FILE.gguf\n"
                "  --n-expert N --n-expert-used K --n-ff-exp N   mixture of experts: N experts of\n"
                "                             width --n-ff-exp (default --n-ff), K per token\n");
@@ -57,6 +58,7 @@ int main(int argc, char **argv)
         INTOPT("--n-layer", n_layer)
         INTOPT("--n-head", n_head)
         INTOPT("--n-head-kv", n_head_kv)
+        INTOPT("--head-dim", head_dim)
         INTOPT("--n-ff", n_ff)
         INTOPT("--n-vocab", n_vocab)
         INTOPT("--n-ctx", n_ctx)

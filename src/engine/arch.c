@@ -78,6 +78,61 @@ static const arch_desc arch_table[] = {
         .act = ACT_SILU,
         .rope = ROPE_NEOX,
     },
+    /* Qwen3 (dense): qwen2 without the q/k/v biases, plus an RMS norm over each head of q and
+     * of k before RoPE. The head size comes from attention.key_length and need not be
+     * n_embd / n_head (Qwen3-0.6B: 16 heads of 128 over n_embd 1024). */
+    {
+        .name = "qwen3",
+        .tensors =
+            {
+                [AT_TOKEN_EMBD] = REQ("token_embd.weight"),
+                [AT_OUTPUT_NORM] = REQ("output_norm.weight"),
+                [AT_OUTPUT] = OPT("output.weight"),
+                [AT_ATTN_NORM] = REQ("blk.%d.attn_norm.weight"),
+                [AT_ATTN_Q] = REQ("blk.%d.attn_q.weight"),
+                [AT_ATTN_K] = REQ("blk.%d.attn_k.weight"),
+                [AT_ATTN_V] = REQ("blk.%d.attn_v.weight"),
+                [AT_ATTN_Q_NORM] = REQ("blk.%d.attn_q_norm.weight"),
+                [AT_ATTN_K_NORM] = REQ("blk.%d.attn_k_norm.weight"),
+                [AT_ATTN_OUT] = REQ("blk.%d.attn_output.weight"),
+                [AT_FFN_NORM] = REQ("blk.%d.ffn_norm.weight"),
+                [AT_FFN_GATE] = REQ("blk.%d.ffn_gate.weight"),
+                [AT_FFN_UP] = REQ("blk.%d.ffn_up.weight"),
+                [AT_FFN_DOWN] = REQ("blk.%d.ffn_down.weight"),
+            },
+        .norm = NORM_RMS,
+        .act = ACT_SILU,
+        .rope = ROPE_NEOX,
+    },
+    /* Qwen3-MoE (Qwen3-30B-A3B): qwen3's attention with an expert FFN in every layer, no
+     * dense one. feed_forward_length is written but unused: the expert width is
+     * expert_feed_forward_length. */
+    {
+        .name = "qwen3moe",
+        .tensors =
+            {
+                [AT_TOKEN_EMBD] = REQ("token_embd.weight"),
+                [AT_OUTPUT_NORM] = REQ("output_norm.weight"),
+                [AT_OUTPUT] = OPT("output.weight"),
+                [AT_ATTN_NORM] = REQ("blk.%d.attn_norm.weight"),
+                [AT_ATTN_Q] = REQ("blk.%d.attn_q.weight"),
+                [AT_ATTN_K] = REQ("blk.%d.attn_k.weight"),
+                [AT_ATTN_V] = REQ("blk.%d.attn_v.weight"),
+                [AT_ATTN_Q_NORM] = REQ("blk.%d.attn_q_norm.weight"),
+                [AT_ATTN_K_NORM] = REQ("blk.%d.attn_k_norm.weight"),
+                [AT_ATTN_OUT] = REQ("blk.%d.attn_output.weight"),
+                [AT_FFN_NORM] = REQ("blk.%d.ffn_norm.weight"),
+                [AT_FFN_GATE_INP] = REQ("blk.%d.ffn_gate_inp.weight"),
+                [AT_FFN_GATE_EXPS] = REQ("blk.%d.ffn_gate_exps.weight"),
+                [AT_FFN_UP_EXPS] = REQ("blk.%d.ffn_up_exps.weight"),
+                [AT_FFN_DOWN_EXPS] = REQ("blk.%d.ffn_down_exps.weight"),
+            },
+        .norm = NORM_RMS,
+        .act = ACT_SILU,
+        .rope = ROPE_NEOX,
+        .n_expert_key = "expert_count",
+        .n_expert_used_key = "expert_used_count",
+    },
 };
 
 #undef REQ

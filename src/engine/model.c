@@ -65,24 +65,40 @@ static int read_hparams(const gguf_file *f, const arch_desc *a, hparams *hp, uh_
         (rc = get_int(f, arch, "attention.head_count_kv", hp->n_head, &hp->n_head_kv, err)) ||
         (rc = get_int(f, arch, "context_length", 2048, &hp->n_ctx_train, err)))
         return rc;
-    if (hp->n_embd % hp->n_head != 0)
-        return err_setf(err, UH_EFORMAT, "model: embedding_length %d not divisible by %d heads",
-                        hp->n_embd, hp->n_head);
     if (hp->n_head % hp->n_head_kv != 0)
         return err_setf(err, UH_EFORMAT, "model: head_count %d not a multiple of head_count_kv %d",
                         hp->n_head, hp->n_head_kv);
-    if ((rc = get_int(f, arch, "attention.key_length", hp->n_embd / hp->n_head, &hp->head_dim,
-                      err)))
-        return rc;
+    /* The head size: attention.key_length when the file has it (qwen3, gemma: q and
+     * attn_output are then n_head * head_dim wide, not n_embd), else n_embd / n_head. The
+     * engine keeps K and V in one cell layout, so value_length must equal it. */
+    char kl_key[160], vl_key[160];
+    snprintf(kl_key, sizeof kl_key, "%s.attention.key_length", arch);
+    snprintf(vl_key, sizeof vl_key, "%s.attention.value_length", arch);
+    if ((rc = get_int(f, arch, "attention.key_length", 0, &hp->head_dim, err))) return rc;
+    if (hp->head_dim == 0) {
+        if (hp->n_embd % hp->n_head != 0)
+            return err_setf(err, UH_EFORMAT,
+                            "model: embedding_length %d not divisible by %d heads, and no %s",
+                            hp->n_embd, hp->n_head, kl_key);
+        hp->head_dim = hp->n_embd / hp->n_head;
+    }
+    if (hp->head_dim % 2 != 0 || hp->head_dim > MODEL_MAX_HEAD_DIM)
+        return err_setf(err, UH_EFORMAT, "model: %s %d: head size must be even and at most %d",
+                        kl_key, hp->head_dim, MODEL_MAX_HEAD_DIM);
     int v_len;
     if ((rc = get_int(f, arch, "attention.value_length", hp->head_dim, &v_len, err))) return rc;
     if (v_len != hp->head_dim)
         return err_setf(err, UH_EUNSUPPORTED,
-                        "model: key_length %d != value_length %d is not supported yet",
-                        hp->head_dim, v_len);
+                        "model: %s %d != %s %d: different key and value head sizes are not "
+                        "supported",
+                        kl_key, hp->head_dim, vl_key, v_len);
+    if ((int64_t)hp->n_head * hp->head_dim > (1 << 20))
+        return err_setf(err, UH_EFORMAT, "model: %d heads of %d (%s) are too wide", hp->n_head,
+                        hp->head_dim, kl_key);
     if ((rc = get_int(f, arch, "rope.dimension_count", hp->head_dim, &hp->n_rot, err))) return rc;
     if (hp->n_rot > hp->head_dim || hp->n_rot % 2 != 0)
-        return err_setf(err, UH_EFORMAT, "model: rope.dimension_count %d invalid for head size %d",
+        return err_setf(err, UH_EFORMAT,
+                        "model: %s.rope.dimension_count %d invalid for head size %d", arch,
                         hp->n_rot, hp->head_dim);
     if ((rc = get_float(f, arch, "attention.layer_norm_rms_epsilon", 1e-5f, &hp->norm_eps, err)) ||
         (rc = get_float(f, arch, "rope.freq_base", 10000.0f, &hp->rope_base, err)))
@@ -292,8 +308,8 @@ static int bind(const gguf_file *f, const char *name, const int64_t want[3], int
                         "model: tensor %s data is not 4-byte aligned (file alignment %u)", name,
                         gguf_alignment(f));
     if (want_dims == 1 && t->type != QT_F32)
-        return err_setf(err, UH_EUNSUPPORTED, "model: 1-D tensor %s has type %s; expected F32", name,
-                        qtype_name((int)t->type));
+        return err_setf(err, UH_EUNSUPPORTED, "model: 1-D tensor %s has type %s; expected F32",
+                        name, qtype_name((int)t->type));
     if (want_dims > 1 && (!qtype_is_valid((int)t->type) || !qtype_traits[t->type].vec_dot))
         return err_setf(err, UH_EUNSUPPORTED, "model: tensor %s has type %s, which has no kernels",
                         name, qtype_name((int)t->type));

@@ -18,13 +18,16 @@
 #include "text/vocab.h"
 #include "unhosted.h"
 
+/* The largest head size (attention.key_length) the loader accepts: real models use 64..256. */
+#define MODEL_MAX_HEAD_DIM 1024
+
 typedef struct {
     int n_vocab;
     int n_embd;
     int n_layer;
     int n_head;
     int n_head_kv;
-    int head_dim;     /* per head, for q and k and v */
+    int head_dim;     /* per head, for q, k and v: attention.key_length, or n_embd / n_head */
     int n_rot;        /* rotated dims per head (<= head_dim) */
     int n_ff;
     int n_ctx_train;

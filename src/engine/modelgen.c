@@ -215,9 +215,14 @@ int modelgen_check(const modelgen_opts *o, uh_err *err)
     if (o->n_embd <= 0 || o->n_layer <= 0 || o->n_head <= 0 || o->n_head_kv <= 0 ||
         o->n_ff <= 0 || o->n_ctx <= 0)
         return err_setf(err, UH_EINVAL, "modelgen: sizes must be positive");
-    if (o->n_embd % o->n_head || o->n_head % o->n_head_kv || (o->n_embd / o->n_head) % 2)
-        return err_setf(err, UH_EINVAL, "modelgen: n_embd must split into an even head size, and "
-                                        "n_head into n_head_kv groups");
+    if (o->head_dim < 0 || o->head_dim % 2 || o->head_dim > MODEL_MAX_HEAD_DIM)
+        return err_setf(err, UH_EINVAL, "modelgen: head_dim must be 0 or even, at most %d",
+                        MODEL_MAX_HEAD_DIM);
+    if ((!o->head_dim && (o->n_embd % o->n_head || (o->n_embd / o->n_head) % 2)) ||
+        o->n_head % o->n_head_kv)
+        return err_setf(err, UH_EINVAL,
+                        "modelgen: n_embd must split into an even head size (or "
+                        "head_dim be given), and n_head into n_head_kv groups");
     if (o->n_expert < 0 || o->n_expert > ARCH_MAX_EXPERTS || o->n_ff_exp < 0)
         return err_setf(err, UH_EINVAL, "modelgen: n_expert must be 0..%d, n_ff_exp >= 0",
                         ARCH_MAX_EXPERTS);
@@ -252,7 +257,7 @@ int modelgen_write(const modelgen_opts *o, uh_err *err)
     char key[128], name[96];
     const char *A = o->arch;
     int n_vocab = o->n_vocab;
-    const int hd = o->n_embd / o->n_head;
+    const int hd = o->head_dim ? o->head_dim : o->n_embd / o->n_head;
     rng_state r;
     rng_seed(&r, o->seed);
 
@@ -276,6 +281,10 @@ int modelgen_write(const modelgen_opts *o, uh_err *err)
     SETU("attention.head_count", o->n_head);
     SETU("attention.head_count_kv", o->n_head_kv);
     SETU("rope.dimension_count", hd);
+    if (o->head_dim) {
+        SETU("attention.key_length", hd);
+        SETU("attention.value_length", hd);
+    }
     SETF("rope.freq_base", o->rope_base);
     SETF("attention.layer_norm_rms_epsilon", o->norm_eps);
     if (o->vocab_from) {

@@ -11,16 +11,17 @@
 #define MODELGEN_MIN_VOCAB 300 /* specials + 256 byte tokens + a few pieces */
 
 typedef struct {
-    const char *arch; /* an entry of the architecture table (arch.c): "llama", "qwen2" */
+    const char *arch; /* an entry of the architecture table (arch.c): "llama", "qwen2", "qwen3" */
     int n_embd, n_layer, n_head, n_head_kv, n_ff, n_vocab, n_ctx;
     /* MoE: n_expert > 0 writes a router and 3-D expert tensors instead of the dense FFN (for an
      * architecture with an expert count key), n_expert_used experts per token, each n_ff_exp
      * wide (0: n_ff). llama stores that width as feed_forward_length; others as
      * expert_feed_forward_length beside feed_forward_length = n_ff. */
     int n_expert, n_expert_used, n_ff_exp;
+    int head_dim; /* 0: n_embd / n_head; else written as attention.key_length / value_length */
     float rope_base, norm_eps;
-    int tied;               /* no output.weight: the embedding doubles as the head */
-    const char *type;       /* a tensor type name for every 2-D weight, or the mix "Q4_K_M" */
+    int tied;         /* no output.weight: the embedding doubles as the head */
+    const char *type; /* a tensor type name for every 2-D weight, or the mix "Q4_K_M" */
     uint64_t seed;
     const char *vocab_from; /* copy tokenizer.* from this GGUF instead of the synthetic vocab */
     const char *out;        /* path to write */
