@@ -203,14 +203,27 @@ static double bw_measure(tp_pool *pool, bw_job *j)
 
 /* ---- model facts ---- */
 
+/* Whether t is one of the 3-D expert tensors of a MoE model. */
+static int is_expert_tensor(const uh_model *m, const gguf_tensor *t)
+{
+    for (int il = 0; m->hp.n_expert > 0 && il < m->hp.n_layer; il++) {
+        const layer_weights *l = &m->layers[il];
+        if (t == l->gate_exps || t == l->up_exps || t == l->down_exps) return 1;
+    }
+    return 0;
+}
+
 /* Bytes read from the weights to decode one token: every tensor once, except the embedding
- * table, of which one row is read (unless it doubles as the output head). */
+ * table, of which one row is read (unless it doubles as the output head), and the expert
+ * tensors of a MoE model, of which only the n_expert_used chosen experts' slices are read. */
 static double bytes_per_token(const uh_model *m)
 {
     double total = 0;
     for (uint64_t i = 0; i < gguf_n_tensors(m->file); i++) {
         const gguf_tensor *t = gguf_tensor_at(m->file, i);
-        if (t == m->tok_embd && m->output != m->tok_embd)
+        if (is_expert_tensor(m, t))
+            total += (double)t->size * m->hp.n_expert_used / m->hp.n_expert;
+        else if (t == m->tok_embd && m->output != m->tok_embd)
             total += (double)t->size / (double)t->ne[1];
         else
             total += (double)t->size;
