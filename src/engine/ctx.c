@@ -181,6 +181,7 @@ int uh_kv_seq_len(const uh_ctx *c, int seq)
 #define MM_TILE_R QT_DOT_ROWS /* weight rows per tile */
 #define MM_TILE_T QT_TILE_TOKENS /* tokens per tile */
 #define MM_CHUNKS_PER_THREAD 16
+#define MM_INLINE_MACS 65536 /* products up to this size run on the calling thread */
 
 typedef struct {
     uh_ctx *c;
@@ -262,22 +263,22 @@ static void mm_rows_exact(const mm_job *j, int r0, int r1, float *wrow)
     }
 }
 
-/* Several products that share one input, handed out as one job: chunks of rows are claimed
- * from one counter across all the matrices, so the threads meet once instead of once per
- * matrix. With glu, the two matrices are a gate and an up projection of the same shape: a chunk
- * covers the same rows of both, and its owner applies y0 = act(y0) * y1 to them at once. */
-#define MM_MAX 3
+/* Several products handed out as one job: chunks of rows are claimed from one counter across
+ * all the matrices, so the threads meet once instead of once per matrix. With glu, each listed
+ * matrix is a gate paired with an up projection of the same shape (up[i]): a chunk covers the
+ * same rows of both, and its owner applies gate = act(gate) * up to them at once. */
+#define MM_MAX 3 /* products of one input (ctx_matmul_n) */
 
 typedef struct {
-    mm_job j[MM_MAX];
+    mm_job j[CTX_MAX_SETS];  /* the products; with glu, the gates */
+    mm_job up[CTX_MAX_SETS]; /* with glu: the up projection paired with j[i] */
     int n, glu;
-    int first[MM_MAX + 1]; /* first chunk id of each matrix; first[n] = the total */
-    atomic_int next;       /* next unclaimed chunk id */
+    int first[CTX_MAX_SETS + 1]; /* first chunk id of each matrix; first[n] = the total */
+    atomic_int next;             /* next unclaimed chunk id */
 } mm_multi;
 
-static void glu_rows(const mm_multi *mm, int r0, int r1)
+static void glu_rows(const mm_job *g, const mm_job *u, int r0, int r1)
 {
-    const mm_job *g = &mm->j[0], *u = &mm->j[1];
     const attn_kernels *ak = attn_kernels_get();
     for (int t = 0; t < g->n_tok; t++)
         ak->silu_mul(g->y + (size_t)t * g->m + r0, u->y + (size_t)t * u->m + r0, r1 - r0);
@@ -297,10 +298,11 @@ static void mm_worker(void *arg, int ith, int nth)
         const int r0 = (id - mm->first[i]) * j->chunk;
         const int r1 = r0 + j->chunk < j->m ? r0 + j->chunk : j->m;
         for (int g = 0; g <= mm->glu; g++) {
-            if (j[g].c->p.exact) mm_rows_exact(&j[g], r0, r1, wrow);
-            else mm_rows(&j[g], r0, r1);
+            const mm_job *jg = g ? &mm->up[i] : j;
+            if (jg->c->p.exact) mm_rows_exact(jg, r0, r1, wrow);
+            else mm_rows(jg, r0, r1);
         }
-        if (mm->glu) glu_rows(mm, r0, r1);
+        if (mm->glu) glu_rows(j, &mm->up[i], r0, r1);
     }
 }
 
@@ -353,15 +355,43 @@ static int mm_same_input(const mm_job *a, const mm_job *b)
     return a->tr->vec_dot_type == b->tr->vec_dot_type;
 }
 
-static void mm_prepare_input(uh_ctx *c, mm_job *j)
+/* Converts j's input into buf where its products need another format; returns the bytes used. */
+static size_t mm_prepare_input(uh_ctx *c, mm_job *j, uint8_t *buf)
 {
     const enum qtype vt = j->tr->vec_dot_type;
-    if (!j->packed && (c->p.exact || vt == QT_F32)) return; /* reads the floats */
+    if (!j->packed && (c->p.exact || vt == QT_F32)) return 0; /* reads the floats */
     j->x_row = j->packed ? j->tr->packed->act_row_bytes(j->k) : qtype_row_size(vt, j->k);
-    j->xq = c->act_q;
+    j->xq = buf;
     /* a single row is quicker to convert here than to hand out */
     if (j->n_tok == 1) mm_quantize_worker(j, 0, 1);
     else tp_run(c->pool, mm_quantize_worker, j);
+    return (size_t)j->n_tok * j->x_row;
+}
+
+/* Hands out mm's n listed products (inputs ready). Products too small to be worth waking the
+ * threads for run on the caller's; every element is computed by the same code either way. */
+static void mm_run(uh_ctx *c, mm_multi *mm)
+{
+    int any_packed = 0;
+    double macs = 0;
+    for (int i = 0; i < mm->n; i++) {
+        any_packed |= mm->j[i].packed != NULL || (mm->glu && mm->up[i].packed != NULL);
+        macs += (double)mm->j[i].m * mm->j[i].k * mm->j[i].n_tok * (mm->glu ? 2 : 1);
+    }
+    const int unit = any_packed ? QT_PACK_ROWS : MM_TILE_R;
+    const int nth = tp_n_threads(c->pool);
+    mm->first[0] = 0;
+    for (int i = 0; i < mm->n; i++) {
+        mm_job *j = &mm->j[i];
+        int chunk = j->m / (nth * MM_CHUNKS_PER_THREAD);
+        chunk = (chunk + unit - 1) / unit * unit;
+        j->chunk = chunk < unit ? unit : chunk;
+        if (mm->glu) mm->up[i].chunk = j->chunk;
+        mm->first[i + 1] = mm->first[i] + (j->m + j->chunk - 1) / j->chunk;
+    }
+    atomic_init(&mm->next, 0);
+    if (macs <= MM_INLINE_MACS) mm_worker(mm, 0, 1);
+    else tp_run(c->pool, mm_worker, mm);
 }
 
 void ctx_matmul_n(uh_ctx *c, int n, const gguf_tensor *const *w, const float *x, int n_tok,
@@ -369,44 +399,67 @@ void ctx_matmul_n(uh_ctx *c, int n, const gguf_tensor *const *w, const float *x,
 {
     /* SiLU is the only gated activation with a kernel (arch_check refuses the others) */
     const int glu = glu_act != 0;
-    mm_multi mm = {.n = n, .glu = glu};
     if (n < 1 || n > MM_MAX || (glu && (n != 2 || glu_act != ACT_SILU))) return;
-    for (int i = 0; i < n; i++) mm_job_init(&mm.j[i], c, w[i], x, n_tok, y[i]);
+    mm_job jobs[MM_MAX];
+    for (int i = 0; i < n; i++) mm_job_init(&jobs[i], c, w[i], x, n_tok, y[i]);
     /* one input conversion when every matrix reads the same format; otherwise one job each */
     for (int i = 1; i < n; i++) {
-        if (!mm_same_input(&mm.j[0], &mm.j[i]) || (glu && w[i]->ne[1] != w[0]->ne[1])) {
+        if (!mm_same_input(&jobs[0], &jobs[i]) || (glu && w[i]->ne[1] != w[0]->ne[1])) {
             if (glu) {
                 ctx_matmul(c, w[0], x, n_tok, y[0]);
                 ctx_matmul(c, w[1], x, n_tok, y[1]);
-                glu_rows(&mm, 0, mm.j[0].m);
+                glu_rows(&jobs[0], &jobs[1], 0, jobs[0].m);
             } else {
                 for (int k = 0; k < n; k++) ctx_matmul(c, w[k], x, n_tok, y[k]);
             }
             return;
         }
     }
-    mm_prepare_input(c, &mm.j[0]);
-    int any_packed = 0;
+    mm_prepare_input(c, &jobs[0], c->act_q);
+    for (int i = 1; i < n; i++) {
+        jobs[i].xq = jobs[0].xq;
+        jobs[i].x_row = jobs[0].x_row;
+    }
+    mm_multi mm = {.glu = glu, .n = glu ? 1 : n};
+    for (int i = 0; i < mm.n; i++) mm.j[i] = jobs[i];
+    if (glu) mm.up[0] = jobs[1];
+    mm_run(c, &mm);
+}
+
+void ctx_matmul_sets(uh_ctx *c, int n, const gguf_tensor *const *w, const gguf_tensor *const *w_up,
+                     const float *const *x, const int *n_tok, float *const *y,
+                     float *const *y_up, enum arch_act glu_act)
+{
+    const int glu = glu_act != 0;
+    if (n < 1 || n > CTX_MAX_SETS || (glu && glu_act != ACT_SILU)) return;
+    mm_multi mm = {.glu = glu, .n = n};
+    size_t used = 0;
+    int fits = 1;
     for (int i = 0; i < n; i++) {
-        mm.j[i].xq = mm.j[0].xq;
-        mm.j[i].x_row = mm.j[0].x_row;
-        any_packed |= mm.j[i].packed != NULL;
+        mm_job_init(&mm.j[i], c, w[i], x[i], n_tok[i], y[i]);
+        if (glu) mm_job_init(&mm.up[i], c, w_up[i], x[i], n_tok[i], y_up[i]);
+        fits &= !glu || (mm_same_input(&mm.j[i], &mm.up[i]) && w_up[i]->ne[1] == w[i]->ne[1]);
+        used += (size_t)n_tok[i];
     }
-    const int unit = any_packed ? QT_PACK_ROWS : MM_TILE_R;
-    const int nth = tp_n_threads(c->pool);
-    mm.first[0] = 0;
-    const int n_list = glu ? 1 : n;
-    for (int i = 0; i < n_list; i++) {
-        mm_job *j = &mm.j[i];
-        int chunk = j->m / (nth * MM_CHUNKS_PER_THREAD);
-        chunk = (chunk + unit - 1) / unit * unit;
-        j->chunk = chunk < unit ? unit : chunk;
-        if (glu) mm.j[1].chunk = j->chunk;
-        mm.first[i + 1] = mm.first[i] + (j->m + j->chunk - 1) / j->chunk;
+    if (!fits || used > (size_t)c->p.n_batch_max) {
+        for (int i = 0; i < n; i++) {
+            const gguf_tensor *wi[2] = {w[i], glu ? w_up[i] : NULL};
+            float *const yi[2] = {y[i], glu ? y_up[i] : NULL};
+            ctx_matmul_n(c, glu ? 2 : 1, wi, x[i], n_tok[i], yi, glu_act);
+        }
+        return;
     }
-    mm.n = n_list;
-    atomic_init(&mm.next, 0);
-    tp_run(c->pool, mm_worker, &mm);
+    /* the inputs side by side in the activation scratch: at most n_batch_max rows, each no
+     * wider than a row of the widest input */
+    used = 0;
+    for (int i = 0; i < n; i++) {
+        used += mm_prepare_input(c, &mm.j[i], (uint8_t *)c->act_q + used);
+        if (glu) {
+            mm.up[i].xq = mm.j[i].xq;
+            mm.up[i].x_row = mm.j[i].x_row;
+        }
+    }
+    mm_run(c, &mm);
 }
 
 void ctx_matmul(uh_ctx *c, const gguf_tensor *w, const float *x, int n_tok, float *y)

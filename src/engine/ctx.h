@@ -86,6 +86,16 @@ void ctx_matmul(uh_ctx *c, const gguf_tensor *w, const float *x, int n_tok, floa
 void ctx_matmul_n(uh_ctx *c, int n, const gguf_tensor *const *w, const float *x, int n_tok,
                   float *const *y, enum arch_act glu_act);
 
+/* Up to CTX_MAX_SETS products with inputs of their own, in one hand-out to the threads: set i
+ * is y[i] = w[i] x[i] over n_tok[i] rows of x[i]; with glu_act ACT_SILU also y_up[i] =
+ * w_up[i] x[i] (same shape as w[i]) and y[i] becomes silu(w[i] x[i]) * y_up[i]. (MoE: the
+ * chosen experts of a batch at once.) Each output is computed exactly as by ctx_matmul_n; when
+ * the rows of all sets together exceed n_batch_max, the sets run one after another. */
+#define CTX_MAX_SETS 16
+void ctx_matmul_sets(uh_ctx *c, int n, const gguf_tensor *const *w, const gguf_tensor *const *w_up,
+                     const float *const *x, const int *n_tok, float *const *y,
+                     float *const *y_up, enum arch_act glu_act);
+
 /* Sum of x[i]^2 in double, in 8 independent lanes (a single running sum is a chain of dependent
  * adds): the RMS norms of forward.c and embed.c, which must agree, both use it. */
 static inline double ctx_sum_squares(const float *x, int n)

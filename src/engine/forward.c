@@ -317,19 +317,38 @@ static void moe_ffn(uh_ctx *c, const layer_weights *l, int n)
         c->moe_row[i] = row;
         c->moe_tok[row] = i / k;
     }
-    for (int e = 0; e < ne; e++) {
-        const int r0 = count[e], cnt = count[e + 1] - r0;
-        if (cnt == 0) continue; /* its weights are not read */
-        for (int r = 0; r < cnt; r++)
-            memcpy(c->moe_x + (size_t)r * d, c->h + (size_t)c->moe_tok[r0 + r] * d,
-                   (size_t)d * sizeof(float));
-        const gguf_tensor gate = model_expert_slice(l->gate_exps, e);
-        const gguf_tensor up = model_expert_slice(l->up_exps, e);
-        const gguf_tensor down = model_expert_slice(l->down_exps, e);
-        const gguf_tensor *gate_up[2] = {&gate, &up};
-        float *const gate_up_out[2] = {c->gate, c->up};
-        ctx_matmul_n(c, 2, gate_up, c->moe_x, cnt, gate_up_out, m->act);
-        ctx_matmul(c, &down, c->gate, cnt, c->moe_y + (size_t)r0 * d);
+    /* the chosen experts in groups of up to CTX_MAX_SETS whose rows fit the batch scratch,
+     * each group one hand-out to the threads (a decoded token: all its experts at once) */
+    const int ff = hp->n_ff_exp;
+    for (int e0 = 0; e0 < ne;) {
+        gguf_tensor gate[CTX_MAX_SETS], up[CTX_MAX_SETS], down[CTX_MAX_SETS];
+        const gguf_tensor *wg[CTX_MAX_SETS], *wu[CTX_MAX_SETS], *wd[CTX_MAX_SETS];
+        const float *xs[CTX_MAX_SETS], *hs[CTX_MAX_SETS];
+        float *gs[CTX_MAX_SETS], *us[CTX_MAX_SETS], *ys[CTX_MAX_SETS];
+        int cnt[CTX_MAX_SETS], n_set = 0, rows = 0, e = e0;
+        for (; e < ne && n_set < CTX_MAX_SETS; e++) {
+            const int r0 = count[e], nr = count[e + 1] - r0;
+            if (nr == 0) continue; /* its weights are not read */
+            if (rows + nr > c->p.n_batch_max) break;
+            for (int r = 0; r < nr; r++)
+                memcpy(c->moe_x + (size_t)(rows + r) * d, c->h + (size_t)c->moe_tok[r0 + r] * d,
+                       (size_t)d * sizeof(float));
+            gate[n_set] = model_expert_slice(l->gate_exps, e);
+            up[n_set] = model_expert_slice(l->up_exps, e);
+            down[n_set] = model_expert_slice(l->down_exps, e);
+            wg[n_set] = &gate[n_set], wu[n_set] = &up[n_set], wd[n_set] = &down[n_set];
+            xs[n_set] = c->moe_x + (size_t)rows * d;
+            gs[n_set] = c->gate + (size_t)rows * ff;
+            us[n_set] = c->up + (size_t)rows * ff;
+            hs[n_set] = gs[n_set];
+            ys[n_set] = c->moe_y + (size_t)r0 * d;
+            cnt[n_set++] = nr;
+            rows += nr;
+        }
+        e0 = e;
+        if (n_set == 0) continue;
+        ctx_matmul_sets(c, n_set, wg, wu, xs, cnt, gs, us, m->act);
+        ctx_matmul_sets(c, n_set, wd, NULL, hs, cnt, ys, NULL, ACT_NONE);
     }
     for (int t = 0; t < n; t++) {
         float *o = c->h + (size_t)t * d;
