@@ -368,9 +368,10 @@ static size_t mm_prepare_input(uh_ctx *c, mm_job *j, uint8_t *buf)
     return (size_t)j->n_tok * j->x_row;
 }
 
-/* Hands out mm's n listed products (inputs ready). Products too small to be worth waking the
- * threads for run on the caller's; every element is computed by the same code either way. */
-static void mm_run(uh_ctx *c, mm_multi *mm)
+/* Hands out mm's n listed products (inputs ready). With may_inline, products too small to be
+ * worth waking the threads for run on the caller's; every element is computed by the same code
+ * either way. */
+static void mm_run(uh_ctx *c, mm_multi *mm, int may_inline)
 {
     int any_packed = 0;
     double macs = 0;
@@ -390,7 +391,7 @@ static void mm_run(uh_ctx *c, mm_multi *mm)
         mm->first[i + 1] = mm->first[i] + (j->m + j->chunk - 1) / j->chunk;
     }
     atomic_init(&mm->next, 0);
-    if (macs <= MM_INLINE_MACS) mm_worker(mm, 0, 1);
+    if (may_inline && macs <= MM_INLINE_MACS) mm_worker(mm, 0, 1);
     else tp_run(c->pool, mm_worker, mm);
 }
 
@@ -423,7 +424,7 @@ void ctx_matmul_n(uh_ctx *c, int n, const gguf_tensor *const *w, const float *x,
     mm_multi mm = {.glu = glu, .n = glu ? 1 : n};
     for (int i = 0; i < mm.n; i++) mm.j[i] = jobs[i];
     if (glu) mm.up[0] = jobs[1];
-    mm_run(c, &mm);
+    mm_run(c, &mm, 0);
 }
 
 void ctx_matmul_sets(uh_ctx *c, int n, const gguf_tensor *const *w, const gguf_tensor *const *w_up,
@@ -459,7 +460,7 @@ void ctx_matmul_sets(uh_ctx *c, int n, const gguf_tensor *const *w, const gguf_t
             mm.up[i].x_row = mm.j[i].x_row;
         }
     }
-    mm_run(c, &mm);
+    mm_run(c, &mm, 1);
 }
 
 void ctx_matmul(uh_ctx *c, const gguf_tensor *w, const float *x, int n_tok, float *y)

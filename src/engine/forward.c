@@ -304,7 +304,8 @@ static void moe_ffn(uh_ctx *c, const layer_weights *l, int n)
     const uh_model *m = c->model;
     const hparams *hp = &m->hp;
     const int ne = hp->n_expert, k = hp->n_expert_used, d = hp->n_embd;
-    ctx_matmul(c, l->gate_inp, c->h, n, c->moe_logits);
+    const float *h = c->h;
+    ctx_matmul_sets(c, 1, &l->gate_inp, NULL, &h, &n, &c->moe_logits, NULL, ACT_NONE);
     moe_route(c, n);
 
     int count[ARCH_MAX_EXPERTS + 1] = {0}; /* then: the first sorted row of each expert */
