@@ -551,7 +551,9 @@ static void test_moe_counts_and_shapes_are_checked(void)
 }
 
 /* Logits of ids at every position: one batch (decode 0) or one token per eval (decode 1), with
- * n_threads threads, exact (float activations) or with the kernel set's products. */
+ * n_threads threads, exact (float activations) or with the kernel set's products. decode 2: one
+ * batch in a context whose batch scratch holds just the n tokens, so the experts' rows (n times
+ * the used count) do not fit it at once. */
 static int run_logits(const char *path, const uh_token *ids, int n, int decode, int exact,
                       int n_threads, float *out, int n_vocab, uh_err *err)
 {
@@ -563,6 +565,7 @@ static int run_logits(const char *path, const uh_token *ids, int n, int decode, 
     cp.exact = exact;
     cp.n_threads = n_threads;
     cp.n_ctx = 128;
+    if (decode == 2) cp.n_batch_max = n, decode = 0;
     rc = uh_ctx_new(m, &cp, &c, err);
     int32_t pos[128];
     int8_t want[128];
@@ -602,8 +605,9 @@ static void kl_top1(const float *a, const float *b, int rows, int n, double *kl,
     }
 }
 
-/* Both batches and token-by-token decoding give two tokens grouped by expert the same numbers:
- * a generated Q8_0 MoE model (packed kernels where the set has them) on 1 and 3 threads. And
+/* A batch, token-by-token decoding and a batch whose expert rows overflow the scratch (run in
+ * several hand-outs) give the same numbers: a generated Q8_0 MoE model (packed kernels where the
+ * set has them) on 1, 2 and 3 threads. And
  * the kernels' products stay close to the exact path, so expert slices are the right bytes. */
 static void test_moe_batch_equals_decode(void)
 {
@@ -612,6 +616,8 @@ static void test_moe_batch_equals_decode(void)
     uh_err err = {0};
     CHECKF(run_logits(moe, k_ids, N_TOK, 0, 0, 3, batch, N_VOCAB, &err) == 0, "%s", err.msg);
     CHECKF(run_logits(moe, k_ids, N_TOK, 1, 0, 1, dec, N_VOCAB, &err) == 0, "%s", err.msg);
+    CHECK(memcmp(batch, dec, sizeof batch) == 0);
+    CHECKF(run_logits(moe, k_ids, N_TOK, 2, 0, 2, dec, N_VOCAB, &err) == 0, "%s", err.msg);
     CHECK(memcmp(batch, dec, sizeof batch) == 0);
     CHECKF(run_logits(moe, k_ids, N_TOK, 0, 1, 2, ex, N_VOCAB, &err) == 0, "%s", err.msg);
     const double d = rel_diff(ex, batch, N_TOK, N_VOCAB);
