@@ -130,3 +130,28 @@ if [ -x "$ASAN_UH" ]; then
 else
     fail asan_cli_present "missing $ASAN_UH (make asan)"
 fi
+
+# ---- mixture of experts: generated, run, and benched counting only the active experts ----
+moe() { # file, used
+    $GEN --arch llama --type Q8_0 --n-embd 128 --n-layer 2 --n-head 4 --n-head-kv 2 \
+        --n-ff 64 --n-expert 8 --n-expert-used "$2" --n-vocab 320 -o "$1" >/dev/null 2>&1
+}
+bpt() { # file -> bytes_per_token, as an integer
+    $UH bench "$1" -t 1 -p 0 -n 4 -r 1 --json 2>/dev/null |
+        sed -n 's/.*"bytes_per_token":[ ]*\([0-9.e+]*\).*/\1/p' | awk '{ printf "%d", $1 }'
+}
+if moe "$T/moe2.gguf" 2 && moe "$T/moe8.gguf" 8; then
+    out=$($UH run "$T/moe2.gguf" -p "the cat" -n 8 --temp 0 2>"$T/err")
+    check moe_model_runs test $? -eq 0
+    b2=$(bpt "$T/moe2.gguf")
+    b8=$(bpt "$T/moe8.gguf")
+    s2=$(wc -c <"$T/moe2.gguf")
+    s8=$(wc -c <"$T/moe8.gguf")
+    # the same file size; reading 2 of 8 experts per token takes 3/4 of the expert bytes (about
+    # half of this file) off
+    if [ "$s2" -eq "$s8" ] && [ -n "$b2" ] && [ -n "$b8" ] && [ "$b2" -lt "$b8" ] &&
+        [ $((b8 - b2)) -gt $((s8 * 2 / 5)) ]; then pass bench_counts_active_experts; else
+        fail bench_counts_active_experts "bytes/token 2 used: $b2, 8 used: $b8; sizes $s2 $s8"; fi
+else
+    fail moe_model_generates "unhosted-gen --n-expert failed"
+fi
