@@ -181,7 +181,7 @@ int uh_kv_seq_len(const uh_ctx *c, int seq)
 #define MM_TILE_R QT_DOT_ROWS /* weight rows per tile */
 #define MM_TILE_T QT_TILE_TOKENS /* tokens per tile */
 #define MM_CHUNKS_PER_THREAD 16
-#define MM_INLINE_MACS 65536 /* products up to this size run on the calling thread */
+#define MM_INLINE_MACS       65536 /* products up to this size run on the calling thread */
 
 typedef struct {
     uh_ctx *c;
@@ -299,8 +299,10 @@ static void mm_worker(void *arg, int ith, int nth)
         const int r1 = r0 + j->chunk < j->m ? r0 + j->chunk : j->m;
         for (int g = 0; g <= mm->glu; g++) {
             const mm_job *jg = g ? &mm->up[i] : j;
-            if (jg->c->p.exact) mm_rows_exact(jg, r0, r1, wrow);
-            else mm_rows(jg, r0, r1);
+            if (jg->c->p.exact)
+                mm_rows_exact(jg, r0, r1, wrow);
+            else
+                mm_rows(jg, r0, r1);
         }
         if (mm->glu) glu_rows(j, &mm->up[i], r0, r1);
     }
@@ -391,8 +393,10 @@ static void mm_run(uh_ctx *c, mm_multi *mm, int may_inline)
         mm->first[i + 1] = mm->first[i] + (j->m + j->chunk - 1) / j->chunk;
     }
     atomic_init(&mm->next, 0);
-    if (may_inline && macs <= MM_INLINE_MACS) mm_worker(mm, 0, 1);
-    else tp_run(c->pool, mm_worker, mm);
+    if (may_inline && macs <= MM_INLINE_MACS)
+        mm_worker(mm, 0, 1);
+    else
+        tp_run(c->pool, mm_worker, mm);
 }
 
 void ctx_matmul_n(uh_ctx *c, int n, const gguf_tensor *const *w, const float *x, int n_tok,
@@ -428,8 +432,8 @@ void ctx_matmul_n(uh_ctx *c, int n, const gguf_tensor *const *w, const float *x,
 }
 
 void ctx_matmul_sets(uh_ctx *c, int n, const gguf_tensor *const *w, const gguf_tensor *const *w_up,
-                     const float *const *x, const int *n_tok, float *const *y,
-                     float *const *y_up, enum arch_act glu_act)
+                     const float *const *x, const int *n_tok, float *const *y, float *const *y_up,
+                     enum arch_act glu_act)
 {
     const int glu = glu_act != 0;
     if (n < 1 || n > CTX_MAX_SETS || (glu && glu_act != ACT_SILU)) return;

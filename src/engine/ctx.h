@@ -93,8 +93,8 @@ void ctx_matmul_n(uh_ctx *c, int n, const gguf_tensor *const *w, const float *x,
  * the rows of all sets together exceed n_batch_max, the sets run one after another. */
 #define CTX_MAX_SETS 16
 void ctx_matmul_sets(uh_ctx *c, int n, const gguf_tensor *const *w, const gguf_tensor *const *w_up,
-                     const float *const *x, const int *n_tok, float *const *y,
-                     float *const *y_up, enum arch_act glu_act);
+                     const float *const *x, const int *n_tok, float *const *y, float *const *y_up,
+                     enum arch_act glu_act);
 
 /* Sum of x[i]^2 in double, in 8 independent lanes (a single running sum is a chain of dependent
  * adds): the RMS norms of forward.c and embed.c, which must agree, both use it. */
