@@ -35,14 +35,14 @@ int uh_model_load(const char *path, uh_model **out, uh_err *err);
 void uh_model_free(uh_model *m);
 
 typedef struct {
-    char arch[32];       /* "llama", "qwen2" */
-    char name[128];      /* general.name, or "" */
+    char arch[32];  /* "llama", "qwen2", "qwen3", "phi3" */
+    char name[128]; /* general.name, or "" */
     int n_vocab;
     int n_embd;
     int n_layer;
     int n_head;
     int n_head_kv;
-    int head_dim;
+    int head_dim; /* per attention head: attention.key_length, else n_embd / n_head */
     int n_ff;
     int n_ctx_train;
     uint64_t n_params;   /* elements in all tensors */

@@ -395,8 +395,8 @@ static void test_qwen3_entry_matches_llama_cpp(void)
  * n_head * head_dim wide and the KV cache holds head_dim per KV head. */
 static void test_head_size_from_key_length(void)
 {
-    static const char *const archs[] = {"llama", "qwen2", "qwen3"};
-    for (int i = 0; i < 3; i++) {
+    static const char *const archs[] = {"llama", "qwen2", "qwen3", "phi3"};
+    for (int i = 0; i < 4; i++) {
         modelgen_opts o = modelgen_default_opts();
         char file[64];
         snprintf(file, sizeof file, "hd-%s.gguf", archs[i]);
@@ -412,7 +412,8 @@ static void test_head_size_from_key_length(void)
         uh_model_get_info(m, &info);
         CHECKF(info.head_dim == 48 && m->hp.n_rot == 48, "%s: head_dim %d", archs[i],
                info.head_dim);
-        CHECK(m->layers[0].wq->ne[1] == 4 * 48 && m->layers[0].wo->ne[0] == 4 * 48);
+        CHECK(m->layers[0].wq->ne[1] == 4 * 48 && m->layers[0].wo->ne[0] == 4 * 48 &&
+              m->layers[0].wk->ne[1] == 2 * 48 && m->layers[0].w_up->ne[1] == 256);
         uh_model_free(m);
         static float out[N_TOK * N_VOCAB];
         const uh_token ids[N_TOK] = {1, 5, 9, 300, 17, 2, 44, 100};
@@ -680,6 +681,45 @@ static void test_moe_fixtures_match_llama_cpp(void)
     }
 }
 
+/* phi3's fused tensors: attn_qkv holds q, k and v rows, ffn_up gate rows then up rows; the
+ * loader splits them into row slices. A description with both a fused and a separate tensor is
+ * refused, and so are LongRoPE files (not supported yet). */
+static void test_phi3_fused_tensors(void)
+{
+    const arch_desc *phi3 = arch_find("phi3", 4);
+    CHECK(phi3 && phi3->tensors[AT_ATTN_QKV].need == ARCH_REQUIRED &&
+          phi3->tensors[AT_ATTN_Q].need == ARCH_ABSENT &&
+          phi3->tensors[AT_FFN_GATE].need == ARCH_ABSENT && phi3->rope == ROPE_NEOX);
+    if (!phi3) return;
+    char buf[64];
+    CHECK(arch_tensor_name(phi3, AT_FFN_GATE_UP, 1, buf, sizeof buf) == 0 &&
+          !strcmp(buf, "blk.1.ffn_up.weight"));
+    const char *path = gen("phi3", "phi3.gguf");
+    uh_model *m = NULL;
+    uh_err err = {0};
+    CHECKF(load(path, NULL, &m, &err) == 0, "%s", err.msg);
+    if (m) {
+        const layer_weights *l = &m->layers[1];
+        const size_t qrow = (size_t)l->wqkv->size / (size_t)l->wqkv->ne[1];
+        /* n_embd 128, 2 heads of 64, 1 KV head: q rows 0..127, k 128..191, v 192..255 */
+        CHECK(l->wq->data == l->wqkv->data && l->wq->ne[1] == 128);
+        CHECK((const char *)l->wk->data == (const char *)l->wqkv->data + 128 * qrow &&
+              l->wk->ne[1] == 64);
+        CHECK((const char *)l->wv->data == (const char *)l->wqkv->data + 192 * qrow &&
+              l->wv->ne[1] == 64);
+        const size_t frow = (size_t)l->w_gate_up->size / (size_t)l->w_gate_up->ne[1];
+        CHECK(l->w_gate->data == l->w_gate_up->data && l->w_gate->ne[1] == 256);
+        CHECK((const char *)l->w_up->data == (const char *)l->w_gate_up->data + 256 * frow &&
+              l->w_up->ne[1] == 256);
+        uh_model_free(m);
+    }
+    arch_desc both = *phi3;
+    both.tensors[AT_ATTN_Q] = (arch_tensor_desc){"blk.%d.attn_q.weight", ARCH_REQUIRED};
+    CHECK(arch_check(&both, &err) == UH_EUNSUPPORTED);
+    CHECK(rewrite(path, tmp_path("phi3-longrope.gguf"), NULL, "rope_factors_long.weight", 32) == 0);
+    expect_load(tmp_path("phi3-longrope.gguf"), NULL, UH_EUNSUPPORTED, "LongRoPE");
+}
+
 int main(int argc, char **argv)
 {
     T_SELECT(argc, argv);
@@ -698,6 +738,7 @@ int main(int argc, char **argv)
     T_RUN(test_qwen3_entry_matches_llama_cpp);
     T_RUN(test_head_size_from_key_length);
     T_RUN(test_bad_head_sizes_are_refused);
+    T_RUN(test_phi3_fused_tensors);
     T_RUN(test_moe_counts_and_shapes_are_checked);
     T_RUN(test_moe_batch_equals_decode);
     T_RUN(test_moe_fixtures_match_llama_cpp);

@@ -190,7 +190,7 @@ static void test_logits_vs_truth(void)
 
 /* Architecture families of arch/manifest.json (its arch_label) the engine runs: each must load
  * and pass. Any other family is skipped (with a SKIP line) while it fails to load. */
-static const char *const arch_supported[] = {"qwen3", "llama-moe", "qwen3moe"};
+static const char *const arch_supported[] = {"qwen3", "phi3", "llama-moe", "qwen3moe"};
 
 #define ARCH_F32_KL  1e-6 /* mean KL per position; a float64 pass lands near 1e-12 */
 #define ARCH_F32_ABS 1e-3 /* max |logit diff|; llama.cpp's own decode vs batch: ~1e-5 */

@@ -133,6 +133,28 @@ static const arch_desc arch_table[] = {
         .n_expert_key = "expert_count",
         .n_expert_used_key = "expert_used_count",
     },
+    /* Phi-3 / Phi-3.5 / Phi-4-mini: llama's layer with q, k, v fused into attn_qkv and gate, up
+     * fused into ffn_up (gate rows first), split into row slices at load; NEOX RoPE. llama.cpp
+     * ignores phi3.attention.sliding_window (plain causal attention), and so does the engine.
+     * Files with LongRoPE factors (rope_factors_long/short) are refused at load for now. */
+    {
+        .name = "phi3",
+        .tensors =
+            {
+                [AT_TOKEN_EMBD] = REQ("token_embd.weight"),
+                [AT_OUTPUT_NORM] = REQ("output_norm.weight"),
+                [AT_OUTPUT] = OPT("output.weight"),
+                [AT_ATTN_NORM] = REQ("blk.%d.attn_norm.weight"),
+                [AT_ATTN_QKV] = REQ("blk.%d.attn_qkv.weight"),
+                [AT_ATTN_OUT] = REQ("blk.%d.attn_output.weight"),
+                [AT_FFN_NORM] = REQ("blk.%d.ffn_norm.weight"),
+                [AT_FFN_GATE_UP] = REQ("blk.%d.ffn_up.weight"),
+                [AT_FFN_DOWN] = REQ("blk.%d.ffn_down.weight"),
+            },
+        .norm = NORM_RMS,
+        .act = ACT_SILU,
+        .rope = ROPE_NEOX,
+    },
 };
 
 #undef REQ
@@ -164,6 +186,8 @@ static const char *const role_names[AT_COUNT] = {
     [AT_FFN_UP_EXPS] = "ffn_up_exps",
     [AT_FFN_DOWN_EXPS] = "ffn_down_exps",
     [AT_FFN_POST_NORM] = "post_ffw_norm",
+    [AT_ATTN_QKV] = "attn_qkv",
+    [AT_FFN_GATE_UP] = "ffn_up (gate and up fused)",
 };
 
 const arch_desc *arch_find(const char *name, size_t len)
@@ -207,7 +231,7 @@ int arch_role_is_expert(enum arch_tensor t)
 
 static int role_is_dense_ffn(enum arch_tensor t)
 {
-    return t == AT_FFN_GATE || t == AT_FFN_UP || t == AT_FFN_DOWN;
+    return t == AT_FFN_GATE || t == AT_FFN_UP || t == AT_FFN_GATE_UP || t == AT_FFN_DOWN;
 }
 
 enum arch_need arch_role_need(const arch_desc *a, enum arch_tensor t, int n_expert)
@@ -218,15 +242,33 @@ enum arch_need arch_role_need(const arch_desc *a, enum arch_tensor t, int n_expe
     return a->tensors[t].need;
 }
 
+/* q, k and v as three required tensors, or one required fused tensor and none of the three */
+static int has_qkv(const arch_desc *a)
+{
+    const enum arch_need q = a->tensors[AT_ATTN_Q].need, k = a->tensors[AT_ATTN_K].need,
+                         v = a->tensors[AT_ATTN_V].need, qkv = a->tensors[AT_ATTN_QKV].need;
+    if (qkv == ARCH_ABSENT) return q == ARCH_REQUIRED && k == ARCH_REQUIRED && v == ARCH_REQUIRED;
+    return qkv == ARCH_REQUIRED && q == ARCH_ABSENT && k == ARCH_ABSENT && v == ARCH_ABSENT;
+}
+
+/* the same for gate and up */
+static int has_gate_up(const arch_desc *a)
+{
+    const enum arch_need g = a->tensors[AT_FFN_GATE].need, u = a->tensors[AT_FFN_UP].need,
+                         gu = a->tensors[AT_FFN_GATE_UP].need;
+    if (gu == ARCH_ABSENT) return g == ARCH_REQUIRED && u == ARCH_REQUIRED;
+    return gu == ARCH_REQUIRED && g == ARCH_ABSENT && u == ARCH_ABSENT;
+}
+
 int arch_check(const arch_desc *a, uh_err *err)
 {
     const arch_tensor_desc *td = a->tensors;
-    /* a layer has a dense FFN (gate, up, down) or an expert FFN (router and three expert
-     * tensors, with the count keys), or both, chosen per file by the expert count */
-    const int has_dense = td[AT_FFN_GATE].need == ARCH_REQUIRED &&
-                          td[AT_FFN_UP].need == ARCH_REQUIRED &&
-                          td[AT_FFN_DOWN].need == ARCH_REQUIRED;
+    /* a layer has a dense FFN (gate and up, or the two fused, and down) or an expert FFN
+     * (router and three expert tensors, with the count keys), or both, chosen per file by the
+     * expert count */
+    const int has_dense = has_gate_up(a) && td[AT_FFN_DOWN].need == ARCH_REQUIRED;
     const int no_dense = td[AT_FFN_GATE].need == ARCH_ABSENT && td[AT_FFN_UP].need == ARCH_ABSENT &&
+                         td[AT_FFN_GATE_UP].need == ARCH_ABSENT &&
                          td[AT_FFN_DOWN].need == ARCH_ABSENT;
     const int has_moe =
         a->n_expert_key && a->n_expert_used_key && td[AT_FFN_GATE_INP].need == ARCH_REQUIRED &&
@@ -258,10 +300,7 @@ int arch_check(const arch_desc *a, uh_err *err)
         missing = "post-attention / post-FFN norms";
     else if (a->tensors[AT_TOKEN_EMBD].need != ARCH_REQUIRED ||
              a->tensors[AT_OUTPUT_NORM].need != ARCH_REQUIRED ||
-             a->tensors[AT_ATTN_NORM].need != ARCH_REQUIRED ||
-             a->tensors[AT_ATTN_Q].need != ARCH_REQUIRED ||
-             a->tensors[AT_ATTN_K].need != ARCH_REQUIRED ||
-             a->tensors[AT_ATTN_V].need != ARCH_REQUIRED ||
+             a->tensors[AT_ATTN_NORM].need != ARCH_REQUIRED || !has_qkv(a) ||
              a->tensors[AT_ATTN_OUT].need != ARCH_REQUIRED ||
              a->tensors[AT_FFN_NORM].need != ARCH_REQUIRED)
         missing = "a layer without separate q/k/v, norm and gate/up/down tensors";
@@ -269,7 +308,7 @@ int arch_check(const arch_desc *a, uh_err *err)
         missing = "a mixture-of-experts FFN other than a router, gate/up/down expert tensors and "
                   "both count keys";
     else if (!ffn_ok)
-        missing = "a layer without gate/up/down FFN tensors";
+        missing = "a layer without separate q/k/v, norm and gate/up/down tensors";
     if (!missing) return UH_OK;
     return err_setf(err, UH_EUNSUPPORTED,
                     "model: architecture %s needs %s, which is not implemented yet", a->name,

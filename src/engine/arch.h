@@ -49,6 +49,8 @@ enum arch_tensor {
     AT_FFN_UP_EXPS,    /* [n_embd, n_ff_exp, n_expert] */
     AT_FFN_DOWN_EXPS,  /* [n_ff_exp, n_embd, n_expert] */
     AT_FFN_POST_NORM,  /* [n_embd]: norm of the FFN output before the residual add */
+    AT_ATTN_QKV,       /* [n_embd, (n_head + 2 n_head_kv) * head_dim]: q, k, v rows fused (phi3) */
+    AT_FFN_GATE_UP,    /* [n_embd, 2 n_ff]: gate rows then up rows fused (phi3's ffn_up) */
     AT_COUNT
 };
 #define ARCH_N_GLOBAL 4 /* AT_TOKEN_EMBD .. AT_ROPE_FREQS */

@@ -117,7 +117,8 @@ static int read_hparams(const gguf_file *f, const arch_desc *a, hparams *hp, uh_
             return err_setf(err, UH_EFORMAT, "model: metadata %s = %u exceeds %d experts", key, v,
                             ARCH_MAX_EXPERTS);
         hp->n_expert = (int)v;
-        const int dense = a->tensors[AT_FFN_GATE].need != ARCH_ABSENT;
+        const int dense = a->tensors[AT_FFN_GATE].need != ARCH_ABSENT ||
+                          a->tensors[AT_FFN_GATE_UP].need != ARCH_ABSENT;
         if (v == 0 && !dense)
             return err_setf(err, UH_EFORMAT, "model: metadata %s is %s; %s has only expert FFNs",
                             key, rc == UH_ENOTFOUND ? "missing" : "0", arch);
@@ -170,7 +171,20 @@ static int read_hparams(const gguf_file *f, const arch_desc *a, hparams *hp, uh_
 /* ---- tensors ---- */
 
 /* The dimensions of each role, symbolically (ggml order, ne[0] fastest; D_NONE past the last). */
-enum role_dim { D_NONE, D_EMBD, D_Q, D_KV, D_HEAD, D_FF, D_VOCAB, D_ROT_PAIRS, D_EXPERT, D_FF_EXP };
+enum role_dim {
+    D_NONE,
+    D_EMBD,
+    D_Q,
+    D_KV,
+    D_HEAD,
+    D_FF,
+    D_VOCAB,
+    D_ROT_PAIRS,
+    D_EXPERT,
+    D_FF_EXP,
+    D_QKV,  /* q, k and v rows together */
+    D_FF_2, /* gate and up rows together */
+};
 
 static const unsigned char role_dims[AT_COUNT][3] = {
     [AT_TOKEN_EMBD] = {D_EMBD, D_VOCAB},
@@ -198,6 +212,8 @@ static const unsigned char role_dims[AT_COUNT][3] = {
     [AT_FFN_UP_EXPS] = {D_EMBD, D_FF_EXP, D_EXPERT},
     [AT_FFN_DOWN_EXPS] = {D_FF_EXP, D_EMBD, D_EXPERT},
     [AT_FFN_POST_NORM] = {D_EMBD},
+    [AT_ATTN_QKV] = {D_EMBD, D_QKV},
+    [AT_FFN_GATE_UP] = {D_EMBD, D_FF_2},
 };
 
 void model_role_shape(const hparams *hp, enum arch_tensor t, int64_t ne[3])
@@ -213,6 +229,8 @@ void model_role_shape(const hparams *hp, enum arch_tensor t, int64_t ne[3])
         [D_ROT_PAIRS] = hp->n_rot / 2,
         [D_EXPERT] = hp->n_expert,
         [D_FF_EXP] = hp->n_ff_exp,
+        [D_QKV] = (int64_t)(hp->n_head + 2 * hp->n_head_kv) * hp->head_dim,
+        [D_FF_2] = 2 * (int64_t)hp->n_ff,
     };
     for (int i = 0; i < 3; i++) ne[i] = (unsigned)t < AT_COUNT ? size[role_dims[t][i]] : 0;
 }
@@ -260,6 +278,10 @@ static const gguf_tensor **role_slot(uh_model *m, layer_weights *l, enum arch_te
         return &l->w_up;
     case AT_FFN_DOWN:
         return &l->w_down;
+    case AT_ATTN_QKV:
+        return &l->wqkv;
+    case AT_FFN_GATE_UP:
+        return &l->w_gate_up;
     case AT_FFN_GATE_INP:
         return &l->gate_inp;
     case AT_FFN_GATE_EXPS:
@@ -359,6 +381,38 @@ static int check_expert_count(const uh_model *m, uh_err *err)
     return UH_OK;
 }
 
+/* Rows [row0, row0 + n_rows) of the 2-D tensor t as a tensor of its own, in v. */
+static const gguf_tensor *row_slice(const gguf_tensor *t, int64_t row0, int64_t n_rows,
+                                    gguf_tensor *v)
+{
+    const size_t row = qtype_row_size((enum qtype)t->type, t->ne[0]);
+    *v = *t;
+    v->ne[1] = n_rows;
+    v->offset = t->offset + (uint64_t)row0 * row;
+    v->size = (uint64_t)n_rows * row;
+    v->data = (const uint8_t *)t->data + (size_t)row0 * row;
+    v->packed = NULL;
+    return v;
+}
+
+/* Splits layer l's fused tensors (phi3) into the separate products the forward pass runs: q, k
+ * and v, and gate and up, are consecutive row ranges, so each is a view into the file. */
+static void split_fused(uh_model *m, layer_weights *l, gguf_tensor views[5])
+{
+    const hparams *hp = &m->hp;
+    const int64_t dq = (int64_t)hp->n_head * hp->head_dim,
+                  dkv = (int64_t)hp->n_head_kv * hp->head_dim;
+    if (l->wqkv) {
+        l->wq = row_slice(l->wqkv, 0, dq, &views[0]);
+        l->wk = row_slice(l->wqkv, dq, dkv, &views[1]);
+        l->wv = row_slice(l->wqkv, dq + dkv, dkv, &views[2]);
+    }
+    if (l->w_gate_up) {
+        l->w_gate = row_slice(l->w_gate_up, 0, hp->n_ff, &views[3]);
+        l->w_up = row_slice(l->w_gate_up, hp->n_ff, hp->n_ff, &views[4]);
+    }
+}
+
 /* Loads with description a, or the table's entry for general.architecture when a is NULL. */
 static int load(gguf_file *f, const arch_desc *a, uh_model **out, uh_err *err)
 {
@@ -385,6 +439,12 @@ static int load(gguf_file *f, const arch_desc *a, uh_model **out, uh_err *err)
         }
     }
     if ((rc = arch_check(a, err))) goto fail;
+    if (gguf_find_tensor(f, "rope_factors_long.weight") ||
+        gguf_find_tensor(f, "rope_factors_short.weight")) {
+        rc = err_setf(err, UH_EUNSUPPORTED,
+                      "model: LongRoPE (rope_factors_long/short.weight) is not supported yet");
+        goto fail;
+    }
     m->arch = a;
     m->norm = a->norm;
     m->act = a->act;
@@ -430,8 +490,18 @@ static int load(gguf_file *f, const arch_desc *a, uh_model **out, uh_err *err)
         goto fail;
     }
     if ((rc = check_expert_count(m, err))) goto fail;
-    for (int il = 0; il < hp->n_layer; il++)
+    if (a->tensors[AT_ATTN_QKV].need != ARCH_ABSENT ||
+        a->tensors[AT_FFN_GATE_UP].need != ARCH_ABSENT) {
+        m->views = calloc((size_t)hp->n_layer * 5, sizeof *m->views);
+        if (!m->views) {
+            rc = err_setf(err, UH_ENOMEM, "model: out of memory");
+            goto fail;
+        }
+    }
+    for (int il = 0; il < hp->n_layer; il++) {
         if ((rc = bind_roles(m, &m->layers[il], il, ARCH_N_GLOBAL, AT_COUNT, err))) goto fail;
+        if (m->views) split_fused(m, &m->layers[il], m->views + (size_t)il * 5);
+    }
     if ((rc = pack_weights(m, err))) goto fail;
     *out = m;
     return UH_OK;
@@ -545,7 +615,9 @@ static int pack_weights(uh_model *m, uh_err *err)
             for (int i = 0; i < n; i++) {
                 pack_job j = {&list[i], &dst[i], 1};
                 tp_run(pool, pack_worker, &j);
-                gguf_tensor_mut(m->file, list[i])->packed = dst[i];
+                gguf_tensor *mut = gguf_tensor_mut(m->file, list[i]);
+                if (!mut) mut = m->views + (list[i] - m->views); /* a row slice (phi3) */
+                mut->packed = dst[i];
                 if (list[i] != m->tok_embd) gguf_tensor_release(m->file, list[i]);
             }
             tp_free(pool);
@@ -589,6 +661,7 @@ void uh_model_free(uh_model *m)
     if (!m) return;
     if (m->packed_mem) munmap(m->packed_mem, m->packed_len);
     free(m->layers);
+    free(m->views);
     vocab_free(m->vocab);
     gguf_close(m->file);
     free(m);

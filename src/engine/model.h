@@ -51,6 +51,9 @@ typedef struct {
     const gguf_tensor *w_gate;    /* [n_embd] -> [n_ff] */
     const gguf_tensor *w_up;      /* [n_embd] -> [n_ff] */
     const gguf_tensor *w_down;    /* [n_ff] -> [n_embd] */
+    /* fused in the file (phi3), NULL otherwise; wq/wk/wv and w_gate/w_up are then row slices */
+    const gguf_tensor *wqkv;      /* [n_embd] -> [(n_head + 2 n_head_kv) * head_dim] */
+    const gguf_tensor *w_gate_up; /* [n_embd] -> [2 n_ff]: gate rows, then up rows */
     /* MoE (n_expert > 0; then the dense three are NULL). Expert e's matrix is the e-th
      * contiguous slice of a 3-D tensor (ne[2] = n_expert), packed slice by slice too. */
     const gguf_tensor *gate_inp;  /* F32 router, [n_embd] -> [n_expert] */
@@ -74,6 +77,7 @@ struct uh_model {
     const gguf_tensor *output;      /* [n_embd, n_vocab]; == tok_embd when tied */
     const gguf_tensor *rope_freqs;  /* [n_rot / 2] frequency divisors (Llama 3.1), or NULL */
     layer_weights *layers;          /* [n_layer] */
+    gguf_tensor *views;             /* [n_layer][5]: row slices of fused tensors, or NULL */
     void *packed_mem;               /* packed copies of the matrices (model.c), or NULL */
     size_t packed_len;
 };
