@@ -425,7 +425,9 @@ void ctx_matmul_n(uh_ctx *c, int n, const gguf_tensor *const *w, const float *x,
         jobs[i].xq = jobs[0].xq;
         jobs[i].x_row = jobs[0].x_row;
     }
-    mm_multi mm = {.glu = glu, .n = glu ? 1 : n};
+    mm_multi mm; /* not zeroed: its job arrays are large, and only the first n are read */
+    mm.glu = glu;
+    mm.n = glu ? 1 : n;
     for (int i = 0; i < mm.n; i++) mm.j[i] = jobs[i];
     if (glu) mm.up[0] = jobs[1];
     mm_run(c, &mm, 0);
@@ -437,7 +439,9 @@ void ctx_matmul_sets(uh_ctx *c, int n, const gguf_tensor *const *w, const gguf_t
 {
     const int glu = glu_act != 0;
     if (n < 1 || n > CTX_MAX_SETS || (glu && glu_act != ACT_SILU)) return;
-    mm_multi mm = {.glu = glu, .n = n};
+    mm_multi mm; /* not zeroed: only the first n jobs are read */
+    mm.glu = glu;
+    mm.n = n;
     size_t used = 0;
     int fits = 1;
     for (int i = 0; i < n; i++) {
