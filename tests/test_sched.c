@@ -518,7 +518,9 @@ static void test_solo_stream(void)
     sched_result a;
     CHECK(sched_generate_stream(s, &r, stream_text, &b, NULL, &a, NULL) == 0);
     CHECK(a.cause == SCHED_CAUSE_MAX_TOKENS && a.n_tokens == 40);
-    CHECK(b.n_chunks > 1 && b.len == a.text_len && b.len < sizeof b.text &&
+    /* how many pieces the text came in depends on thread timing (a fast model can finish
+     * before the caller wakes up); that it all came, in order, does not */
+    CHECK(b.n_chunks >= 1 && b.len == a.text_len && b.len < sizeof b.text &&
           !memcmp(b.text, a.text, a.text_len));
     int nref = alone(m, 256, p, n, &smp, 40, 0, ref);
     CHECK(same_tokens(a.tokens, a.n_tokens, ref, nref));
