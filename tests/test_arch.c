@@ -234,7 +234,7 @@ static void test_entries_name_llama_cpp_tensors(void)
 /* A name the table does not hold is refused by the loader and by the generator. */
 static void test_unknown_architecture_is_refused(void)
 {
-    CHECK(arch_find("gemma2", 6) == NULL && arch_find("llam", 4) == NULL);
+    CHECK(arch_find("mamba", 5) == NULL && arch_find("llam", 4) == NULL);
     modelgen_opts o = modelgen_default_opts();
     o.arch = "nonesuch";
     o.out = tmp_path("x.gguf");
@@ -336,19 +336,17 @@ static void test_unimplemented_operations_are_refused(void)
     } cases[8];
     for (int i = 0; i < 8; i++) cases[i].a = *base;
     cases[0].a.norm = NORM_LAYER, cases[0].needle = "LayerNorm";
-    cases[1].a.act = ACT_GELU, cases[1].needle = "GELU";
-    cases[2].a.embd_scale = EMBD_SCALE_SQRT_N_EMBD, cases[2].needle = "embedding scaling";
-    cases[3].a.swa = (arch_swa){.pattern = 2, .window_key = "attention.sliding_window"};
-    cases[3].needle = "sliding-window attention";
-    cases[4].a.attn_softcap = (arch_param){.key = "attn_logit_softcapping", .def = 50};
-    cases[4].needle = "attention logit soft-capping";
-    cases[5].a.final_softcap = (arch_param){.key = "final_logit_softcapping", .def = 30};
-    cases[5].needle = "final logit soft-capping";
+    cases[1].a.act = (enum arch_act)9, cases[1].needle = "an FFN activation";
+    cases[2].a.embd_scale = (enum arch_embd_scale)9, cases[2].needle = "this embedding scale";
+    cases[3].a.swa = (arch_swa){.pattern = 2}; /* no window key */
+    cases[3].needle = "sliding-window attention without a window key";
+    cases[4].a.attn_softcap = (arch_param){.key = "attn_logit_softcapping", .def = -50};
+    cases[4].needle = "a negative soft-cap";
+    cases[5].a.final_softcap = (arch_param){.key = NULL, .def = -30};
+    cases[5].needle = "a negative soft-cap";
     cases[6].a.tensors[AT_FFN_GATE_EXPS].need = ARCH_ABSENT; /* a router without all experts */
     cases[6].needle = "mixture-of-experts";
-    cases[7].a.tensors[AT_FFN_POST_NORM] =
-        (arch_tensor_desc){"blk.%d.post_ffw_norm.weight", ARCH_REQUIRED};
-    cases[7].needle = "post-attention / post-FFN norms";
+    cases[7].a.rope = (enum rope_style)9, cases[7].needle = "this RoPE style";
     for (int i = 0; i < 8; i++) {
         uh_err err = {0};
         CHECKF(arch_check(&cases[i].a, &err) == UH_EUNSUPPORTED, "case %d", i);
@@ -357,6 +355,8 @@ static void test_unimplemented_operations_are_refused(void)
     }
     uh_err err = {0};
     CHECK(arch_check(base, &err) == UH_OK && arch_check(arch_find("qwen2", 5), &err) == UH_OK);
+    CHECK(arch_check(arch_find("gemma2", 6), &err) == UH_OK &&
+          arch_check(arch_find("gemma3", 6), &err) == UH_OK);
 }
 
 /* The table's qwen3 entry (per-head q/k norms, a head size other than n_embd / n_head) run

@@ -210,8 +210,8 @@ static void test_broken_models_are_refused(void)
     CHECKF(uh_model_load(copy, &m, &err) == 0, "an unchanged copy must load: %s", err.msg);
     uh_model_free(m);
 
-    expect_refused(good, &(mutation){.set_arch = "gemma3"}, UH_EUNSUPPORTED,
-                   "architecture gemma3 is not supported yet");
+    expect_refused(good, &(mutation){.set_arch = "mamba"}, UH_EUNSUPPORTED,
+                   "architecture mamba is not supported yet");
     expect_refused(good, &(mutation){.drop_key = "general.architecture"}, UH_EFORMAT,
                    "general.architecture");
     expect_refused(good, &(mutation){.drop_tensor = "blk.1.ffn_up.weight"}, UH_EFORMAT,

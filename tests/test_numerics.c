@@ -190,11 +190,19 @@ static void test_logits_vs_truth(void)
 
 /* Architecture families of arch/manifest.json (its arch_label) the engine runs: each must load
  * and pass. Any other family is skipped (with a SKIP line) while it fails to load. */
-static const char *const arch_supported[] = {"qwen3", "phi3", "llama-moe", "qwen3moe"};
+static const char *const arch_supported[] = {"qwen3",    "phi3",   "llama-moe",
+                                             "qwen3moe", "gemma2", "gemma3"};
 
 #define ARCH_F32_KL  1e-6 /* mean KL per position; a float64 pass lands near 1e-12 */
 #define ARCH_F32_ABS 1e-3 /* max |logit diff|; llama.cpp's own decode vs batch: ~1e-5 */
 #define ARCH_F32_REL 2e-4 /* of the row's std */
+/* Gemma's GELU goes through float16 (llama.cpp's table): a float rounding upstream may move an
+ * input across a float16 rounding boundary, which moves single logits by up to ~2.5e-3 (llama.cpp's
+ * own decode vs batch: 2.3e-3; a float64 pass: 2.5e-3) while the KL stays near 1e-8. The KL bar
+ * still tells the table from an exact GELU (KL 1.7e-7 and more). */
+#define GEMMA_F32_KL  5e-8
+#define GEMMA_F32_ABS 5e-3
+#define GEMMA_F32_REL 1e-3
 
 static int arch_is_supported(const char *label)
 {
@@ -254,8 +262,10 @@ static int arch_check_entry(cJSON *e, int *n_skipped)
                 const char *how = r ? "decode" : "batch";
                 const cmp_stats *st = runs[r];
                 if (is_f32) {
-                    CHECKF(st->kl_mean <= ARCH_F32_KL && st->max_abs <= ARCH_F32_ABS &&
-                               st->worst_rel <= ARCH_F32_REL,
+                    const int gemma = !strncmp(label, "gemma", 5);
+                    CHECKF(st->kl_mean <= (gemma ? GEMMA_F32_KL : ARCH_F32_KL) &&
+                               st->max_abs <= (gemma ? GEMMA_F32_ABS : ARCH_F32_ABS) &&
+                               st->worst_rel <= (gemma ? GEMMA_F32_REL : ARCH_F32_REL),
                            "%s %s %s: KL %.3e, max |diff| %.3e, worst diff/std %.3e", model, seq,
                            how, st->kl_mean, st->max_abs, st->worst_rel);
                 } else {

@@ -280,7 +280,8 @@ static void registry_lookups(void)
     CHECK(registry_lookup("qwen2.5", "0.5b", &r, &err) == 0 && !strcmp(r->arch, "qwen2"));
     CHECK(registry_lookup("nosuchmodel", "1b", &r, &err) == UH_ENOTFOUND);
     CHECK(registry_lookup("llama3.2", "70b", &r, &err) == UH_ENOTFOUND);
-    CHECK(registry_lookup("gemma2", "2b", &r, &err) == 0 && !r->supported);
+    CHECK(registry_lookup("gemma2", "2b", &r, &err) == 0 && r->supported);
+    CHECK(registry_lookup("phi3.5", "3.8b", &r, &err) == 0 && !r->supported);
     static const char *const need[] = {
         "llama3.2:1b",      "llama3.2:3b",      "llama3.1:8b",    "qwen2.5:0.5b",
         "qwen2.5:1.5b",     "qwen2.5:3b",       "qwen2.5:7b",     "qwen2.5-coder:1.5b",
@@ -437,8 +438,9 @@ static void resolve_order(void)
     /* a registry name not pulled yet: a hint; an unsupported architecture: refused */
     CHECK(models_resolve("qwen2.5:0.5b", path, sizeof path, &err) == UH_ENOTFOUND);
     CHECK(strstr(err.msg, "unhosted pull qwen2.5:0.5b") != NULL);
-    CHECK(models_resolve("gemma2:2b", path, sizeof path, &err) == UH_EUNSUPPORTED);
-    CHECK(strstr(err.msg, "gemma2") != NULL);
+    CHECK(models_resolve("phi3.5:3.8b", path, sizeof path, &err) == UH_EUNSUPPORTED);
+    CHECK(strstr(err.msg, "phi3") != NULL);
+    CHECK(models_resolve("gemma2:2b", path, sizeof path, &err) == UH_ENOTFOUND);
     CHECK(models_resolve("nosuch:1b", path, sizeof path, &err) == UH_ENOTFOUND);
     CHECK(models_resolve("../x", path, sizeof path, &err) != 0);
     CHECK(models_resolve("Bad Name", path, sizeof path, &err) == UH_EINVAL);

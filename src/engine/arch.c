@@ -155,6 +155,76 @@ static const arch_desc arch_table[] = {
         .act = ACT_SILU,
         .rope = ROPE_NEOX,
     },
+    /* Gemma 2: tied head, embeddings scaled by sqrt(n_embd), GeGLU, RMS norms on the attention
+     * and FFN outputs before the residual adds, soft-capped attention scores (50) and logits
+     * (30) unless the file says otherwise, and a sliding window on every other layer (the even
+     * ones). Norm weights are stored with Gemma's +1 already added. */
+    {
+        .name = "gemma2",
+        .tensors =
+            {
+                [AT_TOKEN_EMBD] = REQ("token_embd.weight"),
+                [AT_OUTPUT_NORM] = REQ("output_norm.weight"),
+                [AT_ATTN_NORM] = REQ("blk.%d.attn_norm.weight"),
+                [AT_ATTN_Q] = REQ("blk.%d.attn_q.weight"),
+                [AT_ATTN_K] = REQ("blk.%d.attn_k.weight"),
+                [AT_ATTN_V] = REQ("blk.%d.attn_v.weight"),
+                [AT_ATTN_OUT] = REQ("blk.%d.attn_output.weight"),
+                [AT_ATTN_POST_NORM] = REQ("blk.%d.post_attention_norm.weight"),
+                [AT_FFN_NORM] = REQ("blk.%d.ffn_norm.weight"),
+                [AT_FFN_GATE] = REQ("blk.%d.ffn_gate.weight"),
+                [AT_FFN_UP] = REQ("blk.%d.ffn_up.weight"),
+                [AT_FFN_DOWN] = REQ("blk.%d.ffn_down.weight"),
+                [AT_FFN_POST_NORM] = REQ("blk.%d.post_ffw_norm.weight"),
+            },
+        .norm = NORM_RMS,
+        .act = ACT_GELU,
+        .rope = ROPE_NEOX,
+        .embd_scale = EMBD_SCALE_SQRT_N_EMBD,
+        .swa = {.pattern = 2,
+                .pattern_key = "attention.sliding_window_pattern",
+                .window_key = "attention.sliding_window",
+                .rope_base_key = "rope.freq_base_swa"},
+        .attn_softcap = {"attn_logit_softcapping", 50.0f},
+        .final_softcap = {"final_logit_softcapping", 30.0f},
+    },
+    /* Gemma 3 (text): gemma2's layer without the attention soft-cap, with qwen3-style q/k head
+     * norms, five sliding-window layers to one global by default, and local layers on their own
+     * RoPE base (rope.freq_base_swa, 10000 when absent) without the RoPE scaling of the global
+     * ones. Final soft-capping only when the file has the key. */
+    {
+        .name = "gemma3",
+        .tensors =
+            {
+                [AT_TOKEN_EMBD] = REQ("token_embd.weight"),
+                [AT_OUTPUT_NORM] = REQ("output_norm.weight"),
+                [AT_OUTPUT] = OPT("output.weight"),
+                [AT_ATTN_NORM] = REQ("blk.%d.attn_norm.weight"),
+                [AT_ATTN_Q] = REQ("blk.%d.attn_q.weight"),
+                [AT_ATTN_K] = REQ("blk.%d.attn_k.weight"),
+                [AT_ATTN_V] = REQ("blk.%d.attn_v.weight"),
+                [AT_ATTN_Q_NORM] = REQ("blk.%d.attn_q_norm.weight"),
+                [AT_ATTN_K_NORM] = REQ("blk.%d.attn_k_norm.weight"),
+                [AT_ATTN_OUT] = REQ("blk.%d.attn_output.weight"),
+                [AT_ATTN_POST_NORM] = REQ("blk.%d.post_attention_norm.weight"),
+                [AT_FFN_NORM] = REQ("blk.%d.ffn_norm.weight"),
+                [AT_FFN_GATE] = REQ("blk.%d.ffn_gate.weight"),
+                [AT_FFN_UP] = REQ("blk.%d.ffn_up.weight"),
+                [AT_FFN_DOWN] = REQ("blk.%d.ffn_down.weight"),
+                [AT_FFN_POST_NORM] = REQ("blk.%d.post_ffw_norm.weight"),
+            },
+        .norm = NORM_RMS,
+        .act = ACT_GELU,
+        .rope = ROPE_NEOX,
+        .embd_scale = EMBD_SCALE_SQRT_N_EMBD,
+        .swa = {.pattern = 6,
+                .pattern_key = "attention.sliding_window_pattern",
+                .window_key = "attention.sliding_window",
+                .rope_base_key = "rope.freq_base_swa",
+                .rope_base_def = 10000.0f,
+                .rope_unscaled = 1},
+        .final_softcap = {"final_logit_softcapping", 0.0f},
+    },
 };
 
 #undef REQ
@@ -283,21 +353,17 @@ int arch_check(const arch_desc *a, uh_err *err)
     const char *missing = NULL;
     if (a->norm != NORM_RMS)
         missing = "LayerNorm";
-    else if (a->act != ACT_SILU)
-        missing = a->act == ACT_GELU ? "a GELU-gated FFN" : "an FFN activation";
+    else if (a->act != ACT_SILU && a->act != ACT_GELU)
+        missing = "an FFN activation";
     else if (a->rope != ROPE_NORM && a->rope != ROPE_NEOX)
         missing = "this RoPE style";
-    else if (a->embd_scale != EMBD_SCALE_NONE)
-        missing = "embedding scaling";
-    else if (a->swa.pattern != 0 || a->swa.pattern_key)
-        missing = "sliding-window attention";
-    else if (a->attn_softcap.key || a->attn_softcap.def != 0)
-        missing = "attention logit soft-capping";
-    else if (a->final_softcap.key || a->final_softcap.def != 0)
-        missing = "final logit soft-capping";
-    else if (a->tensors[AT_ATTN_POST_NORM].need != ARCH_ABSENT ||
-             a->tensors[AT_FFN_POST_NORM].need != ARCH_ABSENT)
-        missing = "post-attention / post-FFN norms";
+    else if (a->embd_scale != EMBD_SCALE_NONE && a->embd_scale != EMBD_SCALE_SQRT_N_EMBD)
+        missing = "this embedding scale";
+    else if ((a->swa.pattern != 0 || a->swa.pattern_key) &&
+             (a->swa.pattern < 0 || !a->swa.window_key))
+        missing = "sliding-window attention without a window key";
+    else if (a->attn_softcap.def < 0 || a->final_softcap.def < 0)
+        missing = "a negative soft-cap";
     else if (a->tensors[AT_TOKEN_EMBD].need != ARCH_REQUIRED ||
              a->tensors[AT_OUTPUT_NORM].need != ARCH_REQUIRED ||
              a->tensors[AT_ATTN_NORM].need != ARCH_REQUIRED || !has_qkv(a) ||

@@ -8,9 +8,8 @@
  * consults the table per token. A role the architecture does not have (ARCH_ABSENT) is not
  * looked up at all; an optional one may be missing from the file; a required one must be there.
  *
- * The description can express more than the engine implements (LayerNorm, GELU,
- * soft-capping, sliding-window attention, post-norms, an embedding scale): arch_check says which
- * parts of a description the engine can run, and the loader refuses the rest.
+ * The description can express more than the engine implements (LayerNorm for now): arch_check
+ * says which parts of a description the engine can run, and the loader refuses the rest.
  *
  * Ownership: descriptions are static, constant and live for the whole program. */
 #ifndef UH_ENGINE_ARCH_H
@@ -81,12 +80,12 @@ enum arch_norm {
 enum arch_act {
     ACT_NONE = 0,
     ACT_SILU = 1, /* SwiGLU */
-    ACT_GELU = 2, /* GeGLU, tanh approximation: not implemented yet */
+    ACT_GELU = 2, /* GeGLU, tanh approximation (rounded through float16, as llama.cpp) */
 };
 
 enum arch_embd_scale {
     EMBD_SCALE_NONE = 0,
-    EMBD_SCALE_SQRT_N_EMBD = 1, /* embeddings multiplied by sqrt(n_embd) (gemma): not yet */
+    EMBD_SCALE_SQRT_N_EMBD = 1, /* embeddings multiplied by sqrtf(n_embd) (gemma) */
 };
 
 /* A value from the metadata key "<arch>.<key>", or def when the key is absent. key NULL: the
@@ -97,12 +96,21 @@ typedef struct {
 } arch_param;
 
 /* Sliding-window attention: pattern 0 means every layer attends to all earlier positions. With
- * pattern n > 0, layer l is a sliding-window layer iff l % n < n - 1; the pattern and the window
- * (in positions) may be overridden by metadata keys. */
+ * pattern n > 0, layer l is a sliding-window ("local") layer iff l % n < n - 1; the pattern may be
+ * overridden by the metadata key pattern_key (it must lie in 1..n_layer); the window (in
+ * positions, > 0) is read from window_key, which the file must have. A query at position i of a
+ * local layer attends to position j iff j <= i and i - j < window.
+ *
+ * Local layers take their RoPE base from rope_base_key ("rope.freq_base_swa"), or rope_base_def
+ * when absent (0: the global rope.freq_base); rope_unscaled: local layers ignore the RoPE
+ * scaling factor (gemma3). */
 typedef struct {
     int pattern;
     const char *pattern_key; /* e.g. "attention.sliding_window_pattern", or NULL */
     const char *window_key;  /* e.g. "attention.sliding_window" */
+    const char *rope_base_key;
+    float rope_base_def;
+    int rope_unscaled;
 } arch_swa;
 
 typedef struct {
@@ -113,8 +121,10 @@ typedef struct {
     enum rope_style rope;
     enum arch_embd_scale embd_scale;
     arch_swa swa;
-    arch_param attn_softcap;       /* s -> cap * tanh(s / cap) on attention scores */
-    arch_param final_softcap;      /* the same on the logits */
+    /* s -> cap * tanh(s / cap) on the (scaled) attention scores before the softmax, and the same
+     * on the logits; cap 0 (def 0 with the key absent) is off, a cap <= 0 in the file refused */
+    arch_param attn_softcap;
+    arch_param final_softcap;
     /* MoE: "expert_count" (under "<arch>."), NULL for a dense FFN only. With a key, the file's
      * expert count chooses the FFN: 0 (or the key absent) means the dense roles (ffn_gate, ffn_up,
      * ffn_down), more means the expert roles (ffn_gate_inp, ffn_*_exps); the other group is not

@@ -7,11 +7,13 @@
  * per product (the activations, much smaller, are re-read from cache). */
 #include "engine/ctx.h"
 
+#include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/err.h"
+#include "base/fp16.h"
 #include "kernels/qtypes.h"
 #include "kernels/simd_attn.h"
 
@@ -96,7 +98,8 @@ int uh_ctx_new(const uh_model *m, const uh_ctx_params *params, uh_ctx **out, uh_
         moe_ok = c->moe_logits && c->moe_sel && c->moe_w && c->moe_row && c->moe_tok && c->moe_x &&
                  c->moe_y;
     }
-    c->rope = malloc(nb * (size_t)hp->n_rot * sizeof(float));
+    /* a second table for the sliding-window layers' RoPE base, where it differs (forward.c) */
+    c->rope = malloc(nb * (size_t)hp->n_rot * (m->rope_swa_used ? 2 : 1) * sizeof(float));
     const size_t nth = (size_t)p.n_threads;
     const size_t group = (size_t)(hp->n_head / hp->n_head_kv);
     c->scores_len = group * (size_t)ATTN_RUN + 3 * group; /* see attention_worker */
@@ -273,15 +276,41 @@ typedef struct {
     mm_job j[CTX_MAX_SETS];  /* the products; with glu, the gates */
     mm_job up[CTX_MAX_SETS]; /* with glu: the up projection paired with j[i] */
     int n, glu;
+    enum arch_act act; /* with glu: the gate's activation */
     int first[CTX_MAX_SETS + 1]; /* first chunk id of each matrix; first[n] = the total */
     atomic_int next;             /* next unclaimed chunk id */
 } mm_multi;
 
-static void glu_rows(const mm_job *g, const mm_job *u, int r0, int r1)
+/* g = gelu(g) * u, GELU's tanh approximation evaluated as llama.cpp's CPU backend does: the
+ * input rounded to float16 and the result too (its float16 table) for |g| < 10, the identity
+ * above and 0 below. */
+static void gelu_mul(float *restrict g, const float *restrict u, int n)
+{
+    for (int i = 0; i < n; i++) {
+        const float x = g[i];
+        float y;
+        if (x <= -10.0f) {
+            y = 0.0f;
+        } else if (x >= 10.0f) {
+            y = x;
+        } else {
+            const float h = fp16_to_fp32(fp32_to_fp16(x));
+            y = 0.5f * h * (1.0f + tanhf(0.79788456080286535588f * h * (1.0f + 0.044715f * h * h)));
+            y = fp16_to_fp32(fp32_to_fp16(y));
+        }
+        g[i] = y * u[i];
+    }
+}
+
+static void glu_rows(const mm_job *g, const mm_job *u, int r0, int r1, enum arch_act act)
 {
     const attn_kernels *ak = attn_kernels_get();
-    for (int t = 0; t < g->n_tok; t++)
-        ak->silu_mul(g->y + (size_t)t * g->m + r0, u->y + (size_t)t * u->m + r0, r1 - r0);
+    for (int t = 0; t < g->n_tok; t++) {
+        float *gy = g->y + (size_t)t * g->m + r0;
+        const float *uy = u->y + (size_t)t * u->m + r0;
+        if (act == ACT_GELU) gelu_mul(gy, uy, r1 - r0);
+        else ak->silu_mul(gy, uy, r1 - r0);
+    }
 }
 
 static void mm_worker(void *arg, int ith, int nth)
@@ -304,7 +333,7 @@ static void mm_worker(void *arg, int ith, int nth)
             else
                 mm_rows(jg, r0, r1);
         }
-        if (mm->glu) glu_rows(j, &mm->up[i], r0, r1);
+        if (mm->glu) glu_rows(j, &mm->up[i], r0, r1, mm->act);
     }
 }
 
@@ -402,9 +431,10 @@ static void mm_run(uh_ctx *c, mm_multi *mm, int may_inline)
 void ctx_matmul_n(uh_ctx *c, int n, const gguf_tensor *const *w, const float *x, int n_tok,
                   float *const *y, enum arch_act glu_act)
 {
-    /* SiLU is the only gated activation with a kernel (arch_check refuses the others) */
-    const int glu = glu_act != 0;
-    if (n < 1 || n > MM_MAX || (glu && (n != 2 || glu_act != ACT_SILU))) return;
+    const int glu = glu_act != ACT_NONE;
+    if (n < 1 || n > MM_MAX ||
+        (glu && (n != 2 || (glu_act != ACT_SILU && glu_act != ACT_GELU))))
+        return;
     mm_job jobs[MM_MAX];
     for (int i = 0; i < n; i++) mm_job_init(&jobs[i], c, w[i], x, n_tok, y[i]);
     /* one input conversion when every matrix reads the same format; otherwise one job each */
@@ -413,7 +443,7 @@ void ctx_matmul_n(uh_ctx *c, int n, const gguf_tensor *const *w, const float *x,
             if (glu) {
                 ctx_matmul(c, w[0], x, n_tok, y[0]);
                 ctx_matmul(c, w[1], x, n_tok, y[1]);
-                glu_rows(&jobs[0], &jobs[1], 0, jobs[0].m);
+                glu_rows(&jobs[0], &jobs[1], 0, jobs[0].m, glu_act);
             } else {
                 for (int k = 0; k < n; k++) ctx_matmul(c, w[k], x, n_tok, y[k]);
             }
@@ -427,6 +457,7 @@ void ctx_matmul_n(uh_ctx *c, int n, const gguf_tensor *const *w, const float *x,
     }
     mm_multi mm; /* not zeroed: its job arrays are large, and only the first n are read */
     mm.glu = glu;
+    mm.act = glu_act;
     mm.n = glu ? 1 : n;
     for (int i = 0; i < mm.n; i++) mm.j[i] = jobs[i];
     if (glu) mm.up[0] = jobs[1];
@@ -437,10 +468,11 @@ void ctx_matmul_sets(uh_ctx *c, int n, const gguf_tensor *const *w, const gguf_t
                      const float *const *x, const int *n_tok, float *const *y, float *const *y_up,
                      enum arch_act glu_act)
 {
-    const int glu = glu_act != 0;
-    if (n < 1 || n > CTX_MAX_SETS || (glu && glu_act != ACT_SILU)) return;
+    const int glu = glu_act != ACT_NONE;
+    if (n < 1 || n > CTX_MAX_SETS || (glu && glu_act != ACT_SILU && glu_act != ACT_GELU)) return;
     mm_multi mm; /* not zeroed: only the first n jobs are read */
     mm.glu = glu;
+    mm.act = glu_act;
     mm.n = n;
     size_t used = 0;
     int fits = 1;

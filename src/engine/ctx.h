@@ -79,16 +79,16 @@ struct uh_ctx {
  * n_tok rows of w->ne[1] floats, on the context's threads. Uses the activation scratch. */
 void ctx_matmul(uh_ctx *c, const gguf_tensor *w, const float *x, int n_tok, float *y);
 /* n (<= 3) products of the same input x, y[i] = w[i] x, in one hand-out to the threads (and one
- * conversion of x when the matrices read the same format). With glu_act ACT_SILU, n is 2, the
- * matrices have the same shape, and y[0] becomes silu(w[0] x) * (w[1] x); ACT_NONE: plain
- * products (other activations have no kernel yet: nothing is computed). Each output is computed
+ * conversion of x when the matrices read the same format). With glu_act ACT_SILU or ACT_GELU, n
+ * is 2, the matrices have the same shape, and y[0] becomes act(w[0] x) * (w[1] x); ACT_NONE:
+ * plain products. Each output is computed
  * exactly as by separate ctx_matmul calls. */
 void ctx_matmul_n(uh_ctx *c, int n, const gguf_tensor *const *w, const float *x, int n_tok,
                   float *const *y, enum arch_act glu_act);
 
 /* Up to CTX_MAX_SETS products with inputs of their own, in one hand-out to the threads: set i
- * is y[i] = w[i] x[i] over n_tok[i] rows of x[i]; with glu_act ACT_SILU also y_up[i] =
- * w_up[i] x[i] (same shape as w[i]) and y[i] becomes silu(w[i] x[i]) * y_up[i]. (MoE: the
+ * is y[i] = w[i] x[i] over n_tok[i] rows of x[i]; with a glu_act also y_up[i] =
+ * w_up[i] x[i] (same shape as w[i]) and y[i] becomes act(w[i] x[i]) * y_up[i]. (MoE: the
  * chosen experts of a batch at once.) Each output is computed exactly as by ctx_matmul_n; when
  * the rows of all sets together exceed n_batch_max, the sets run one after another. */
 #define CTX_MAX_SETS 16

@@ -74,17 +74,18 @@ static void add_bias(float *y, const gguf_tensor *b, int n_tok, int n)
         for (int i = 0; i < n; i++) y[(size_t)t * n + i] += bd[i];
 }
 
-/* cos/sin of every rotated pair for each token's position. */
-static void rope_table(uh_ctx *c, const uh_batch *b)
+/* cos/sin of every rotated pair for each token's position, with RoPE base `base` and position
+ * multiplier `scale`, into tab. */
+static void rope_table(uh_ctx *c, const uh_batch *b, float *tab, float base, float scale)
 {
     const uh_model *m = c->model;
     const int half = m->hp.n_rot / 2;
     const float *ff = m->rope_freqs ? m->rope_freqs->data : NULL;
     for (int t = 0; t < b->n_tokens; t++) {
-        const double p = (double)b->pos[t] * m->hp.rope_scale;
-        float *cs = c->rope + (size_t)t * half * 2;
+        const double p = (double)b->pos[t] * scale;
+        float *cs = tab + (size_t)t * half * 2;
         for (int i = 0; i < half; i++) {
-            double theta = p * pow(m->hp.rope_base, -2.0 * i / m->hp.n_rot);
+            double theta = p * pow(base, -2.0 * i / m->hp.n_rot);
             if (ff) theta /= ff[i];
             cs[2 * i] = (float)cos(theta);
             cs[2 * i + 1] = (float)sin(theta);
@@ -128,6 +129,18 @@ typedef struct {
     int il;
 } attn_job;
 
+/* s -> cap * tanh(s / cap) over nb heads' runs of n scores (ATTN_RUN apart), with each head's
+ * maximum mx[g] recomputed (tanh is monotonic, so it is the capped old maximum). */
+static void softcap_scores(float *s, int nb, int n, float cap, float *mx)
+{
+    const float inv = 1.0f / cap;
+    for (int g = 0; g < nb; g++) {
+        float *sg = s + (size_t)g * ATTN_RUN;
+        for (int j = 0; j < n; j++) sg[j] = cap * tanhf(sg[j] * inv);
+        mx[g] = cap * tanhf(mx[g] * inv);
+    }
+}
+
 /* Attention of (token, query head) pairs, split contiguously between threads. A thread takes
  * its consecutive heads that share a KV head (GQA) as one block and streams that KV head's cells
  * once for the whole block: K and V are read once per token instead of once per query head.
@@ -148,7 +161,8 @@ static void attention_worker(void *arg, int ith, int nth)
     const size_t dq = (size_t)nh * hd, n_ctx = (size_t)c->p.n_ctx;
     const size_t seq_stride = n_ctx * c->kv_row * c->kv_esize, es = c->kv_esize;
     const size_t cell = (size_t)hd * es, head_stride = n_ctx * cell; /* head-major, see attention */
-    const float scale = 1.0f / sqrtf((float)hd);
+    const float scale = 1.0f / sqrtf((float)hd), cap = hp->attn_softcap;
+    const int window = c->model->layers[aj->il].window; /* 0: all earlier positions */
     const uint8_t *kc = c->k_cache[aj->il], *vc = c->v_cache[aj->il];
     float *scores = c->scores + (size_t)ith * c->scores_len; /* [group][ATTN_RUN] */
     float *mx = scores + (size_t)group * ATTN_RUN;           /* [group] running maxima */
@@ -162,6 +176,7 @@ static void attention_worker(void *arg, int ith, int nth)
         const int nb = (kvh + 1) * group - h0 < i1 - i ? (kvh + 1) * group - h0 : i1 - i;
         const int s = b->seq_id ? b->seq_id[t] : 0;
         const int n_kv = b->pos[t] + 1;
+        const int j_first = window > 0 && n_kv > window ? n_kv - window : 0;
         const uint8_t *ks = kc + (size_t)s * seq_stride + (size_t)kvh * head_stride;
         const uint8_t *vs = vc + (size_t)s * seq_stride + (size_t)kvh * head_stride;
         const float *q = c->q + (size_t)t * dq + (size_t)h0 * hd;
@@ -171,14 +186,15 @@ static void attention_worker(void *arg, int ith, int nth)
             sum[g] = 0.0f;
         }
         memset(o, 0, (size_t)nb * hd * sizeof(float));
-        for (int j0 = 0; j0 < n_kv; j0 += ATTN_RUN) {
+        for (int j0 = j_first; j0 < n_kv; j0 += ATTN_RUN) {
             const int jn = n_kv - j0 < ATTN_RUN ? n_kv - j0 : ATTN_RUN;
             for (int g = 0; g < nb; g++) run_mx[g] = -INFINITY;
             ak->scores_group(scores, ATTN_RUN, q, nb, ks + (size_t)j0 * cell, cell, es, jn, hd,
                              scale, run_mx);
+            if (cap > 0) softcap_scores(scores, nb, jn, cap, run_mx);
             for (int g = 0; g < nb; g++) {
                 if (run_mx[g] > mx[g]) { /* the first run has nothing to rescale */
-                    if (j0 > 0) {
+                    if (j0 > j_first) {
                         const float r = expf(mx[g] - run_mx[g]);
                         sum[g] *= r;
                         for (int e = 0; e < hd; e++) o[(size_t)g * hd + e] *= r;
@@ -383,14 +399,16 @@ static void layer_forward(uh_ctx *c, int il, const uh_batch *b)
     add_bias(c->v, l->bv, n, dkv);
     head_norms(m->norm, c->q, l->q_norm, n, hp->n_head, hp->head_dim, hp->norm_eps);
     head_norms(m->norm, c->k, l->k_norm, n, hp->n_head_kv, hp->head_dim, hp->norm_eps);
+    const float *rope = c->rope + (l->rope_swa ? (size_t)c->p.n_batch_max * hp->n_rot : 0);
     for (int t = 0; t < n; t++) {
-        const float *cs = c->rope + (size_t)t * hp->n_rot;
+        const float *cs = rope + (size_t)t * hp->n_rot;
         rope_apply(c->q + (size_t)t * dq, hp->n_head, hp->head_dim, hp->n_rot, m->rope, cs);
         rope_apply(c->k + (size_t)t * dkv, hp->n_head_kv, hp->head_dim, hp->n_rot, m->rope, cs);
     }
     attention(c, il, b);
     ctx_matmul(c, l->wo, c->attn, n, c->h);
     add_bias(c->h, l->bo, n, d);
+    if (l->post_attn_norm) ew_run(c, EW_NORM, n, d, c->h, c->h, l->post_attn_norm->data);
     ew_run(c, EW_ADD, n, d, c->x, c->h, NULL);
 
     ew_run(c, EW_NORM, n, d, c->h, c->x, l->ffn_norm->data);
@@ -402,6 +420,7 @@ static void layer_forward(uh_ctx *c, int il, const uh_batch *b)
         ctx_matmul_n(c, 2, gate_up, c->h, n, gate_up_out, m->act); /* gate = act(gate) * up */
         ctx_matmul(c, l->w_down, c->gate, n, c->h);
     }
+    if (l->post_ffn_norm) ew_run(c, EW_NORM, n, d, c->h, c->h, l->post_ffn_norm->data);
     ew_run(c, EW_ADD, n, d, c->x, c->h, NULL);
 }
 
@@ -485,10 +504,17 @@ int uh_eval_layers(uh_ctx *c, const uh_batch *b, int layer_begin, int layer_end,
         for (int t = 0; t < n; t++)
             qtype_traits[e->type].to_float((const uint8_t *)e->data + (size_t)b->tokens[t] * row,
                                            c->x + (size_t)t * d, d);
+        if (m->embd_scale == EMBD_SCALE_SQRT_N_EMBD) {
+            const float sc = sqrtf((float)d);
+            for (size_t i = 0; i < (size_t)n * d; i++) c->x[i] *= sc;
+        }
     } else {
         memcpy(c->x, b->embd, (size_t)n * d * sizeof(float));
     }
-    rope_table(c, b);
+    rope_table(c, b, c->rope, hp->rope_base, hp->rope_scale);
+    if (m->rope_swa_used)
+        rope_table(c, b, c->rope + (size_t)c->p.n_batch_max * hp->n_rot, hp->rope_base_swa,
+                   hp->rope_scale_swa);
     for (int il = layer_begin; il < layer_end; il++) layer_forward(c, il, b);
     for (int t = 0; t < n; t++) {
         const int s = b->seq_id ? b->seq_id[t] : 0;
@@ -506,6 +532,11 @@ int uh_eval_layers(uh_ctx *c, const uh_batch *b, int layer_begin, int layer_end,
                  m->output_norm->data, d, hp->norm_eps);
     }
     if (n_out > 0) ctx_matmul(c, m->output, c->h, n_out, c->out);
+    if (hp->final_softcap > 0) {
+        const float cap = hp->final_softcap, inv = 1.0f / cap;
+        for (size_t i = 0; i < (size_t)n_out * hp->n_vocab; i++)
+            c->out[i] = cap * tanhf(c->out[i] * inv);
+    }
     return UH_OK;
 }
 

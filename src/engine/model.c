@@ -19,6 +19,13 @@ static int pack_weights(uh_model *m, uh_err *err);
 
 /* ---- hyperparameters ---- */
 
+/* "<arch>.<suffix>" into buf; returns buf. */
+static const char *key_of(char *buf, size_t size, const char *arch, const char *suffix)
+{
+    snprintf(buf, size, "%s.%s", arch, suffix);
+    return buf;
+}
+
 /* Reads "<arch>.<suffix>" as a positive int; absent -> def (def < 0: required). */
 static int get_int(const gguf_file *f, const char *arch, const char *suffix, int def, int *out,
                    uh_err *err)
@@ -165,6 +172,64 @@ static int read_hparams(const gguf_file *f, const arch_desc *a, hparams *hp, uh_
         if (lin <= 0) return err_setf(err, UH_EFORMAT, "model: rope.scale_linear <= 0");
         hp->rope_scale = 1.0f / lin;
     }
+    hp->rope_base_swa = hp->rope_base;
+    hp->rope_scale_swa = hp->rope_scale;
+    if (a->swa.rope_base_key) {
+        const float def = a->swa.rope_base_def > 0 ? a->swa.rope_base_def : hp->rope_base;
+        if ((rc = get_float(f, arch, a->swa.rope_base_key, def, &hp->rope_base_swa, err)))
+            return rc;
+        if (hp->rope_base_swa <= 0)
+            return err_setf(err, UH_EFORMAT, "model: %s.%s <= 0", arch, a->swa.rope_base_key);
+    }
+    if (a->swa.rope_unscaled) hp->rope_scale_swa = 1.0f;
+    const arch_param *caps[2] = {&a->attn_softcap, &a->final_softcap};
+    float *cap_out[2] = {&hp->attn_softcap, &hp->final_softcap};
+    for (int i = 0; i < 2; i++) {
+        *cap_out[i] = caps[i]->def;
+        if (!caps[i]->key) continue;
+        rc = gguf_get_f32(f, key_of(key, sizeof key, arch, caps[i]->key), cap_out[i], err);
+        if (rc == UH_ENOTFOUND) continue;
+        if (rc) return rc;
+        if (!(*cap_out[i] > 0) || !isfinite(*cap_out[i]))
+            return err_setf(err, UH_EFORMAT, "model: metadata %s = %g: a soft-cap must be > 0", key,
+                            (double)*cap_out[i]);
+    }
+    return UH_OK;
+}
+
+/* Which layers are sliding-window layers, their window and RoPE table (see arch_swa). */
+static int resolve_layers(uh_model *m, const gguf_file *f, uh_err *err)
+{
+    const arch_desc *a = m->arch;
+    const hparams *hp = &m->hp;
+    int pattern = a->swa.pattern, window = 0, rc;
+    if (pattern == 0 && !a->swa.pattern_key) return UH_OK;
+    if (a->swa.pattern_key) {
+        char key[160];
+        uint32_t v;
+        key_of(key, sizeof key, a->name, a->swa.pattern_key);
+        rc = gguf_get_u32(f, key, &v, err);
+        if (rc == 0) {
+            if (v < 1 || v > (uint32_t)hp->n_layer)
+                return err_setf(err, UH_EFORMAT,
+                                "model: metadata %s = %u does not fit %d layers (1..%d)", key, v,
+                                hp->n_layer, hp->n_layer);
+            pattern = (int)v;
+        } else if (rc != UH_ENOTFOUND) {
+            return rc;
+        }
+    }
+    if (!a->swa.window_key)
+        return err_setf(err, UH_EUNSUPPORTED, "model: architecture %s has no window key", a->name);
+    if ((rc = get_int(f, a->name, a->swa.window_key, -1, &window, err))) return rc;
+    for (int il = 0; il < hp->n_layer; il++) {
+        layer_weights *l = &m->layers[il];
+        const int local = pattern > 0 && il % pattern < pattern - 1;
+        l->window = local ? window : 0;
+        l->rope_swa =
+            local && (hp->rope_base_swa != hp->rope_base || hp->rope_scale_swa != hp->rope_scale);
+        m->rope_swa_used |= l->rope_swa;
+    }
     return UH_OK;
 }
 
@@ -290,6 +355,10 @@ static const gguf_tensor **role_slot(uh_model *m, layer_weights *l, enum arch_te
         return &l->up_exps;
     case AT_FFN_DOWN_EXPS:
         return &l->down_exps;
+    case AT_ATTN_POST_NORM:
+        return &l->post_attn_norm;
+    case AT_FFN_POST_NORM:
+        return &l->post_ffn_norm;
     default:
         return NULL;
     }
@@ -449,6 +518,7 @@ static int load(gguf_file *f, const arch_desc *a, uh_model **out, uh_err *err)
     m->norm = a->norm;
     m->act = a->act;
     m->rope = a->rope;
+    m->embd_scale = a->embd_scale;
     gguf_str name;
     if (gguf_get_str(f, "general.name", &name, NULL) == 0)
         snprintf(m->name, sizeof m->name, "%.*s", (int)(name.len > 127 ? 127 : name.len), name.ptr);
@@ -490,6 +560,7 @@ static int load(gguf_file *f, const arch_desc *a, uh_model **out, uh_err *err)
         goto fail;
     }
     if ((rc = check_expert_count(m, err))) goto fail;
+    if ((rc = resolve_layers(m, f, err))) goto fail;
     if (a->tensors[AT_ATTN_QKV].need != ARCH_ABSENT ||
         a->tensors[AT_FFN_GATE_UP].need != ARCH_ABSENT) {
         m->views = calloc((size_t)hp->n_layer * 5, sizeof *m->views);

@@ -37,6 +37,10 @@ typedef struct {
     int n_expert;     /* MoE: experts per layer, 0 for a dense FFN */
     int n_expert_used; /* MoE: experts per token */
     int n_ff_exp;      /* MoE: hidden width of one expert */
+    float rope_base_swa;  /* theta base of sliding-window layers */
+    float rope_scale_swa; /* their position multiplier */
+    float attn_softcap;   /* attention-score soft-cap, 0 = off */
+    float final_softcap;  /* logit soft-cap, 0 = off */
 } hparams;
 
 typedef struct {
@@ -60,6 +64,10 @@ typedef struct {
     const gguf_tensor *gate_exps; /* [n_embd] -> [n_ff_exp], per expert */
     const gguf_tensor *up_exps;   /* [n_embd] -> [n_ff_exp], per expert */
     const gguf_tensor *down_exps; /* [n_ff_exp] -> [n_embd], per expert */
+    const gguf_tensor *post_attn_norm; /* [n_embd] on the attention output, or NULL */
+    const gguf_tensor *post_ffn_norm;  /* [n_embd] on the FFN output, or NULL */
+    int window;   /* sliding-window layer: positions attended (> 0), 0 for full attention */
+    int rope_swa; /* 1: RoPE with rope_base_swa / rope_scale_swa, 0: rope_base / rope_scale */
 } layer_weights;
 
 struct uh_model {
@@ -71,6 +79,8 @@ struct uh_model {
     enum arch_norm norm;
     enum arch_act act;
     enum rope_style rope;
+    enum arch_embd_scale embd_scale;
+    int rope_swa_used; /* some layer has rope_swa set (the context keeps a second table) */
     char name[128];
     const gguf_tensor *tok_embd;    /* [n_embd, n_vocab]: one row per token */
     const gguf_tensor *output_norm; /* [n_embd] */
