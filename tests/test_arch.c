@@ -131,8 +131,10 @@ static int rewrite(const char *src, const char *dst, const char *drop, const cha
     return rc;
 }
 
-/* Rewrites src into dst with the UINT32 metadata key set to v (added if absent). */
-static int rewrite_u32(const char *src, const char *dst, const char *key, uint32_t v)
+/* Rewrites src into dst with metadata key dropped (kind 0), or set (added if absent) to the
+ * UINT32 u (kind 1) or the FLOAT32 x (kind 2). */
+static int rewrite_kv(const char *src, const char *dst, const char *key, int kind, uint32_t u,
+                      float x)
 {
     gguf_file *f = NULL;
     uh_err err = {0};
@@ -141,7 +143,8 @@ static int rewrite_u32(const char *src, const char *dst, const char *key, uint32
     int rc = w ? 0 : -1;
     for (uint64_t i = 0; rc == 0 && i < gguf_n_kv(f); i++)
         if (strcmp(gguf_kv_at(f, i)->key_z, key)) rc = gguf_writer_copy_kv(w, gguf_kv_at(f, i));
-    if (rc == 0) rc = gguf_writer_set_u32(w, key, v);
+    if (rc == 0 && kind == 1) rc = gguf_writer_set_u32(w, key, u);
+    if (rc == 0 && kind == 2) rc = gguf_writer_set_f32(w, key, x);
     for (uint64_t i = 0; rc == 0 && i < gguf_n_tensors(f); i++) {
         const gguf_tensor *t = gguf_tensor_at(f, i);
         rc = gguf_writer_add_tensor(w, t->name, t->type, t->n_dims, t->ne, t->data, t->size);
@@ -150,6 +153,12 @@ static int rewrite_u32(const char *src, const char *dst, const char *key, uint32
     gguf_writer_free(w);
     gguf_close(f);
     return rc;
+}
+
+/* Rewrites src into dst with the UINT32 metadata key set to v (added if absent). */
+static int rewrite_u32(const char *src, const char *dst, const char *key, uint32_t v)
+{
+    return rewrite_kv(src, dst, key, 1, v, 0);
 }
 
 static void expect_load(const char *path, const arch_desc *a, int code, const char *needle)
@@ -720,6 +729,91 @@ static void test_phi3_fused_tensors(void)
     expect_load(tmp_path("phi3-longrope.gguf"), NULL, UH_EUNSUPPORTED, "LongRoPE");
 }
 
+/* Gemma's settings from bad metadata are refused with the key named: a window of 0 or none, a
+ * local/global pattern outside 1..n_layer, a soft-cap that is not positive. */
+static void test_gemma_bad_metadata_is_refused(void)
+{
+    const char *g2 = gen("gemma2", "g2.gguf"), *g3 = gen("gemma3", "g3.gguf");
+    const char *bad = tmp_path("g-bad.gguf");
+    expect_load(g2, NULL, UH_OK, NULL);
+    expect_load(g3, NULL, UH_OK, NULL);
+    struct {
+        const char *src, *key;
+        int kind;
+        uint32_t u;
+        float x;
+    } cases[] = {
+        {g2, "gemma2.attention.sliding_window", 1, 0, 0},
+        {g3, "gemma3.attention.sliding_window", 0, 0, 0},
+        {g2, "gemma2.attention.sliding_window_pattern", 1, 0, 0},
+        {g2, "gemma2.attention.sliding_window_pattern", 1, 3, 0}, /* 2 layers */
+        {g3, "gemma3.attention.sliding_window_pattern", 1, 7, 0},
+        {g2, "gemma2.attn_logit_softcapping", 2, 0, 0},
+        {g2, "gemma2.attn_logit_softcapping", 2, 0, -50},
+        {g2, "gemma2.final_logit_softcapping", 2, 0, -1},
+        {g3, "gemma3.final_logit_softcapping", 2, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        CHECK(rewrite_kv(cases[i].src, bad, cases[i].key, cases[i].kind, cases[i].u, cases[i].x) ==
+              0);
+        expect_load(bad, NULL, UH_EFORMAT, cases[i].key);
+    }
+}
+
+/* The per-layer choices resolved at load follow the pattern: gemma2 slides on even layers,
+ * gemma3 on five of six, and gemma3's local layers take their own RoPE table. */
+static void test_gemma_layers_follow_the_pattern(void)
+{
+    modelgen_opts o = modelgen_default_opts();
+    o.arch = "gemma3", o.n_layer = 7, o.n_embd = 64, o.n_ff = 64, o.n_head = 2, o.n_head_kv = 1;
+    o.head_dim = 32, o.n_vocab = N_VOCAB, o.type = "F32", o.window = 5;
+    o.rope_base = 1e6f, o.out = tmp_path("g3-7.gguf");
+    uh_err err = {0};
+    CHECKF(modelgen_write(&o, &err) == 0, "%s", err.msg);
+    uh_model *m = NULL;
+    CHECKF(load(o.out, NULL, &m, &err) == 0, "%s", err.msg);
+    for (int il = 0; m && il < 7; il++) {
+        const int local = il % 6 < 5;
+        CHECKF(m->layers[il].window == (local ? 5 : 0) && m->layers[il].rope_swa == local,
+               "gemma3 layer %d: window %d", il, m->layers[il].window);
+    }
+    CHECK(m && m->hp.rope_base_swa == 10000.0f && m->hp.rope_base == 1e6f);
+    uh_model_free(m);
+    m = NULL;
+    CHECKF(load(gen("gemma2", "g2.gguf"), NULL, &m, &err) == 0, "%s", err.msg);
+    CHECK(m && m->layers[0].window == 64 && m->layers[1].window == 0 && !m->rope_swa_used);
+    CHECK(m && m->hp.attn_softcap == 50.0f && m->hp.final_softcap == 30.0f);
+    uh_model_free(m);
+}
+
+/* The window and the soft-caps change what is computed: a window shorter than the sequence
+ * changes the logits, one longer than it gives exactly the numbers of all-global layers; a final
+ * cap bounds every logit. */
+static void test_gemma_window_and_caps_act(void)
+{
+    const char *g2 = gen("gemma2", "g2.gguf");
+    const char *narrow = tmp_path("g2-w2.gguf"), *global = tmp_path("g2-glob.gguf");
+    const char *capped = tmp_path("g2-cap.gguf");
+    CHECK(rewrite_u32(g2, narrow, "gemma2.attention.sliding_window", 2) == 0);
+    CHECK(rewrite_u32(g2, global, "gemma2.attention.sliding_window_pattern", 1) == 0);
+    CHECK(rewrite_kv(g2, capped, "gemma2.final_logit_softcapping", 2, 0, 0.5f) == 0);
+    static float wide[N_TOK * N_VOCAB], w2[N_TOK * N_VOCAB], all[N_TOK * N_VOCAB],
+        cap[N_TOK * N_VOCAB];
+    uh_err err = {0};
+    CHECKF(logits(g2, NULL, k_ids, N_TOK, wide, N_VOCAB, &err) == 0, "%s", err.msg);
+    CHECKF(logits(narrow, NULL, k_ids, N_TOK, w2, N_VOCAB, &err) == 0, "%s", err.msg);
+    CHECKF(logits(global, NULL, k_ids, N_TOK, all, N_VOCAB, &err) == 0, "%s", err.msg);
+    CHECKF(logits(capped, NULL, k_ids, N_TOK, cap, N_VOCAB, &err) == 0, "%s", err.msg);
+    CHECK(memcmp(wide, all, sizeof wide) == 0);
+    /* positions 0 and 1 see at most 2 keys either way */
+    CHECK(memcmp(wide, w2, 2 * N_VOCAB * sizeof(float)) == 0);
+    const double d = rel_diff(wide + 2 * N_VOCAB, w2 + 2 * N_VOCAB, N_TOK - 2, N_VOCAB);
+    CHECKF(d > 0.01, "a window of 2 changed the logits by only %.4f", d);
+    float mx = 0;
+    for (int i = 0; i < N_TOK * N_VOCAB; i++) mx = fabsf(cap[i]) > mx ? fabsf(cap[i]) : mx;
+    CHECKF(mx <= 0.5f && mx > 0.1f, "final cap 0.5: max |logit| %.3f", mx);
+}
+
 int main(int argc, char **argv)
 {
     T_SELECT(argc, argv);
@@ -742,6 +836,9 @@ int main(int argc, char **argv)
     T_RUN(test_moe_counts_and_shapes_are_checked);
     T_RUN(test_moe_batch_equals_decode);
     T_RUN(test_moe_fixtures_match_llama_cpp);
+    T_RUN(test_gemma_bad_metadata_is_refused);
+    T_RUN(test_gemma_layers_follow_the_pattern);
+    T_RUN(test_gemma_window_and_caps_act);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
     if (system(cmd) != 0) printf("  (could not remove %s)\n", g_dir);

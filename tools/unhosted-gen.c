@@ -19,6 +19,7 @@ static void usage(FILE *f)
                "                             Q5_K|Q6_K|IQ4_NL|IQ4_XS|Q4_K_M   (default Q8_0)\n"
                "  --n-embd N --n-layer N --n-head N --n-head-kv N --n-ff N --n-vocab N --n-ctx N\n"
                "  --head-dim N (default n-embd / n-head)\n"
+               "  --window N   sliding window of gemma2/gemma3 files (default 64)\n"
                "  --rope-base F --tied --seed S --vocab-from FILE.gguf\n"
                "  --n-expert N --n-expert-used K --n-ff-exp N   mixture of experts: N experts of\n"
                "                             width --n-ff-exp (default --n-ff), K per token\n");
@@ -65,6 +66,7 @@ int main(int argc, char **argv)
         INTOPT("--n-expert", n_expert)
         INTOPT("--n-expert-used", n_expert_used)
         INTOPT("--n-ff-exp", n_ff_exp)
+        INTOPT("--window", window)
 #undef INTOPT
         if (!strcmp(a, "-o")) o.out = v;
         else if (!strcmp(a, "--arch")) o.arch = v;

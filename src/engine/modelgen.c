@@ -233,6 +233,7 @@ int modelgen_check(const modelgen_opts *o, uh_err *err)
     if (o->n_expert > 0 && (o->n_expert_used < 1 || o->n_expert_used > o->n_expert))
         return err_setf(err, UH_EINVAL, "modelgen: n_expert_used must be 1..n_expert (%d)",
                         o->n_expert);
+    if (o->window < 0) return err_setf(err, UH_EINVAL, "modelgen: window must be >= 0");
     if (o->n_vocab < MODELGEN_MIN_VOCAB && !o->vocab_from)
         return err_setf(err, UH_EINVAL, "modelgen: the synthetic vocabulary needs n_vocab >= %d",
                         MODELGEN_MIN_VOCAB);
@@ -286,6 +287,7 @@ int modelgen_write(const modelgen_opts *o, uh_err *err)
         SETU("attention.value_length", hd);
     }
     SETF("rope.freq_base", o->rope_base);
+    if (a->swa.window_key) SETU(a->swa.window_key, o->window > 0 ? o->window : 64);
     SETF("attention.layer_norm_rms_epsilon", o->norm_eps);
     if (o->vocab_from) {
         n_vocab = copy_vocab(w, o->vocab_from, err);

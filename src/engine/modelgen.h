@@ -11,7 +11,7 @@
 #define MODELGEN_MIN_VOCAB 300 /* specials + 256 byte tokens + a few pieces */
 
 typedef struct {
-    const char *arch; /* an entry of the architecture table (arch.c): "llama", "qwen2", "qwen3" */
+    const char *arch; /* an entry of the architecture table (arch.c): "llama", "gemma2", ... */
     int n_embd, n_layer, n_head, n_head_kv, n_ff, n_vocab, n_ctx;
     /* MoE: n_expert > 0 writes a router and 3-D expert tensors instead of the dense FFN (for an
      * architecture with an expert count key), n_expert_used experts per token, each n_ff_exp
@@ -19,6 +19,7 @@ typedef struct {
      * expert_feed_forward_length beside feed_forward_length = n_ff. */
     int n_expert, n_expert_used, n_ff_exp;
     int head_dim; /* 0: n_embd / n_head; else written as attention.key_length / value_length */
+    int window;   /* sliding-window architectures (gemma2, gemma3): the window, 0 for 64 */
     float rope_base, norm_eps;
     int tied;         /* no output.weight: the embedding doubles as the head */
     const char *type; /* a tensor type name for every 2-D weight, or the mix "Q4_K_M" */
