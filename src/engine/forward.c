@@ -7,14 +7,20 @@
  *   q, k, v = Wq h (+bq), Wk h (+bk), Wv h (+bv)
  *   (q = norm(q) * q_norm, k = norm(k) * k_norm, each head separately); RoPE on q and k at the
  *   token's position
+ *   (the layer's RoPE table: gemma3's local layers have their own base)
  *   K/V of the token go to its sequence's cache cell; then for each query head j (KV head
- *   j / (n_head / n_head_kv)): attn = softmax(q k^T / sqrt(head_dim)) v over cells 0..pos
- *   x += Wo attn (+bo)
- *   h = norm(x) * ffn_norm;  x += Wdown (act(Wgate h) * (Wup h))
+ *   j / (n_head / n_head_kv)): s = q k^T / sqrt(head_dim) (s = cap tanh(s / cap) with an
+ *   attention soft-cap), attn = softmax(s) v over cells 0..pos, or only the last `window` of
+ *   them on a sliding-window layer
+ *   a = Wo attn (+bo);  (a = norm(a) * post_attn_norm);  x += a
+ *   h = norm(x) * ffn_norm;  f = Wdown (act(Wgate h) * (Wup h));  (f = norm(f) * post_ffn_norm)
+ *   x += f
  *   or, with experts: p = softmax(Wrouter h) over all experts, E = the n_expert_used most
  *   probable, w_e = p_e / sum_E p (sum clamped below at 6.1e-5, as llama.cpp does), and
  *   x += sum over e in E, most probable first, of w_e Wdown_e (act(Wgate_e h) * (Wup_e h))
- * and after the last layer: logits = Woutput (norm(x) * output_norm).
+ * with x first the token's embedding row (times sqrtf(n_embd) for gemma), and after the last
+ * layer: logits = Woutput (norm(x) * output_norm) (then cap tanh(logits / cap) with a final
+ * soft-cap).
  * Every K/V of the batch is written before any attention reads the cache, so a prompt evaluated
  * in one batch and the same prompt fed one token at a time compute the same numbers.
  * Matrix products, attention (over (token, head) pairs) and the elementwise steps run on the
