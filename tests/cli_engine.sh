@@ -155,3 +155,14 @@ if moe "$T/moe2.gguf" 2 && moe "$T/moe8.gguf" 8; then
 else
     fail moe_model_generates "unhosted-gen --n-expert failed"
 fi
+
+# ---- gemma: both families generated with a short window, run, and logits batch = decode ----
+for a in gemma2 gemma3; do
+    if $GEN --arch $a --type Q8_0 --n-embd 128 --n-layer 6 --n-head 4 --n-head-kv 2 \
+        --head-dim 32 --n-ff 64 --n-vocab 320 --window 4 -o "$T/$a.gguf" >/dev/null 2>&1; then
+        out=$($UH run "$T/$a.gguf" -p "the cat sat on the mat" -n 8 --temp 0 2>"$T/err")
+        check ${a}_model_runs test $? -eq 0
+    else
+        fail ${a}_model_generates "unhosted-gen --arch $a failed"
+    fi
+done
