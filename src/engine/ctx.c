@@ -8,6 +8,7 @@
 #include "engine/ctx.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -281,23 +282,30 @@ typedef struct {
     atomic_int next;             /* next unclaimed chunk id */
 } mm_multi;
 
-/* g = gelu(g) * u, GELU's tanh approximation evaluated as llama.cpp's CPU backend does: the
- * input rounded to float16 and the result too (its float16 table) for |g| < 10, the identity
- * above and 0 below. */
+/* GELU's tanh approximation of every float16 value, rounded to float16: llama.cpp's CPU backend
+ * evaluates the GeGLU through such a table, and the reference logits carry its rounding. Built
+ * once, on the first GELU-gated product. */
+static uint16_t gelu_table[1 << 16];
+static pthread_once_t gelu_once = PTHREAD_ONCE_INIT;
+
+static void gelu_table_init(void)
+{
+    for (uint32_t i = 0; i < (1u << 16); i++) {
+        const float x = fp16_to_fp32((uint16_t)i);
+        const float y = 0.5f * x * (1.0f + tanhf(0.79788456080286535588f * x *
+                                                 (1.0f + 0.044715f * x * x)));
+        gelu_table[i] = fp32_to_fp16(y);
+    }
+}
+
+/* g = gelu(g) * u: the table for |g| < 10, the identity above and 0 below (as llama.cpp). */
 static void gelu_mul(float *restrict g, const float *restrict u, int n)
 {
     for (int i = 0; i < n; i++) {
         const float x = g[i];
-        float y;
-        if (x <= -10.0f) {
-            y = 0.0f;
-        } else if (x >= 10.0f) {
-            y = x;
-        } else {
-            const float h = fp16_to_fp32(fp32_to_fp16(x));
-            y = 0.5f * h * (1.0f + tanhf(0.79788456080286535588f * h * (1.0f + 0.044715f * h * h)));
-            y = fp16_to_fp32(fp32_to_fp16(y));
-        }
+        const float y = x <= -10.0f  ? 0.0f
+                        : x >= 10.0f ? x
+                                     : fp16_to_fp32(gelu_table[fp32_to_fp16(x)]);
         g[i] = y * u[i];
     }
 }
@@ -308,8 +316,10 @@ static void glu_rows(const mm_job *g, const mm_job *u, int r0, int r1, enum arch
     for (int t = 0; t < g->n_tok; t++) {
         float *gy = g->y + (size_t)t * g->m + r0;
         const float *uy = u->y + (size_t)t * u->m + r0;
-        if (act == ACT_GELU) gelu_mul(gy, uy, r1 - r0);
-        else ak->silu_mul(gy, uy, r1 - r0);
+        if (act == ACT_GELU)
+            gelu_mul(gy, uy, r1 - r0);
+        else
+            ak->silu_mul(gy, uy, r1 - r0);
     }
 }
 
@@ -432,8 +442,8 @@ void ctx_matmul_n(uh_ctx *c, int n, const gguf_tensor *const *w, const float *x,
                   float *const *y, enum arch_act glu_act)
 {
     const int glu = glu_act != ACT_NONE;
-    if (n < 1 || n > MM_MAX ||
-        (glu && (n != 2 || (glu_act != ACT_SILU && glu_act != ACT_GELU))))
+    if (glu_act == ACT_GELU) pthread_once(&gelu_once, gelu_table_init);
+    if (n < 1 || n > MM_MAX || (glu && (n != 2 || (glu_act != ACT_SILU && glu_act != ACT_GELU))))
         return;
     mm_job jobs[MM_MAX];
     for (int i = 0; i < n; i++) mm_job_init(&jobs[i], c, w[i], x, n_tok, y[i]);
@@ -469,6 +479,7 @@ void ctx_matmul_sets(uh_ctx *c, int n, const gguf_tensor *const *w, const gguf_t
                      enum arch_act glu_act)
 {
     const int glu = glu_act != ACT_NONE;
+    if (glu_act == ACT_GELU) pthread_once(&gelu_once, gelu_table_init);
     if (n < 1 || n > CTX_MAX_SETS || (glu && glu_act != ACT_SILU && glu_act != ACT_GELU)) return;
     mm_multi mm; /* not zeroed: only the first n jobs are read */
     mm.glu = glu;
