@@ -38,7 +38,7 @@ out=$($UH models --json 2>/dev/null)
 if echo "$out" | grep -q '"name":[[:space:]]*"tiny:v1"' && echo "$out" | grep -q '"size":[[:space:]]*1185376'; then
     pass models_json; else fail models_json "$out"; fi
 out=$($UH models --available 2>/dev/null)
-if echo "$out" | grep -q "^llama3.2:1b " && echo "$out" | grep -q "^gemma2:2b .*unsupported"; then
+if echo "$out" | grep -q "^llama3.2:1b " && echo "$out" | grep -q "^phi3.5:3.8b .*unsupported"; then
     pass models_available; else fail models_available "$out"; fi
 
 # ---- show ----
@@ -105,7 +105,7 @@ $UH show qwen2.5:0.5b >/dev/null 2>"$T/err"
 rc=$?
 if [ $rc -eq 1 ] && grep -q "unhosted pull qwen2.5:0.5b" "$T/err"; then pass show_not_pulled_hint; else
     fail show_not_pulled_hint "exit $rc" "$(cat "$T/err")"; fi
-$UH show gemma2:2b >/dev/null 2>"$T/err"
+$UH show phi3.5:3.8b >/dev/null 2>"$T/err"
 rc=$?
-if [ $rc -eq 1 ] && grep -q "cannot run the 'gemma2' architecture" "$T/err"; then
+if [ $rc -eq 1 ] && grep -q "phi3.5:3.8b is a phi3 model" "$T/err"; then
     pass unsupported_arch_refused; else fail unsupported_arch_refused "exit $rc" "$(cat "$T/err")"; fi

@@ -8,9 +8,9 @@ NGINX=${NGINX:-/usr/sbin/nginx}
 export UNHOSTED_HOME="$T/home"
 
 # ---- without a server ----
-$UH pull gemma2:2b >/dev/null 2>"$T/err"
+$UH pull phi3.5:3.8b >/dev/null 2>"$T/err"
 rc=$?
-if [ $rc -eq 1 ] && grep -q "gemma2:2b uses architecture gemma2, which this version cannot run yet" "$T/err"; then
+if [ $rc -eq 1 ] && grep -q "phi3.5:3.8b needs a feature of architecture phi3 that this version cannot run yet" "$T/err"; then
     pass unsupported_architecture_refused; else fail unsupported_architecture_refused "exit $rc: $(cat "$T/err")"; fi
 $UH pull no-such-model >/dev/null 2>"$T/err"
 rc=$?

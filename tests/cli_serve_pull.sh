@@ -80,7 +80,7 @@ if [ "$code" = 404 ] && grep -q '^{"error":' "$T/body"; then pass serve_pull_unk
 code=$(curl -s --noproxy '*' -o "$T/body" -w '%{http_code}' -X POST "$URL/api/pull" -d '{"model":5}')
 if [ "$code" = 400 ]; then pass serve_pull_bad_request; else fail serve_pull_bad_request "$code"; fi
 code=$(curl -s --noproxy '*' -o "$T/body" -w '%{http_code}' -X POST "$URL/api/pull" \
-    -d '{"model":"gemma2:2b"}')
+    -d '{"model":"phi3.5:3.8b"}')
 if [ "$code" = 400 ] && grep -q "cannot run yet" "$T/body"; then pass serve_pull_unsupported_arch; else
     fail serve_pull_unsupported_arch "$code $(cat "$T/body")"; fi
 

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "models/info.h"
 #include "models/pull.h"
 #include "models/registry.h"
 
@@ -24,9 +25,14 @@ int pull_resolve_target(const char *what, const char *as, const char *sha, pull_
                             "%s: not a known model name (see 'unhosted models --available'), nor a "
                             "URL (http://, https://, hf://ORG/REPO/FILE.gguf)",
                             what);
-        if (!r->supported)
+        if (!models_arch_supported(r->arch))
             return err_setf(err, UH_EUNSUPPORTED,
                             "%s:%s uses architecture %s, which this version cannot run yet",
+                            r->name, r->tag, r->arch);
+        if (!r->supported) /* the family runs, this model needs more of it (e.g. LongRoPE) */
+            return err_setf(err, UH_EUNSUPPORTED,
+                            "%s:%s needs a feature of architecture %s that this version cannot "
+                            "run yet",
                             r->name, r->tag, r->arch);
         snprintf(t->url, sizeof t->url, "%s", r->url);
         snprintf(t->name, sizeof t->name, "%s", r->name);

@@ -58,10 +58,15 @@ int models_resolve_entry(const char *spec, store_entry *e, int *origin, uh_err *
 
     const registry_entry *r;
     if (registry_lookup(name, tag, &r, NULL) == 0) {
-        if (!r->supported || !models_arch_supported(r->arch))
+        if (!models_arch_supported(r->arch))
             return err_setf(err, UH_EUNSUPPORTED,
                             "%s:%s is a %s model; this build cannot run the '%s' architecture yet",
                             r->name, r->tag, r->arch, r->arch);
+        if (!r->supported) /* the family runs, this model needs more of it (e.g. LongRoPE) */
+            return err_setf(err, UH_EUNSUPPORTED,
+                            "%s:%s is a %s model that needs a feature of its architecture this "
+                            "build does not have yet",
+                            r->name, r->tag, r->arch);
         return err_setf(err, UH_ENOTFOUND,
                         "model '%s' is not downloaded; run 'unhosted pull %s' "
                         "first",
