@@ -786,6 +786,32 @@ static void test_gemma_layers_follow_the_pattern(void)
     uh_model_free(m);
 }
 
+/* Gemma's attention scale: 1/sqrt(head_dim), except at the layer count of the 27B models
+ * (gemma2 46, gemma3 62), where it is 1/sqrt(n_embd / n_head). */
+static void test_gemma_attention_scale(void)
+{
+    static const struct {
+        const char *arch;
+        int n_layer;
+        float want_dim; /* the scale is 1/sqrt(want_dim) */
+    } cases[] = {{"gemma2", 45, 32}, {"gemma2", 46, 64}, {"gemma3", 62, 64},
+                 {"gemma3", 46, 32}, {"llama", 46, 32}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        modelgen_opts o = modelgen_default_opts();
+        o.arch = cases[i].arch, o.n_layer = cases[i].n_layer, o.n_embd = 128, o.n_ff = 32;
+        o.n_head = 2, o.n_head_kv = 1, o.head_dim = 32, o.n_vocab = N_VOCAB, o.type = "F32";
+        o.out = tmp_path("gscale.gguf");
+        uh_err err = {0};
+        uh_model *m = NULL;
+        CHECKF(modelgen_write(&o, &err) == 0, "%s", err.msg);
+        CHECKF(load(o.out, NULL, &m, &err) == 0, "%s", err.msg);
+        CHECKF(m && fabsf(m->hp.attn_scale - 1.0f / sqrtf(cases[i].want_dim)) < 1e-7f,
+               "%s with %d layers: scale %g", cases[i].arch, cases[i].n_layer,
+               m ? (double)m->hp.attn_scale : 0.0);
+        uh_model_free(m);
+    }
+}
+
 /* The window and the soft-caps change what is computed: a window shorter than the sequence
  * changes the logits, one longer than it gives exactly the numbers of all-global layers; a final
  * cap bounds every logit. */
@@ -838,6 +864,7 @@ int main(int argc, char **argv)
     T_RUN(test_moe_fixtures_match_llama_cpp);
     T_RUN(test_gemma_bad_metadata_is_refused);
     T_RUN(test_gemma_layers_follow_the_pattern);
+    T_RUN(test_gemma_attention_scale);
     T_RUN(test_gemma_window_and_caps_act);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);

@@ -187,6 +187,7 @@ static const arch_desc arch_table[] = {
                 .rope_base_key = "rope.freq_base_swa"},
         .attn_softcap = {"attn_logit_softcapping", 50.0f},
         .final_softcap = {"final_logit_softcapping", 30.0f},
+        .scale_by_embd_layers = 46,
     },
     /* Gemma 3 (text): gemma2's layer without the attention soft-cap, with qwen3-style q/k head
      * norms, five sliding-window layers to one global by default, and local layers on their own
@@ -224,6 +225,7 @@ static const arch_desc arch_table[] = {
                 .rope_base_def = 10000.0f,
                 .rope_unscaled = 1},
         .final_softcap = {"final_logit_softcapping", 0.0f},
+        .scale_by_embd_layers = 62,
     },
 };
 

@@ -125,6 +125,11 @@ typedef struct {
      * on the logits; cap 0 (def 0 with the key absent) is off, a cap <= 0 in the file refused */
     arch_param attn_softcap;
     arch_param final_softcap;
+    /* Attention scores are scaled by 1/sqrt(head_dim), except in a model of exactly this many
+     * layers (0: none), scaled by 1/sqrt(n_embd / n_head): Gemma's query_pre_attn_scalar, which
+     * GGUF files do not carry; its 27B models (gemma2 46 layers, gemma3 62) are the ones that
+     * differ, and llama.cpp tells them by their layer count too. */
+    int scale_by_embd_layers;
     /* MoE: "expert_count" (under "<arch>."), NULL for a dense FFN only. With a key, the file's
      * expert count chooses the FFN: 0 (or the key absent) means the dense roles (ffn_gate, ffn_up,
      * ffn_down), more means the expert roles (ffn_gate_inp, ffn_*_exps); the other group is not

@@ -167,7 +167,7 @@ static void attention_worker(void *arg, int ith, int nth)
     const size_t dq = (size_t)nh * hd, n_ctx = (size_t)c->p.n_ctx;
     const size_t seq_stride = n_ctx * c->kv_row * c->kv_esize, es = c->kv_esize;
     const size_t cell = (size_t)hd * es, head_stride = n_ctx * cell; /* head-major, see attention */
-    const float scale = 1.0f / sqrtf((float)hd), cap = hp->attn_softcap;
+    const float scale = hp->attn_scale, cap = hp->attn_softcap;
     const int window = c->model->layers[aj->il].window; /* 0: all earlier positions */
     const uint8_t *kc = c->k_cache[aj->il], *vc = c->v_cache[aj->il];
     float *scores = c->scores + (size_t)ith * c->scores_len; /* [group][ATTN_RUN] */

@@ -182,6 +182,9 @@ static int read_hparams(const gguf_file *f, const arch_desc *a, hparams *hp, uh_
             return err_setf(err, UH_EFORMAT, "model: %s.%s <= 0", arch, a->swa.rope_base_key);
     }
     if (a->swa.rope_unscaled) hp->rope_scale_swa = 1.0f;
+    hp->attn_scale = 1.0f / sqrtf((float)hp->head_dim);
+    if (a->scale_by_embd_layers && hp->n_layer == a->scale_by_embd_layers)
+        hp->attn_scale = 1.0f / sqrtf((float)hp->n_embd / (float)hp->n_head);
     const arch_param *caps[2] = {&a->attn_softcap, &a->final_softcap};
     float *cap_out[2] = {&hp->attn_softcap, &hp->final_softcap};
     for (int i = 0; i < 2; i++) {

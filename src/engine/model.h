@@ -41,6 +41,7 @@ typedef struct {
     float rope_scale_swa; /* their position multiplier */
     float attn_softcap;   /* attention-score soft-cap, 0 = off */
     float final_softcap;  /* logit soft-cap, 0 = off */
+    float attn_scale;     /* attention scores' multiplier: 1/sqrt(head_dim), or Gemma 27B's */
 } hparams;
 
 typedef struct {
