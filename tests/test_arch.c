@@ -794,8 +794,11 @@ static void test_gemma_attention_scale(void)
         const char *arch;
         int n_layer;
         float want_dim; /* the scale is 1/sqrt(want_dim) */
-    } cases[] = {{"gemma2", 45, 32}, {"gemma2", 46, 64}, {"gemma3", 62, 64},
-                 {"gemma3", 46, 32}, {"llama", 46, 32}};
+    } cases[] = {{"gemma2", 45, 32},
+                 {"gemma2", 46, 64},
+                 {"gemma3", 62, 64},
+                 {"gemma3", 46, 32},
+                 {"llama", 46, 32}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         modelgen_opts o = modelgen_default_opts();
         o.arch = cases[i].arch, o.n_layer = cases[i].n_layer, o.n_embd = 128, o.n_ff = 32;
