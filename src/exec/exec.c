@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "base/err.h"
 
 /* ---- names ---- */
@@ -252,23 +254,10 @@ static cJSON *str_n(const char *s, size_t n)
 
 static int add_hex(cJSON *o, const char *k, const char *p, size_t n)
 {
-    static const char digits[] = "0123456789abcdef";
     char h[2 * EXEC_MAX_PIECE + 1];
     if (n > EXEC_MAX_PIECE) n = EXEC_MAX_PIECE;
-    for (size_t i = 0; i < n; i++) {
-        h[2 * i] = digits[(unsigned char)p[i] >> 4];
-        h[2 * i + 1] = digits[(unsigned char)p[i] & 15];
-    }
-    h[2 * n] = 0;
+    sodium_bin2hex(h, sizeof h, (const unsigned char *)p, n);
     return cJSON_AddStringToObject(o, k, h) ? 0 : UH_ENOMEM;
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
 }
 
 /* A hex field into out[EXEC_MAX_PIECE]: 0 (absent: *n = 0, *present = 0) or UH_EFORMAT. */
@@ -279,16 +268,15 @@ static int get_hex(const cJSON *o, const char *k, char *out, size_t *n, int *pre
     *present = v != NULL;
     if (!v) return 0;
     if (!cJSON_IsString(v)) return err_setf(err, UH_EFORMAT, "field %s is not a string", k);
-    size_t len = strlen(v->valuestring);
+    size_t len = strlen(v->valuestring), got = 0;
     if (len % 2 || len / 2 > EXEC_MAX_PIECE)
         return err_setf(err, UH_EFORMAT, "field %s must be at most %d hex bytes", k,
                         EXEC_MAX_PIECE);
-    for (size_t i = 0; i < len / 2; i++) {
-        int hi = hexval(v->valuestring[2 * i]), lo = hexval(v->valuestring[2 * i + 1]);
-        if (hi < 0 || lo < 0) return err_setf(err, UH_EFORMAT, "field %s is not hex", k);
-        out[i] = (char)(hi << 4 | lo);
-    }
-    *n = len / 2;
+    if (sodium_hex2bin((unsigned char *)out, EXEC_MAX_PIECE, v->valuestring, len, NULL, &got,
+                       NULL) != 0 ||
+        got != len / 2)
+        return err_setf(err, UH_EFORMAT, "field %s is not hex", k);
+    *n = got;
     return 0;
 }
 
